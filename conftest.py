@@ -1,0 +1,8 @@
+"""Put the source tree of every workspace package first on sys.path so unit tests run without a build."""
+import pathlib
+import sys
+
+_SRC = pathlib.Path(__file__).parent / "src"
+for _pkg in sorted(_SRC.iterdir()):
+    if (_pkg / "setup.py").exists():
+        sys.path.insert(0, str(_pkg))

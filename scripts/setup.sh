@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Idempotent setup: venv in .venv/, pinned wheels, wheel CMake path fix, colcon build, `qiki` entry point.
+# Every step is skipped when its inputs have not changed since the last run.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+# 1. venv
+if [ ! -x "$PY" ]; then
+  log "creating venv in .venv/"
+  python3 -m venv "$VENV"
+fi
+SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+PYVER=$("$PY" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')
+
+# 2. pinned wheels
+req_hash=$(hash_of requirements.txt)
+if [ "$(cat "$VENV/.qiki-requirements" 2>/dev/null)" != "$req_hash" ]; then
+  log "installing pinned wheels (requirements.txt)"
+  "$PY" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+  echo "$req_hash" > "$VENV/.qiki-requirements"
+fi
+
+# 3. The wheels' exported CMake files name the include dirs of the machine that built them;
+#    point them at this interpreter's Python and numpy headers (inside the venv only).
+py_inc=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+np_inc=$("$PY" -c 'import numpy; print(numpy.get_include())')
+stale=$(grep -rlF '/opt/python/cp311-cp311/' "$VENV/share" --include='*.cmake' || true)
+if [ -n "$stale" ]; then
+  log "fixing $(echo "$stale" | wc -l) wheel CMake export files"
+  echo "$stale" | xargs sed -i \
+    -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${np_inc}#g" \
+    -e "s#/opt/python/cp311-cp311/include/python3.11#${py_inc}#g"
+fi
+
+# 4. colcon build of the workspace (merge install in install/)
+src_hash=$(find src launch config colcon.meta -type f -not -path '*/__pycache__/*' -print0 \
+  | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+if [ "$(cat install/.qiki-src 2>/dev/null)" != "$src_hash" ] || [ ! -d install ]; then
+  log "colcon build"
+  (
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+    "$VENV/bin/colcon" --log-base log build --merge-install --base-paths src \
+      --metas colcon.meta --event-handlers console_direct- summary+ \
+      --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF 2>&1 \
+      | grep -v "local_setup" >&2
+    exit "${PIPESTATUS[0]}"
+  )
+  echo "$src_hash" > install/.qiki-src
+fi
+
+# 5. Make the workspace importable from the venv without sourcing anything: a .pth file puts
+#    install/ on sys.path and exports AMENT_PREFIX_PATH / LD_LIBRARY_PATH before the ROS wheels'
+#    own bootstrap re-executes the interpreter with them.
+cat > "$SITE/qiki_overlay.pth" <<PTH
+$ROOT/install/lib/$PYVER/site-packages
+import qiki.overlay; qiki.overlay.activate("$ROOT/install", "$VENV")
+PTH
+cat > "$VENV/bin/qiki" <<SH
+#!$PY
+import sys
+from qiki.cli import main
+sys.exit(main())
+SH
+chmod +x "$VENV/bin/qiki"

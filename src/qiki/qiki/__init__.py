@@ -1,0 +1,1 @@
+"""QIKI bringup: graph description, launch files, parameters and the qiki command line."""

@@ -1,0 +1,1 @@
+"""QIKI autonomy agent: BIOS self test, YAML state machine, rules, missions, events."""

@@ -1,0 +1,1 @@
+"""QIKI two-band radar model and multi-target tracker."""

@@ -1,0 +1,1 @@
+"""QIKI digital twin: vehicle physics, world truth and the simulated clock."""
