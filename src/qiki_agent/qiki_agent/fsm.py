@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import difflib
 import math
-import typing
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Callable, Iterable, Mapping, Optional, Union
+from typing import Annotated, Callable, Iterable, Literal, Mapping, Optional, Union
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
@@ -43,7 +42,9 @@ class Transition:
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 # A single name or a list of names; a bare string is read as a one-element list.
-Names = Annotated[list[Union[Name, typing.Literal["*"]]], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+_one_or_many = BeforeValidator(lambda v: [v] if isinstance(v, str) else v)
+Names = Annotated[list[Name], _one_or_many]
+Sources = Annotated[list[Union[Name, Literal["*"]]], _one_or_many]
 
 
 class _Strict(BaseModel):
@@ -58,7 +59,7 @@ class StateSpec(_Strict):
 
 class TransitionSpec(_Strict):
     trigger: Name
-    source: Names = Field(min_length=1)
+    source: Sources = Field(min_length=1)
     dest: Name
     guard: Names = []  # all must return True
     unless: Names = []  # all must return False
@@ -79,6 +80,9 @@ class FsmSpec(_Strict):
     oscillation_guard: Optional[OscillationGuardSpec] = None
 
 
+_SECTIONS = {"states": StateSpec, "transitions": TransitionSpec, "oscillation_guard": OscillationGuardSpec}
+
+
 def load_spec(path: Union[str, Path]) -> FsmSpec:
     """Parse and validate a state-machine YAML file; raise FsmConfigError on the first problem."""
     try:
@@ -86,11 +90,13 @@ def load_spec(path: Union[str, Path]) -> FsmSpec:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise FsmConfigError(path, where, f"YAML syntax error: {err.problem or err.context} (fix the YAML syntax)") from None
+        problem = err.problem or err.context
+        raise FsmConfigError(path, where, f"YAML syntax error: {problem} (fix the YAML syntax)") from None
     except (OSError, yaml.YAMLError) as err:
         raise FsmConfigError(path, "<file>", f"cannot read: {err}") from None
     if not isinstance(raw, dict):
-        raise FsmConfigError(path, "<top level>", f"expected a mapping with keys {_keys(FsmSpec)}, got {type(raw).__name__}")
+        got = type(raw).__name__
+        raise FsmConfigError(path, "<top level>", f"expected a mapping with keys {_keys(FsmSpec)}, got {got}")
     try:
         spec = FsmSpec.model_validate(raw)
     except ValidationError as err:
@@ -105,32 +111,23 @@ def _keys(model: type[BaseModel]) -> str:
 
 def _pydantic_error(path, err: ValidationError) -> FsmConfigError:
     """First pydantic error as '<key path>: <problem> (<fix>)'."""
-    first = err.errors()[0]
-    loc = tuple(p for p in first["loc"] if p not in ("function-before[<lambda>(), list[union[constrained-str,literal['*']]]]",))
+    def clean(loc: tuple) -> tuple:  # drop union-member tags such as 'constrained-str'
+        return tuple(p for p in loc if isinstance(p, int) or p.isidentifier())
+
+    errors = err.errors()
+    first, loc = errors[0], clean(errors[0]["loc"])
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "<top level>"
     if first["type"] == "missing":
         problem = "required key is missing (add it)"
     elif first["type"] == "extra_forbidden":
-        problem = f"unknown key (remove it; allowed here: {_keys(_model_at(loc[:-1]))})"
+        owner = _SECTIONS.get(loc[0], FsmSpec) if len(loc) > 1 else FsmSpec
+        problem = f"unknown key (remove it; allowed here: {_keys(owner)})"
+    elif first["type"] == "string_pattern_mismatch":
+        problem = f"{first['input']!r} is not a valid name (use letters, digits and _, not starting with a digit)"
     else:
-        problem = f"{first['msg']}, got {str(repr(first['input']))[:60]}"
-    more = len(err.errors()) - 1
+        problem = f"{first['msg']}, got {repr(first['input'])[:60]}"
+    more = len({clean(e["loc"]) for e in errors}) - 1
     return FsmConfigError(path, key, problem + (f" [+{more} more]" if more else ""))
-
-
-def _model_at(loc: tuple) -> type[BaseModel]:
-    """The schema model that owns the keys at a location path (for listing allowed keys)."""
-    model: type[BaseModel] = FsmSpec
-    for part in loc:
-        if isinstance(part, str) and part in model.model_fields:
-            candidates = [model.model_fields[part].annotation]
-            while candidates:
-                ann = candidates.pop()
-                if isinstance(ann, type) and issubclass(ann, BaseModel):
-                    model = ann
-                    break
-                candidates.extend(typing.get_args(ann))
-    return model
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:
@@ -140,30 +137,52 @@ def _unknown(what: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {what} '{name}' ({hint}known: {', '.join(known)})"
 
 
+def _unhandled(trigger: str) -> str:
+    return f"no transition handles trigger '{trigger}' (add a transition with trigger: {trigger})"
+
+
 def _check_structure(path, spec: FsmSpec) -> None:
-    """Cross-references pydantic cannot see: duplicates, unknown states/triggers, unreachable states."""
-    names: dict[str, int] = {}
+    """Cross-references pydantic cannot see."""
+    states = _check_states(path, spec)
+    _check_references(path, spec, states)
+    _check_reachable(path, spec, states)
+
+
+def _check_states(path, spec: FsmSpec) -> dict[str, int]:
+    """State names are unique and the initial state exists; returns name -> index."""
+    states: dict[str, int] = {}
     for i, state in enumerate(spec.states):
-        if state.name in names:
-            raise FsmConfigError(path, f"states[{i}].name", f"duplicate state '{state.name}' (first defined at states[{names[state.name]}]; rename or remove one)")
-        names[state.name] = i
-    if spec.initial not in names:
-        raise FsmConfigError(path, "initial", _unknown("state", spec.initial, names))
+        if state.name in states:
+            first = f"states[{states[state.name]}]"
+            raise FsmConfigError(path, f"states[{i}].name",
+                                 f"duplicate state '{state.name}' (first defined at {first}; rename or remove one)")
+        states[state.name] = i
+    if spec.initial not in states:
+        raise FsmConfigError(path, "initial", _unknown("state", spec.initial, states))
+    return states
+
+
+def _check_references(path, spec: FsmSpec, states: Mapping[str, int]) -> None:
+    """Transitions name known states; declared and exempt triggers have transitions."""
     for i, t in enumerate(spec.transitions):
         for src in t.source:
-            if src != ANY and src not in names:
-                raise FsmConfigError(path, f"transitions[{i}].source", _unknown("state", src, names))
+            if src != ANY and src not in states:
+                raise FsmConfigError(path, f"transitions[{i}].source", _unknown("state", src, states))
         if ANY in t.source and len(t.source) > 1:
             raise FsmConfigError(path, f"transitions[{i}].source", "'*' already means every state (use it alone)")
-        if t.dest not in names:
-            raise FsmConfigError(path, f"transitions[{i}].dest", _unknown("state", t.dest, names))
-    known_triggers = {t.trigger for t in spec.transitions}
+        if t.dest not in states:
+            raise FsmConfigError(path, f"transitions[{i}].dest", _unknown("state", t.dest, states))
+    known = sorted({t.trigger for t in spec.transitions})
     for i, trig in enumerate(spec.triggers):
-        if trig not in known_triggers:
-            raise FsmConfigError(path, f"triggers[{i}]", f"no transition handles trigger '{trig}' (add a transition with trigger: {trig})")
+        if trig not in known:
+            raise FsmConfigError(path, f"triggers[{i}]", _unhandled(trig))
     for i, trig in enumerate(spec.oscillation_guard.exempt if spec.oscillation_guard else []):
-        if trig not in known_triggers:
-            raise FsmConfigError(path, f"oscillation_guard.exempt[{i}]", _unknown("trigger", trig, sorted(known_triggers)))
+        if trig not in known:
+            raise FsmConfigError(path, f"oscillation_guard.exempt[{i}]", _unknown("trigger", trig, known))
+
+
+def _check_reachable(path, spec: FsmSpec, states: Mapping[str, int]) -> None:
+    """Every state can be reached from the initial state (guards assumed passable)."""
     reached, frontier = {spec.initial}, [spec.initial]
     while frontier:
         here = frontier.pop()
@@ -171,12 +190,22 @@ def _check_structure(path, spec: FsmSpec) -> None:
             if (ANY in t.source or here in t.source) and t.dest not in reached:
                 reached.add(t.dest)
                 frontier.append(t.dest)
-    for name, i in names.items():
+    for name, i in states.items():
         if name not in reached:
-            raise FsmConfigError(path, f"states[{i}].name", f"state '{name}' is unreachable from initial '{spec.initial}' (add a transition into it or remove it)")
+            raise FsmConfigError(path, f"states[{i}].name", f"state '{name}' is unreachable from initial "
+                                 f"'{spec.initial}' (add a transition into it or remove it)")
 
 
 # ---------------------------------------------------------------- runtime
+
+def _bind(path, kind: str, table: Mapping[str, Callable], names: list[str], key: str) -> list[Callable]:
+    """Host callables for the YAML names, adapted to transitions' one-argument (EventData) calls."""
+    for j, name in enumerate(names):
+        if name not in table:
+            problem = _unknown(kind, name, sorted(table))
+            raise FsmConfigError(path, f"{key}[{j}]", f"{problem}; provide it in the host or fix the name")
+    return [lambda _event, f=table[name]: f() for name in names]
+
 
 class _Model:
     """The object `transitions` decorates; holds only `state`."""
@@ -207,40 +236,38 @@ class AgentStateMachine:
         self._history: deque[Transition] = deque(maxlen=history_len)
         self._now = -math.inf
         self._result: Optional[bool] = None
+        self._busy = False
         self._flips: dict[frozenset, deque[float]] = {}
         self._held_until: dict[frozenset, float] = {}
         osc = spec.oscillation_guard
-        exempt = set(osc.exempt) if osc else set()
-
-        def bound(kind: str, table: Mapping[str, Callable], names: list[str], key: str) -> list[Callable]:
-            for j, name in enumerate(names):
-                if name not in table:
-                    raise FsmConfigError(path, f"{key}[{j}]", _unknown(kind, name, sorted(table)) + " — provide it in the host or fix the name")
-            return [lambda _event, f=table[n]: f() for n in names]
+        self._exempt = set(osc.exempt) if osc else set()
+        self._triggers = frozenset(t.trigger for t in spec.transitions)
 
         states = [
             {"name": s.name,
-             "on_enter": bound("action", actions, s.on_enter, f"states[{i}].on_enter"),
-             "on_exit": bound("action", actions, s.on_exit, f"states[{i}].on_exit")}
+             "on_enter": _bind(path, "action", actions, s.on_enter, f"states[{i}].on_enter"),
+             "on_exit": _bind(path, "action", actions, s.on_exit, f"states[{i}].on_exit")}
             for i, s in enumerate(spec.states)
         ]
-        all_states = [s.name for s in spec.states]
+        self._entry = {s["name"]: s["on_enter"] for s in states}
+        every_state = [s.name for s in spec.states]
         rules = []
         for i, t in enumerate(spec.transitions):
-            conditions = [lambda e, g=g: bool(g(e)) for g in bound("guard", guards, t.guard, f"transitions[{i}].guard")]
-            unless = bound("guard", guards, t.unless, f"transitions[{i}].unless")
-            if osc and t.trigger not in exempt:
+            conditions = _bind(path, "guard", guards, t.guard, f"transitions[{i}].guard")
+            if osc and t.trigger not in self._exempt:
                 conditions.append(self._pair_open)
-            rules.append({"trigger": t.trigger, "source": all_states if ANY in t.source else t.source,
-                          "dest": t.dest, "conditions": conditions, "unless": unless})
+            rules.append({
+                "trigger": t.trigger, "dest": t.dest,
+                "source": every_state if ANY in t.source else t.source,
+                "conditions": conditions,
+                "unless": _bind(path, "guard", guards, t.unless, f"transitions[{i}].unless"),
+            })
         self._model = _Model()
         self._machine = Machine(
             model=self._model, states=states, transitions=rules, initial=spec.initial,
             auto_transitions=False, ignore_invalid_triggers=True, send_event=True, queued=True,
             after_state_change=self._record, finalize_event=self._finalize,
         )
-        self._triggers = frozenset(t.trigger for t in spec.transitions)
-        self._exempt = exempt
 
     @classmethod
     def from_yaml(cls, path: Union[str, Path], guards: Mapping[str, Callable[[], bool]],
@@ -264,11 +291,12 @@ class AgentStateMachine:
         """Fail fast if the host will fire a trigger that no transition handles."""
         for trig in required:
             if trig not in self._triggers:
-                raise FsmConfigError(self.path, "transitions", f"no transition handles trigger '{trig}' used by the host (add a transition with trigger: {trig})")
+                raise FsmConfigError(self.path, "transitions", _unhandled(trig) + " [required by the host]")
 
     def start(self) -> None:
         """Run the initial state's entry actions (`transitions` does not run them on construction)."""
-        self._machine.get_state(self.state).enter(None)
+        for action in self._entry[self.state]:
+            action(None)
 
     def fire(self, trigger: str, now_s: float) -> bool:
         """Try a trigger at time now_s; True if a transition happened, False if none applies,
@@ -276,14 +304,14 @@ class AgentStateMachine:
         if trigger not in self._triggers:
             raise ValueError(_unknown("trigger", trigger, sorted(self._triggers)))
         self._now = float(now_s)
-        if self._result is not None or self._machine._transition_queue:
-            return self._model.trigger(trigger)  # nested: queued behind the running transition
-        self._result = None
+        if self._busy:  # fired from an action: queued behind the running transition
+            return self._model.trigger(trigger)
+        self._busy, self._result = True, None
         try:
             self._model.trigger(trigger)
             return bool(self._result)
         finally:
-            self._result = None
+            self._busy = False
 
     # -- callbacks wired into transitions.Machine (send_event=True: each gets EventData)
 

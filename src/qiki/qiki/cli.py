@@ -1,0 +1,175 @@
+"""`qiki`: start the QIKI graph (`bringup`), run a headless job and summarise it (`run`).
+
+Errors in arguments or configuration print one line and exit with code 2; a node that dies prints
+one line naming it and exits with code 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from qiki.graph import ConfigError
+from qiki.plan import GraphPlan, UsageError, make_plan
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + error
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="qiki", description="QIKI digital twin: ROS 2 graph of sim, radar, tracker and agent.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def graph_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--profile", help="vehicle profile (default: the graph's default_profile)")
+        sp.add_argument("--scenario", help="scenario name in config/scenarios/ or a YAML path")
+        sp.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of sim time")
+        sp.add_argument("--rate", type=float, metavar="R", help="sim rate factor (1 = real time)")
+        sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
+
+    b = sub.add_parser("bringup", help="start the graph with logs on the console until Ctrl-C (or --duration)")
+    graph_args(b)
+    r = sub.add_parser("run", help="run a scenario headless and write DIR/summary.json")
+    graph_args(r)
+    r.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
+    return p
+
+
+class _Stop:
+    """SIGINT/SIGTERM set a flag the supervision loop watches; nodes are stopped in order."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, _frame) -> None:
+        self.signal = signum
+        self.event.set()
+
+
+def _domain(args) -> int:
+    if args.domain_id is not None:
+        return args.domain_id
+    return int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
+
+
+def _supervise(plan: GraphPlan, args, log_dir: Path | None) -> dict:
+    """Start the graph, watch it until duration / signal / a node dies, stop it. Returns a report."""
+    from qiki.observer import GraphObserver
+    from qiki.supervisor import GraphSupervisor, graph_env
+
+    env = graph_env(_domain(args))
+    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
+    commands = plan.commands()
+    if args.rate is not None:
+        for node, cmd in commands:
+            if node.name == "sim":
+                cmd += ["-p", f"clock.rate_factor:={args.rate}"]
+    stop = _Stop()
+    observer = GraphObserver(plan.graph)
+    sup = GraphSupervisor(commands, env, log_dir)
+    t0 = time.monotonic()
+    sup.start()
+    failed = []
+    try:
+        while not stop.event.is_set():
+            if args.duration is not None and observer.wait_for(
+                    lambda s: s.sim_time_s >= args.duration, timeout_s=0.1):
+                break
+            if args.duration is None:
+                stop.event.wait(0.1)
+            failed = sup.dead()
+            if failed:
+                break
+    finally:
+        codes = sup.stop()
+        wall = time.monotonic() - t0
+        observer.close()
+    return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,
+            "signal": stop.signal}
+
+
+def _summary(plan: GraphPlan, report: dict) -> dict:
+    s = report["observer"]
+    families: dict[str, int] = {}
+    for _, code, _ in s.events:
+        key = f"{code // 100}xx"
+        families[key] = families.get(key, 0) + 1
+    return {
+        "profile": plan.profile,
+        "scenario": plan.scenario,
+        "sim_time_s": round(s.sim_time_s, 3),
+        "wall_time_s": round(report["wall_time_s"], 3),
+        "nodes": [{"name": n, "exit_code": c} for n, c in report["codes"].items()],
+        "frames": dict(s.frames),
+        "detections": dict(s.detections),
+        "tracks_confirmed": s.tracks_confirmed(),
+        "agent_state_final": s.agent_state,
+        "fsm_transitions": s.fsm_transitions,
+        "events_count": len(s.events),
+        "events_by_family": dict(sorted(families.items())),
+    }
+
+
+def _failure_line(report: dict) -> str | None:
+    for p in report["failed"]:
+        tail = p.last_lines()
+        return (f"qiki: error: node '{p.spec.name}' ({p.spec.package}/{p.spec.executable}) exited with code "
+                f"{p.popen.returncode}" + (f": {tail}" if tail else ""))
+    return None
+
+
+def cmd_bringup(args) -> int:
+    plan = make_plan(args.profile, args.scenario)
+    print(f"qiki: bringup profile={plan.profile} scenario={plan.scenario} nodes="
+          f"{','.join(n.name for n in plan.graph.nodes)} (Ctrl-C to stop)", file=sys.stderr)
+    report = _supervise(plan, args, log_dir=None)
+    line = _failure_line(report)
+    if line:
+        print(line, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_run(args) -> int:
+    plan = make_plan(args.profile, args.scenario)
+    if args.duration is None:
+        from qiki_sim.scenario import load_scenario
+        args.duration = load_scenario(plan.scenario_file).duration_s
+    out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
+    out.mkdir(parents=True, exist_ok=True)
+    report = _supervise(plan, args, log_dir=out / "logs")
+    summary = _summary(plan, report)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    line = _failure_line(report)
+    if line:
+        print(line, file=sys.stderr)
+        return 1
+    print(f"qiki run: profile={summary['profile']} scenario={summary['scenario']} "
+          f"sim {summary['sim_time_s']:.1f} s in {summary['wall_time_s']:.1f} s wall")
+    print(f"  radar frames      LR {summary['frames']['lr']:5d}  SR {summary['frames']['sr']:5d}")
+    print(f"  confirmed tracks  LR {summary['tracks_confirmed']['lr']:5d}  SR {summary['tracks_confirmed']['sr']:5d}")
+    path = " -> ".join([t["from"] for t in summary["fsm_transitions"][:1]] +
+                       [t["to"] for t in summary["fsm_transitions"]]) or summary["agent_state_final"]
+    print(f"  agent             {path} (final {summary['agent_state_final']}), events {summary['events_count']}")
+    print(f"  summary           {out / 'summary.json'}")
+    return 0 if report["signal"] is None else 128 + report["signal"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"bringup": cmd_bringup, "run": cmd_run}[args.command](args)
+    except (UsageError, ConfigError) as exc:
+        print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
+        return 2

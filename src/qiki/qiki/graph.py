@@ -1,0 +1,151 @@
+"""The graph description (config/graph.yaml) and the profile parameter files, loaded and validated.
+
+Both launchers use this: launch/bringup.launch.py (full ROS 2 install) and `qiki bringup`/`qiki run`.
+Every error is a one-line `ConfigError` naming the file and the key.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+DEFAULT_PROFILE = "bot"
+
+
+class ConfigError(ValueError):
+    """A configuration file is malformed; str() is one line naming the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeSpec(_Strict):
+    name: str
+    package: str
+    executable: str
+    use_sim_time: bool = True
+    files: dict[str, str] = {}
+    config_model: str | None = None   # "module:Class" of the node's pydantic parameter model
+
+
+class TopicSpec(_Strict):
+    name: str
+    type: str
+    qos: str
+    rate: str = ""
+    pub: list[str]
+    sub: list[str] = []
+
+
+class ServiceSpec(_Strict):
+    name: str
+    type: str
+    server: str
+
+
+class ProfileSpec(_Strict):
+    scenario: str                     # default scenario name in config/scenarios/
+
+
+class GraphSpec(_Strict):
+    namespace: str
+    profiles: dict[str, ProfileSpec]
+    default_profile: str
+    nodes: list[NodeSpec]
+    topics: list[TopicSpec]
+    services: list[ServiceSpec] = []
+
+    @model_validator(mode="after")
+    def _endpoints_name_nodes(self) -> GraphSpec:
+        names = {n.name for n in self.nodes}
+        for kind, items in (("topics", self.topics), ("services", self.services)):
+            for i, item in enumerate(items):
+                ends = [item.server] if kind == "services" else item.pub + item.sub
+                for end in ends:
+                    node, _, port = end.partition(".")
+                    if node not in names or not port:
+                        raise ValueError(f"{kind}[{i}] ({item.name}): endpoint '{end}' must be "
+                                         f"<node>.<port> with node one of {sorted(names)}")
+        return self
+
+    def node(self, name: str) -> NodeSpec:
+        return next(n for n in self.nodes if n.name == name)
+
+    def remappings(self, node: str) -> list[tuple[str, str]]:
+        """(port, topic) pairs that wire `node`'s ports to the graph's topics and services."""
+        out = []
+        for t in self.topics:
+            out += [(end.partition(".")[2], t.name) for end in t.pub + t.sub if end.partition(".")[0] == node]
+        out += [(s.server.partition(".")[2], s.name) for s in self.services if s.server.partition(".")[0] == node]
+        return out
+
+    def topic_of(self, endpoint: str) -> str:
+        """Graph topic name wired to `<node>.<port>`."""
+        return next(t.name for t in self.topics if endpoint in t.pub + t.sub)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; errors become one line naming the file (and line for syntax errors)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = prefix + ".".join(str(p) for p in err["loc"])
+        got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
+        raise ConfigError(f"{path}: {key or '(top level)'}: {err['msg']}{got}") from None
+
+
+def load_graph(path: Path) -> GraphSpec:
+    return _validate(GraphSpec, read_yaml(path), path)
+
+
+def node_key(namespace: str, node: str) -> str:
+    """The params-file key of a node: `/**/<node>` matches it in any namespace (rcl wildcard)."""
+    return f"/**/{node}"
+
+
+def load_params(path: Path, graph: GraphSpec) -> dict[str, dict]:
+    """Read a ROS 2 params file and check each node's section against the node's parameter model.
+
+    Returns {node name: ros__parameters mapping}. Unknown node sections, unknown keys and wrong
+    types are reported as one line naming the file and the key.
+    """
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: (top level): expected a mapping of node names to 'ros__parameters'")
+    by_key = {node_key(graph.namespace, n.name): n for n in graph.nodes}
+    out: dict[str, dict] = {}
+    for key, section in data.items():
+        if key not in by_key:
+            raise ConfigError(f"{path}: {key}: unknown node section (expected one of {sorted(by_key)})")
+        if not isinstance(section, dict) or set(section) != {"ros__parameters"}:
+            raise ConfigError(f"{path}: {key}: expected exactly one key 'ros__parameters'")
+        params = section["ros__parameters"] or {}
+        if not isinstance(params, dict):
+            raise ConfigError(f"{path}: {key}.ros__parameters: expected a mapping")
+        node = by_key[key]
+        if node.config_model:
+            module, _, cls = node.config_model.partition(":")
+            model = getattr(importlib.import_module(module), cls)
+            checked = {k: v for k, v in params.items() if k != "use_sim_time"}
+            _validate(model, checked, path, prefix=f"{key}.ros__parameters.")
+        out[node.name] = params
+    return out

@@ -1,0 +1,126 @@
+"""A passive observer node that watches the running graph: what `qiki run` summarises and tests await.
+
+It subscribes like any ROS tool would (real DDS), keeps counters, and lets callers block on a
+predicate over its state (`wait_for`) instead of sleeping.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+
+from qiki.graph import GraphSpec
+from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray
+from qiki_ros.packing import from_stamp, unpack
+
+BANDS = {RadarFrame.BAND_LR: "lr", RadarFrame.BAND_SR: "sr"}
+
+
+@dataclass
+class GraphState:
+    """What the observer has seen so far."""
+
+    sim_time_s: float = 0.0
+    frames: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
+    detections: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
+    confirmed_ids: dict[str, set] = field(default_factory=lambda: {"lr": set(), "sr": set()})
+    agent_state: str = ""
+    fsm_transitions: list[dict] = field(default_factory=list)
+    events: list[tuple[float, int, str]] = field(default_factory=list)
+
+    def tracks_confirmed(self) -> dict[str, int]:
+        return {band: len(ids) for band, ids in self.confirmed_ids.items()}
+
+
+class GraphObserver:
+    """Runs an rclpy node in a background thread; `state` is read under `cond`."""
+
+    def __init__(self, graph: GraphSpec):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node("qiki_observer", context=self.context)
+        self.state = GraphState()
+        self.cond = threading.Condition()
+        stream = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        sub = self.node.create_subscription
+        topic = graph.topic_of
+        sub(Clock, topic("sim.clock"), self._on_clock, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+        sub(RadarFrame, topic("radar.frame_lr"), self._on_frame, stream)
+        sub(RadarFrame, topic("radar.frame_sr"), self._on_frame, stream)
+        sub(TrackArray, topic("tracker.tracks_lr"), lambda m: self._on_tracks("lr", m), stream)
+        sub(TrackArray, topic("tracker.tracks_sr"), lambda m: self._on_tracks("sr", m), stream)
+        sub(AgentStatus, topic("agent.status"), self._on_status, latched)
+        sub(Event, topic("agent.events"), self._on_event, latched)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # context shut down while spinning
+            pass
+
+    def _update(self, fn) -> None:
+        with self.cond:
+            fn(self.state)
+            self.cond.notify_all()
+
+    def _on_clock(self, msg: Clock) -> None:
+        t = from_stamp(msg.clock)
+        self._update(lambda s: setattr(s, "sim_time_s", max(s.sim_time_s, t)))
+
+    def _on_frame(self, msg: RadarFrame) -> None:
+        band = BANDS.get(msg.band)
+        if band is None:
+            return
+
+        def upd(s: GraphState) -> None:
+            s.frames[band] += 1
+            s.detections[band] += len(msg.range_m)
+        self._update(upd)
+
+    def _on_tracks(self, band: str, msg: TrackArray) -> None:
+        ids = unpack(msg.id, "uint32")[unpack(msg.status, "uint8") == TrackArray.STATUS_CONFIRMED]
+        self._update(lambda s: s.confirmed_ids[band].update(ids.tolist()))
+
+    def _on_status(self, msg: AgentStatus) -> None:
+        t = from_stamp(msg.header.stamp)
+
+        def upd(s: GraphState) -> None:
+            if msg.state != s.agent_state and (s.agent_state or msg.previous_state):
+                s.fsm_transitions.append({"t_s": round(t, 3), "from": msg.previous_state or s.agent_state,
+                                          "to": msg.state})
+            s.agent_state = msg.state
+        self._update(upd)
+
+    def _on_event(self, msg: Event) -> None:
+        item = (from_stamp(msg.header.stamp), int(msg.code), msg.message)
+        self._update(lambda s: s.events.append(item))
+
+    def wait_for(self, predicate, timeout_s: float) -> bool:
+        """Block until predicate(state) is true (re-checked on every message) or timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while not predicate(self.state):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+            return True
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        if self.context.ok():
+            rclpy.shutdown(context=self.context)
+        self._thread.join(timeout=2.0)

@@ -1,0 +1,126 @@
+"""Start the graph's nodes as separate processes and stop them all, whatever happens to us.
+
+Each node runs in its own session (so a terminal Ctrl-C reaches only the supervisor, which then
+stops the nodes in order, as `ros2 launch` does) and with PR_SET_PDEATHSIG, so the kernel stops it
+even if the supervisor is killed outright. No node outlives the supervisor.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+from qiki.graph import ConfigError, GraphSpec, NodeSpec
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def graph_env(domain_id: int | None) -> dict[str, str]:
+    """Environment of every process the project starts: loopback discovery, its own domain."""
+    env = dict(os.environ)
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    if domain_id is not None:
+        env["ROS_DOMAIN_ID"] = str(domain_id)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
+    return env
+
+
+def node_command(graph: GraphSpec, node: NodeSpec, params_file: Path, overrides: dict[str, str]) -> list[str]:
+    """Command line of one node: executable from the ament index, node name, namespace, params, remaps."""
+    try:
+        exe = Path(get_package_prefix(node.package)) / "lib" / node.package / node.executable
+    except PackageNotFoundError:
+        raise ConfigError(f"node '{node.name}': package '{node.package}' is not installed "
+                          "(run scripts/setup.sh)") from None
+    cmd = [str(exe), "--ros-args", "-r", f"__node:={node.name}", "-r", f"__ns:=/{graph.namespace}",
+           "--params-file", str(params_file), "-p", f"use_sim_time:={str(node.use_sim_time).lower()}"]
+    for key, value in overrides.items():
+        cmd += ["-p", f"{key}:={value}"]
+    for port, topic in graph.remappings(node.name):
+        cmd += ["-r", f"{port}:={topic}"]
+    return cmd
+
+
+@dataclass
+class NodeProcess:
+    spec: NodeSpec
+    cmd: list[str]
+    log_path: Path | None
+    popen: subprocess.Popen | None = None
+    stopped_by_us: bool = False
+    _log: object = field(default=None, repr=False)
+
+    def last_lines(self, n: int = 3) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
+        return " | ".join(lines[-n:])
+
+
+class GraphSupervisor:
+    """Owns the node processes of one graph run."""
+
+    def __init__(self, commands: list[tuple[NodeSpec, list[str]]], env: dict[str, str], log_dir: Path | None):
+        self.env = env
+        self.procs = [NodeProcess(spec, cmd, log_dir / f"{spec.name}.log" if log_dir else None)
+                      for spec, cmd in commands]
+        if log_dir:
+            log_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> None:
+        for p in self.procs:
+            out = None
+            if p.log_path is not None:
+                p._log = out = open(p.log_path, "wb")
+            p.popen = subprocess.Popen(p.cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
+                                       stderr=subprocess.STDOUT if out else None,
+                                       start_new_session=True, preexec_fn=_die_with_parent)
+
+    def pids(self) -> list[int]:
+        return [p.popen.pid for p in self.procs if p.popen]
+
+    def dead(self) -> list[NodeProcess]:
+        """Nodes that exited although nobody asked them to."""
+        return [p for p in self.procs if p.popen and p.popen.poll() is not None and not p.stopped_by_us]
+
+    def stop(self, timeout_s: float = 5.0) -> dict[str, int]:
+        """SIGINT every node, then SIGTERM, then SIGKILL the process group; return exit codes."""
+        live = [p for p in self.procs if p.popen and p.popen.poll() is None]
+        for sig, wait_s in ((signal.SIGINT, timeout_s), (signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+            for p in live:
+                p.stopped_by_us = True
+                try:
+                    os.killpg(p.popen.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + wait_s
+            for p in live:
+                try:
+                    p.popen.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            live = [p for p in live if p.popen.poll() is None]
+            if not live:
+                break
+        for p in self.procs:
+            if p._log:
+                p._log.close()
+        return {p.spec.name: p.popen.returncode for p in self.procs if p.popen}
+
+    def __enter__(self) -> GraphSupervisor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,125 @@
+"""ROS adapter of the agent: device health and tracks in; status, BIOS report, diagnostics, events,
+actuator commands and the operator command service out. Decisions tick on sim time."""
+from __future__ import annotations
+
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+
+from qiki_agent.agent_config import AgentNodeConfig
+from qiki_agent.agent_core import AgentCore
+from qiki_agent.fsm import FsmConfigError
+from qiki_msgs.msg import (ActuatorCommand, AgentStatus, BiosReport, DeviceHealth, DeviceStatus, Event,
+                           RadarFrame, TrackArray, VehicleState)
+from qiki_msgs.srv import OperatorCommand
+from qiki_ros import qos
+from qiki_ros.entrypoint import run_node
+from qiki_ros.packing import from_stamp, to_stamp, unpack
+from qiki_ros.params import ConfigError, declare_model
+
+
+class AgentNode(Node):
+    def __init__(self) -> None:
+        super().__init__("agent")
+        self.cfg = declare_model(self, AgentNodeConfig)
+        if not self.cfg.fsm_file:
+            raise ConfigError("node 'agent': parameter fsm_file is empty (set it to config/fsm/<profile>.yaml)")
+        self.pub_events = self.create_publisher(Event, "events", qos.EVENTS)
+        try:
+            self.core = AgentCore(self.cfg, self.emit)
+        except (FsmConfigError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
+        self.pub_status = self.create_publisher(AgentStatus, "status", qos.LATCHED)
+        self.pub_bios = self.create_publisher(BiosReport, "bios", qos.LATCHED)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", qos.STREAM)
+        self.pub_cmd = self.create_publisher(ActuatorCommand, "cmd", qos.STREAM)
+        self.create_subscription(DeviceHealth, "device_health", self.on_device_health, qos.STREAM)
+        self.create_subscription(VehicleState, "vehicle_state", lambda m: None, qos.STREAM)
+        self.create_subscription(RadarFrame, "radar_frame", lambda m: None, qos.STREAM)
+        self.create_subscription(TrackArray, "tracks", lambda m: None, qos.STREAM)
+        self.create_service(OperatorCommand, "command", self.on_command)
+        self.inputs_dropped = 0
+        self._bios_seq_published = 0
+        self._last_state = None
+        self._next_status_s = 0.0
+        self._started = False
+        self.create_timer(1.0 / self.cfg.tick_hz, self.on_tick)
+
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def emit(self, code: int, severity: int, text: str) -> None:
+        ev = Event(code=int(code), severity=severity, source=self.get_name(), message=text)
+        ev.header.stamp = to_stamp(self.now_s())
+        self.pub_events.publish(ev)
+        log = self.get_logger().warning if severity else self.get_logger().info
+        log(f"[{int(code)}] {text}")
+
+    def on_device_health(self, msg: DeviceHealth) -> None:
+        levels, values = unpack(msg.level, np.uint8), unpack(msg.value)
+        if not (len(msg.name) == len(levels) == len(values)):
+            self.inputs_dropped += 1
+            self.get_logger().warning(f"device health with mismatched arrays dropped ({self.inputs_dropped})",
+                                      throttle_duration_sec=1.0)
+            return
+        self.core.on_device_health(msg.name, levels, values, from_stamp(msg.header.stamp))
+
+    def on_command(self, request, response):
+        response.accepted, response.reason = self.core.command(request.command)
+        response.state = self.core.fsm.state
+        self.publish_status()
+        return response
+
+    def on_tick(self) -> None:
+        now = self.now_s()
+        if not self._started:
+            self._started = True
+            self.core.start(now)
+        self.core.tick(now)
+        if self.core.bios_seq != self._bios_seq_published:
+            self._bios_seq_published = self.core.bios_seq
+            self.publish_bios()
+        if self.core.fsm.state != self._last_state or now >= self._next_status_s:
+            self.publish_status()
+        cmd = ActuatorCommand(mode=ActuatorCommand.MODE_BOT_VELOCITY, linear_x_mps=0.0, angular_z_radps=0.0)
+        cmd.header.stamp = to_stamp(now)
+        self.pub_cmd.publish(cmd)
+
+    def publish_status(self) -> None:
+        now = self.now_s()
+        bios = self.core.bios
+        history = self.core.fsm.history
+        msg = AgentStatus(state=self.core.fsm.state, previous_state=history[-1].source if history else "",
+                          transitions=len(history), health_score=bios.health_score if bios else 0.0,
+                          all_systems_go=bool(bios and bios.all_systems_go))
+        msg.header.stamp = to_stamp(now)
+        self.pub_status.publish(msg)
+        self._last_state = msg.state
+        self._next_status_s = now + 1.0 / self.cfg.status_hz
+
+    def publish_bios(self) -> None:
+        bios, stamp = self.core.bios, to_stamp(self.now_s())
+        report = BiosReport(test_seq=self.core.bios_seq - 1, health_score=bios.health_score,
+                            all_systems_go=bios.all_systems_go,
+                            devices=[DeviceStatus(name=d.name, level=int(d.level), message=d.message)
+                                     for d in bios.devices])
+        report.header.stamp = stamp
+        self.pub_bios.publish(report)
+        diag = DiagnosticArray(status=[
+            DiagnosticStatus(level=bytes([min(int(d.level), 3)]), name=f"qiki/{d.name}", message=d.message,
+                             hardware_id=d.name) for d in bios.devices])
+        diag.status.append(DiagnosticStatus(
+            level=bytes([0 if bios.all_systems_go else 2]), name="qiki/bios", message="self test",
+            values=[KeyValue(key="health_score", value=f"{bios.health_score:.3f}"),
+                    KeyValue(key="inputs_dropped", value=str(self.inputs_dropped))]))
+        diag.header.stamp = stamp
+        self.pub_diag.publish(diag)
+
+
+def main(args=None) -> int:
+    return run_node(AgentNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

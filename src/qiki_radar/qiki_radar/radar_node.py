@@ -1,0 +1,99 @@
+"""ROS adapter of the two-band radar: scans the sim's truth at each band's rate, in sim time.
+
+Frames are produced when truth arrives and a band's next scan time has come, so the radar stays
+in step with the simulator whatever the wall-clock rate. LR and SR frames go to their own topics;
+the union of the scans of one instant goes to the union topic.
+"""
+from __future__ import annotations
+
+import numpy as np
+from rclpy.node import Node
+
+from qiki_msgs.msg import RadarFrame, VehicleState, WorldTruth
+from qiki_radar.frame_codec import detections_to_frame
+from qiki_radar.radar_config import RadarNodeConfig
+from qiki_radar.radar_model import Detections, observe
+from qiki_ros import qos
+from qiki_ros.entrypoint import run_node
+from qiki_ros.packing import from_stamp, unpack
+from qiki_ros.params import declare_model
+
+
+def quaternion_to_matrix(q) -> np.ndarray:
+    """Rotation matrix of a geometry_msgs/Quaternion (x, y, z, w)."""
+    x, y, z, w = q.x, q.y, q.z, q.w
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+class RadarNode(Node):
+    def __init__(self) -> None:
+        super().__init__("radar")
+        self.cfg = declare_model(self, RadarNodeConfig)
+        self.bands = self.cfg.radar.bands()
+        self.rng = np.random.default_rng(self.cfg.seed)
+        self.next_scan = [0.0 for _ in self.bands]
+        self.seq = [0, 0, 0]
+        self.ego: dict[float, VehicleState] = {}
+        self.truth_dropped = 0
+        self.pubs = [self.create_publisher(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
+        self.pub_union = self.create_publisher(RadarFrame, "frame", qos.STREAM)
+        self.create_subscription(VehicleState, "vehicle_state", self.on_vehicle_state, qos.STREAM)
+        self.create_subscription(WorldTruth, "truth", self.on_truth, qos.STREAM)
+
+    def on_vehicle_state(self, msg: VehicleState) -> None:
+        self.ego[from_stamp(msg.header.stamp)] = msg
+        while len(self.ego) > 50:
+            self.ego.pop(next(iter(self.ego)))
+
+    def on_truth(self, msg: WorldTruth) -> None:
+        t = from_stamp(msg.header.stamp)
+        if not self.ego:
+            return
+        ego = self.ego.get(t) or self.ego[max(self.ego)]
+        pos = unpack(msg.position).reshape(-1, 3) if len(msg.position) % 3 == 0 else None
+        vel = unpack(msg.velocity).reshape(-1, 3) if len(msg.velocity) % 3 == 0 else None
+        n = len(msg.id)
+        if pos is None or vel is None or not (len(pos) == len(vel) == len(msg.rcs_m2)
+                                              == len(msg.transponder_code) == n):
+            self.truth_dropped += 1
+            self.get_logger().warning(f"truth message with mismatched arrays dropped "
+                                      f"({self.truth_dropped} so far)", throttle_duration_sec=1.0)
+            return
+        p = ego.pose.position
+        sensor_pos = np.array([p.x, p.y, p.z])
+        rot = quaternion_to_matrix(ego.pose.orientation)
+        v = ego.velocity_world
+        sensor_vel = np.array([v.x, v.y, v.z])
+        rcs, codes = unpack(msg.rcs_m2), unpack(msg.transponder_code, np.uint32)
+        scans = []
+        for i, band in enumerate(self.bands):
+            if t + 1e-9 < self.next_scan[i]:
+                continue
+            while self.next_scan[i] <= t + 1e-9:
+                self.next_scan[i] += 1.0 / band.rate_hz
+            det = observe(band, self.rng, sensor_pos, rot, sensor_vel, pos, vel, rcs, codes)
+            frame = self._frame(msg, ego, band.band_id, i)
+            self.pubs[i].publish(detections_to_frame(det, frame, band))
+            scans.append(det)
+        if scans:
+            union = self._frame(msg, ego, RadarFrame.BAND_UNION, 2)
+            union.min_range_m = min(b.min_range_m for b in self.bands)
+            union.max_range_m = max(b.max_range_m for b in self.bands)
+            self.pub_union.publish(detections_to_frame(Detections.concatenate(scans), union, None))
+
+    def _frame(self, truth: WorldTruth, ego: VehicleState, band: int, seq_index: int) -> RadarFrame:
+        self.seq[seq_index] += 1
+        f = RadarFrame(band=band, frame_seq=self.seq[seq_index], world_frame_id=self.cfg.world_frame)
+        f.header.stamp, f.header.frame_id = truth.header.stamp, self.cfg.sensor_frame
+        f.sensor_pose = ego.pose
+        return f
+
+
+def main(args=None) -> int:
+    return run_node(RadarNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

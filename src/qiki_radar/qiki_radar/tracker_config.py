@@ -1,0 +1,20 @@
+"""Parameters of the tracker node (pydantic: defaults, types and validation in one place)."""
+from pydantic import BaseModel, ConfigDict, Field
+
+from qiki_radar.tracker import TrackerConfig
+
+
+class MarkerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_tracks: int = Field(200, ge=0, description="confirmed tracks drawn at most (rviz cost)")
+    scale_m: float = Field(1.0, gt=0, description="size of a track's marker [m]")
+
+
+class TrackerNodeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    world_frame: str = "map"
+    max_reorder_wait_s: float = Field(1.0, ge=0, description="longest a frame waits for a silent band [s sim]")
+    tracker: TrackerConfig = TrackerConfig()
+    markers: MarkerConfig = MarkerConfig()

@@ -1,0 +1,1 @@
+"""ROS shell shared by the QIKI nodes (no algorithms here)."""

@@ -1,0 +1,27 @@
+"""The catalogue of coded events published on /qiki/events (family = code // 100).
+
+1xx boot, 2xx FSM, 3xx BIOS, 4xx radar and tracks, 5xx mission, 9xx errors.
+"""
+from enum import IntEnum
+
+
+class EventCode(IntEnum):
+    BOOT_STARTED = 101
+    BOOT_COMPLETE = 102
+    FSM_TRANSITION = 201
+    FSM_OSCILLATION_HOLD = 202
+    FSM_TRIGGER_REFUSED = 203
+    BIOS_PASSED = 301
+    BIOS_FAILED = 302
+    BIOS_DEVICE_CHANGED = 303
+    RADAR_FRAMES_RESUMED = 401
+    RADAR_FRAMES_LOST = 402
+    TRACK_CONFIRMED = 403
+    MISSION_STARTED = 501
+    MISSION_COMPLETE = 502
+    MISSION_ABORTED = 503
+    SCENARIO_LOADED = 504
+    COMMAND_REJECTED = 901
+    COMMAND_CLAMPED = 902
+    INPUT_DROPPED = 903
+    CONFIG_ERROR = 904

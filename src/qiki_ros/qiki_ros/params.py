@@ -1,0 +1,69 @@
+"""Bind a pydantic config model to ROS parameters: one schema gives defaults, types and validation.
+
+Nested models become dotted parameter names (`radar.sr_threshold_m`), as in nav2 params files.
+Validation failures become a one-line `ConfigError` naming the parameter and the expected type.
+"""
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+
+
+class ConfigError(ValueError):
+    """A parameter or configuration file is malformed; the message is one line."""
+
+
+_ARRAY_TYPES = {float: ParameterType.PARAMETER_DOUBLE_ARRAY, int: ParameterType.PARAMETER_INTEGER_ARRAY,
+                str: ParameterType.PARAMETER_STRING_ARRAY, bool: ParameterType.PARAMETER_BOOL_ARRAY}
+_SCALAR_TYPES = {float: ParameterType.PARAMETER_DOUBLE, int: ParameterType.PARAMETER_INTEGER,
+                 str: ParameterType.PARAMETER_STRING, bool: ParameterType.PARAMETER_BOOL}
+
+
+def flatten_fields(model: type[BaseModel], prefix: str = "") -> dict[str, tuple[Any, int]]:
+    """Map dotted parameter name -> (default, ParameterType) for every leaf field of `model`."""
+    out = {}
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        key = f"{prefix}{name}"
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.update(flatten_fields(ann, key + "."))
+            continue
+        default = field.get_default(call_default_factory=True)
+        if get_origin(ann) in (list, tuple):
+            ptype = _ARRAY_TYPES[get_args(ann)[0]]
+            default = list(default)
+        else:
+            ptype = _SCALAR_TYPES.get(ann, ParameterType.PARAMETER_STRING)
+        out[key] = (default, ptype)
+    return out
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return nested
+
+
+def validate_model(model: type[BaseModel], data: dict, where: str):
+    """model.model_validate(data) with a one-line ConfigError naming `where` and the key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ConfigError(f"{where}: {key}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def declare_model(node, model: type[BaseModel], prefix: str = ""):
+    """Declare every field of `model` as a parameter of `node` and return the validated model."""
+    flat = {}
+    for key, (default, ptype) in flatten_fields(model, prefix).items():
+        descriptor = ParameterDescriptor(type=ptype, dynamic_typing=True)
+        param = node.declare_parameter(key, default, descriptor)
+        flat[key[len(prefix):]] = param.value
+    return validate_model(model, _nest(flat), f"node '{node.get_name()}' parameter")

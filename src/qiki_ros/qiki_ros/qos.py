@@ -1,0 +1,20 @@
+"""QoS profiles of the graph, chosen per kind of data (named by the `qos:` key in config/graph.yaml).
+
+- stream: sensor and state streams the next node must not lose (lockstep replay, tracker input):
+  reliable, volatile, keep-last 100 so a busy subscriber rides out a burst.
+- latched: status-like topics a late joiner needs once (agent status, BIOS report): reliable,
+  transient-local, keep-last 1.
+- events: coded events, kept for late joiners (a monitor started after boot still sees 1xx codes).
+"""
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+STREAM = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+EVENTS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
+                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+CLOCK = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                   reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+
+BY_NAME = {"stream": STREAM, "latched": LATCHED, "events": EVENTS, "clock": CLOCK}

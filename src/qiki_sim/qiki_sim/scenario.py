@@ -1,0 +1,346 @@
+"""Scenario files: pydantic schema, YAML loader, name resolution.
+
+Every load error is a ScenarioError whose str() is one line naming the file, the key path
+and what was expected, e.g. ``bot_patrol.yaml: objects[2].velocity: expected a list of 3 numbers, got 'fast'``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
+from pydantic_core import PydanticCustomError
+
+from .bot import BotParams
+from .devices import PROFILE_DEVICES
+
+KIND_NAMES = ("obstacle", "robot", "person", "spacecraft", "debris")  # index = WorldTruth KIND_* value
+BEHAVIOURS = ("static", "constant_velocity", "turn", "stop_and_go")
+# Typical radar cross-section [m^2] and physical radius [m] by kind, used when the file omits them.
+DEFAULT_RCS_M2 = {"obstacle": 20.0, "robot": 8.0, "person": 1.0, "spacecraft": 10.0, "debris": 0.1}
+DEFAULT_RADIUS_M = {"obstacle": 1.0, "robot": 0.4, "person": 0.3, "spacecraft": 5.0, "debris": 0.2}
+UINT32_MAX = 2**32 - 1
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be found, parsed or validated; str() is one line."""
+
+    def __init__(self, file: str | Path, message: str, key_path: str = "") -> None:
+        self.file, self.key_path, self.detail = str(file), key_path, message
+        where = f"{self.file}: {key_path}: " if key_path else f"{self.file}: "
+        super().__init__(" ".join((where + message).split()))  # collapse any newline into one line
+
+
+def _numbers(n: int, what: str):
+    """Before-validator: a list of n finite numbers (bools and strings rejected)."""
+    def check(value: Any) -> Any:
+        ok = (isinstance(value, (list, tuple)) and len(value) == n
+              and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in value))
+        if not ok:
+            raise PydanticCustomError("numbers", "expected {what}", {"what": what})
+        return tuple(float(c) for c in value)
+    return BeforeValidator(check)
+
+
+Vec2 = Annotated[tuple[float, float], _numbers(2, "a list of 2 numbers [x, y]")]
+Vec3 = Annotated[tuple[float, float, float], _numbers(3, "a list of 3 numbers")]
+Vec4 = Annotated[tuple[float, float, float, float], _numbers(4, "a list of 4 numbers")]
+Range = Annotated[tuple[float, float], _numbers(2, "a list of 2 numbers [min, max]")]
+
+
+class _Strict(BaseModel):
+    """Rejects unknown keys naming the key and listing the valid ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        _check_keys(data, cls)
+        return data
+
+
+def _check_keys(data: Any, model: type[BaseModel]) -> None:
+    """Raise naming the first key of data that model does not declare, listing the valid keys."""
+    if isinstance(data, dict):
+        unknown = [k for k in data if k not in model.model_fields]
+        if unknown:
+            valid = ", ".join(k for k, f in model.model_fields.items() if not f.exclude)
+            raise PydanticCustomError("unknown_key", "unknown key {key}; valid keys: {valid}",
+                                      {"key": repr(unknown[0]), "valid": valid})
+
+
+def _ordered(r: tuple[float, float], name: str) -> None:
+    if r[0] > r[1]:
+        raise PydanticCustomError("range", "{name}: expected min <= max, got {r}", {"name": name, "r": list(r)})
+
+
+class BotEgo(_Strict):
+    """Own robot: start pose, parameter overrides, patrol waypoints."""
+
+    profile: Literal["bot"] = Field("bot", exclude=True)  # injected from the scenario's profile
+    x: float = 0.0
+    y: float = 0.0
+    yaw: float = 0.0
+    params: BotParams = BotParams()
+    waypoints: list[Vec2] = []
+    cruise_speed_mps: float = Field(1.0, gt=0)
+    loop: bool = True  # patrol the waypoints forever instead of stopping at the last one
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params_keys(cls, data: Any) -> Any:
+        _check_keys(data, BotParams)
+        return data
+
+
+class ShipEgo(_Strict):
+    """Own spacecraft: ECI state; params are overrides for the ship model, by name."""
+
+    profile: Literal["ship"] = Field("ship", exclude=True)
+    position: Vec3
+    velocity: Vec3
+    attitude_wxyz: Vec4 = (1.0, 0.0, 0.0, 0.0)
+    angular_velocity: Vec3 = (0.0, 0.0, 0.0)
+    params: dict[str, float] = {}
+
+
+class ObjectSpec(_Strict):
+    """One explicit world object and its scripted motion."""
+
+    id: int | None = Field(None, ge=1, le=UINT32_MAX)
+    kind: Literal["obstacle", "robot", "person", "spacecraft", "debris"]
+    position: Vec3
+    velocity: Vec3 = (0.0, 0.0, 0.0)
+    behaviour: Literal["static", "constant_velocity", "turn", "stop_and_go"] = "constant_velocity"
+    turn_rate_radps: float | None = None  # turn: CCW yaw rate of the velocity vector
+    go_s: float | None = Field(None, gt=0)  # stop_and_go: seconds moving at velocity
+    stop_s: float | None = Field(None, ge=0)  # stop_and_go: seconds standing still
+    phase_s: float = Field(0.0, ge=0)  # stop_and_go: offset into the go/stop cycle at t = 0
+    rcs_m2: float | None = Field(None, gt=0)  # default by kind
+    radius_m: float | None = Field(None, gt=0)  # default by kind
+    transponder_code: int = Field(0, ge=0, le=UINT32_MAX)  # 0 = no transponder
+
+    @model_validator(mode="after")
+    def _behaviour_params(self) -> ObjectSpec:
+        needs = {"turn": ("turn_rate_radps",), "stop_and_go": ("go_s", "stop_s")}.get(self.behaviour, ())
+        for key in ("turn_rate_radps", "go_s", "stop_s"):
+            given = getattr(self, key) is not None
+            if key in needs and not given:
+                raise PydanticCustomError("behaviour", "behaviour {b} needs key {k}",
+                                          {"b": repr(self.behaviour), "k": repr(key)})
+            if given and key not in needs:
+                raise PydanticCustomError("behaviour", "key {k} does not apply to behaviour {b}",
+                                          {"b": repr(self.behaviour), "k": repr(key)})
+        if self.behaviour == "static" and any(self.velocity):
+            raise PydanticCustomError("behaviour", "behaviour 'static' needs velocity [0, 0, 0] or no velocity", {})
+        return self
+
+    @property
+    def rcs(self) -> float:
+        return self.rcs_m2 if self.rcs_m2 is not None else DEFAULT_RCS_M2[self.kind]
+
+    @property
+    def radius(self) -> float:
+        return self.radius_m if self.radius_m is not None else DEFAULT_RADIUS_M[self.kind]
+
+
+class RandomMoversSpec(_Strict):
+    """count constant-velocity movers drawn from the scenario rng: uniform position, heading, speed, RCS."""
+
+    count: int = Field(ge=0, le=100_000)
+    area: Annotated[tuple[float, float, float, float], _numbers(4, "a list of 4 numbers [x_min, y_min, x_max, y_max]")]
+    speed_range: Range = (0.5, 1.5)
+    rcs_range: Range = (1.0, 10.0)
+    kind: Literal["obstacle", "robot", "person", "spacecraft", "debris"] = "robot"
+    radius_m: float = Field(0.4, gt=0)
+    transponder_code: int = Field(0, ge=0, le=UINT32_MAX)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RandomMoversSpec:
+        _ordered((self.area[0], self.area[2]), "area x")
+        _ordered((self.area[1], self.area[3]), "area y")
+        _ordered(self.speed_range, "speed_range")
+        _ordered(self.rcs_range, "rcs_range")
+        if self.speed_range[0] < 0 or self.rcs_range[0] <= 0:
+            raise PydanticCustomError("range", "expected speed_range >= 0 and rcs_range > 0", {})
+        return self
+
+
+class FailureSpec(_Strict):
+    """Device failure applied when sim time passes at_s."""
+
+    device: str
+    at_s: float = Field(ge=0)
+    level: int = Field(ge=0, le=3)  # 0 OK (recovery), 1 WARN, 2 ERROR, 3 STALE
+    value: float | None = Field(None, ge=0, le=1)
+
+
+def _with_profile(data: Any) -> Any:
+    """Let the ego union pick its model from the scenario's profile."""
+    if isinstance(data, dict) and isinstance(data.get("ego"), dict) and data.get("profile") in PROFILE_DEVICES:
+        data = {**data, "ego": {**data["ego"], "profile": data["profile"]}}
+    return data
+
+
+class Scenario(_Strict):
+    """A scenario file."""
+
+    name: str
+    description: str = ""
+    profile: Literal["bot", "ship"]
+    seed: int = Field(ge=0, le=UINT32_MAX)
+    duration_s: float = Field(gt=0)
+    dt_s: float = Field(0.05, gt=0, le=1.0)  # physics step
+    ego: Annotated[Union[BotEgo, ShipEgo], Field(discriminator="profile")]
+    objects: list[ObjectSpec] = []
+    random_movers: RandomMoversSpec | None = None
+    failures: list[FailureSpec] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inject_profile(cls, data: Any) -> Any:
+        return _with_profile(data)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        ids = [o.id for o in self.objects if o.id is not None]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise PydanticCustomError("ids", "objects: duplicate id {dup}", {"dup": dup[0]})
+        devices = PROFILE_DEVICES[self.profile]
+        for i, f in enumerate(self.failures):
+            if f.device not in devices:
+                raise PydanticCustomError("device", "failures[{i}].device: unknown device {d} for profile {p}; "
+                                          "expected one of {valid}",
+                                          {"i": i, "d": repr(f.device), "p": repr(self.profile),
+                                           "valid": ", ".join(devices)})
+        if self.dt_s > self.duration_s:
+            raise PydanticCustomError("dt", "dt_s {dt} is longer than duration_s {d}",
+                                      {"dt": self.dt_s, "d": self.duration_s})
+        return self
+
+
+# ---------------------------------------------------------------- loading
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _key_path(loc: tuple) -> str:
+    """('objects', 2, 'velocity') -> 'objects[2].velocity'; drops the ego union tag."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i > 0 and loc[i - 1] == "ego" and part in PROFILE_DEVICES:
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _message(err: dict) -> str:
+    """One pydantic error -> 'expected ..., got ...'."""
+    kind, msg = err["type"], err["msg"]
+    if kind == "missing":
+        return "missing required key"
+    if kind in ("unknown_key", "extra_forbidden"):
+        return msg if kind == "unknown_key" else "unknown key"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+        bound = next(iter(err["ctx"].values()))
+        msg = f"expected a number {op} {bound}"
+    elif kind in ("model_type", "dict_type", "model_attributes_type"):
+        msg = "expected a mapping"
+    elif kind in ("list_type", "tuple_type"):
+        msg = "expected a list"
+    elif kind.startswith("float_"):
+        msg = "expected a number"
+    elif kind.startswith("int_"):
+        msg = "expected an integer"
+    elif kind.startswith("bool_"):
+        msg = "expected true or false"
+    elif kind == "literal_error":
+        msg = f"expected one of {err['ctx']['expected']}"
+    elif kind == "union_tag_invalid":
+        msg = "expected profile 'bot' or 'ship'"
+    else:
+        msg = msg.replace("Input should be", "expected").replace("Value error, ", "")
+    if kind in ("numbers", "model_type", "dict_type", "model_attributes_type", "list_type", "tuple_type",
+                "literal_error") or \
+            kind.startswith(("float_", "int_", "bool_", "string_", "greater", "less")):
+        msg += f", got {_describe(err['input'])}"
+    return msg
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file; raises ScenarioError (one line) on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        names = available_scenarios(path.parent)
+        hint = (f"; available scenarios in {path.parent}: {', '.join(names)}" if names
+                else f"; no scenarios in {path.parent}")
+        raise ScenarioError(path, "no such scenario file" + hint)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = "; ".join(str(s) for s in (getattr(e, "context", None), getattr(e, "problem", None)) if s) or str(e)
+        raise ScenarioError(path, f"invalid YAML{where}: {what}") from None
+    if data is None:
+        raise ScenarioError(path, "file is empty; expected a mapping of scenario keys")
+    if not isinstance(data, dict):
+        raise ScenarioError(path, f"expected a mapping of scenario keys at top level, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        first = errors[0]
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ScenarioError(path, _message(first) + more, _key_path(first["loc"])) from None
+
+
+def available_scenarios(scenarios_dir: str | Path) -> list[str]:
+    """Sorted scenario names (file stems) in a directory."""
+    d = Path(scenarios_dir)
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def find_scenario(name_or_path: str | Path, scenarios_dir: str | Path) -> Path:
+    """Resolve 'bot_patrol' to <scenarios_dir>/bot_patrol.yaml; an existing path is returned as is."""
+    text = str(name_or_path)
+    candidate = Path(text)
+    if candidate.suffix in (".yaml", ".yml") or "/" in text:
+        if candidate.is_file():
+            return candidate
+        if (Path(scenarios_dir) / candidate.name).is_file():
+            return Path(scenarios_dir) / candidate.name
+    elif (Path(scenarios_dir) / f"{text}.yaml").is_file():
+        return Path(scenarios_dir) / f"{text}.yaml"
+    names = available_scenarios(scenarios_dir)
+    raise ScenarioError(text, f"unknown scenario; valid names in {scenarios_dir}: {', '.join(names) or '(none)'}")

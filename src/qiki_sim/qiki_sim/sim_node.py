@@ -1,0 +1,158 @@
+"""ROS adapter of the simulator: steps BotSimulation on a wall timer and publishes /clock and truth.
+
+The sim owns time (use_sim_time false here, true everywhere else). Every step publishes the clock,
+the vehicle state and the ground truth stamped with the same sim time.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from geometry_msgs.msg import Quaternion
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+
+from qiki_msgs.msg import ActuatorCommand, DeviceHealth, Event, VehicleState, WorldTruth
+from qiki_msgs.srv import LoadScenario, ResetScenario
+from qiki_ros import qos
+from qiki_ros.entrypoint import run_node
+from qiki_ros.events import EventCode
+from qiki_ros.packing import pack, to_stamp
+from qiki_ros.params import ConfigError, declare_model
+from qiki_sim.scenario import ScenarioError, load_scenario
+from qiki_sim.sim_config import SimNodeConfig
+from qiki_sim.simulation import BotSimulation
+
+
+def yaw_quaternion(yaw: float) -> Quaternion:
+    return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
+
+
+class SimNode(Node):
+    def __init__(self) -> None:
+        super().__init__("sim")
+        self.cfg = declare_model(self, SimNodeConfig)
+        if not self.cfg.scenario_file:
+            raise ConfigError("node 'sim': parameter scenario_file is empty (set it to a scenario YAML)")
+        try:
+            self.sim = BotSimulation(load_scenario(self.cfg.scenario_file), self.cfg.seed)
+        except ScenarioError as exc:
+            raise ConfigError(str(exc)) from None
+        self.pub_clock = self.create_publisher(Clock, "clock", qos.CLOCK)
+        self.pubs = {
+            "vehicle_state": self.create_publisher(VehicleState, "vehicle_state", qos.STREAM),
+            "truth": self.create_publisher(WorldTruth, "truth", qos.STREAM),
+            "device_health": self.create_publisher(DeviceHealth, "device_health", qos.STREAM),
+        }
+        self.pub_events = self.create_publisher(Event, "events", qos.EVENTS)
+        self.create_subscription(ActuatorCommand, "cmd", self.on_command, qos.STREAM)
+        self.create_service(ResetScenario, "reset", self.on_reset)
+        self.create_service(LoadScenario, "load_scenario", self.on_load)
+        self.commands_rejected = 0
+        self.commands_clamped = 0
+        self._health_every = max(1, round(1.0 / (self.cfg.publish.device_health_hz * self.sim.dt)))
+        self._started = False
+        self._wait_start = self.get_clock().now()
+        self.timer = self.create_timer(self.sim.dt / self.cfg.clock.rate_factor, self.on_timer)
+        self.get_logger().info(f"scenario '{self.sim.scenario.name}' seed {self.sim.seed}, "
+                               f"dt {self.sim.dt} s, rate x{self.cfg.clock.rate_factor}")
+
+    # --- inputs -------------------------------------------------------------------------------
+    def on_command(self, msg: ActuatorCommand) -> None:
+        v, w = msg.linear_x_mps, msg.angular_z_radps
+        if msg.mode != ActuatorCommand.MODE_BOT_VELOCITY or not (math.isfinite(v) and math.isfinite(w)):
+            self.commands_rejected += 1
+            self.get_logger().warning(f"actuator command rejected (mode {msg.mode}, v={v}, w={w}); holding "
+                                      f"the last valid command ({self.commands_rejected} rejected so far)",
+                                      throttle_duration_sec=1.0)
+            self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: v={v} w={w}")
+            return
+        report = self.sim.command(v, w)
+        if report:
+            self.commands_clamped += 1
+            self.get_logger().warning(f"actuator command clamped: {report.reason}", throttle_duration_sec=1.0)
+
+    def on_reset(self, request, response):
+        self.sim.reset(request.seed)
+        response.success, response.message = True, f"reset to t=0 with seed {self.sim.seed}"
+        return response
+
+    def on_load(self, request, response):
+        from qiki_sim.scenario import find_scenario
+        from pathlib import Path
+        try:
+            path = find_scenario(request.scenario, Path(self.cfg.scenario_file).parent)
+            scenario = load_scenario(path)
+            if scenario.profile != self.sim.scenario.profile:
+                raise ScenarioError(path, f"profile '{scenario.profile}' does not match the running "
+                                          f"'{self.sim.scenario.profile}' graph")
+        except ScenarioError as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        self.sim = BotSimulation(scenario, request.seed)
+        response.success, response.message = True, f"loaded '{scenario.name}' seed {self.sim.seed}"
+        self.event(EventCode.SCENARIO_LOADED, Event.INFO, response.message)
+        return response
+
+    # --- stepping -----------------------------------------------------------------------------
+    def _ready(self) -> bool:
+        waited = (self.get_clock().now() - self._wait_start).nanoseconds * 1e-9
+        missing = [p for p in self.cfg.start.wait_for if self.pubs[p].get_subscription_count() == 0]
+        if missing and waited < self.cfg.start.wait_timeout_s:
+            return False
+        if missing:
+            self.get_logger().warning(f"starting without subscribers on {missing}")
+        return True
+
+    def on_timer(self) -> None:
+        if not self._started:
+            if not self._ready():
+                return
+            self._started = True
+            self.publish_all()
+            return
+        self.sim.step()
+        self.publish_all()
+
+    def publish_all(self) -> None:
+        stamp = to_stamp(self.sim.time_s)
+        self.pub_clock.publish(Clock(clock=stamp))
+        ego = self.sim.ego_state()
+        vs = VehicleState()
+        vs.header.stamp, vs.header.frame_id, vs.child_frame_id = stamp, self.cfg.frame_id, "base_link"
+        vs.profile = VehicleState.PROFILE_BOT
+        vs.pose.position.x, vs.pose.position.y, vs.pose.position.z = (float(c) for c in ego.position)
+        vs.pose.orientation = yaw_quaternion(ego.yaw)
+        vs.twist.linear.x, vs.twist.angular.z = ego.v_body, ego.w_body
+        vs.velocity_world.x, vs.velocity_world.y, vs.velocity_world.z = (float(c) for c in ego.velocity_world)
+        vs.energy_fraction = ego.energy_fraction
+        self.pubs["vehicle_state"].publish(vs)
+
+        truth = self.sim.truth()
+        tm = WorldTruth()
+        tm.header.stamp, tm.header.frame_id = stamp, self.cfg.frame_id
+        tm.id, tm.kind = pack(truth.id, np.uint32), pack(truth.kind, np.uint8)
+        tm.position, tm.velocity = pack(truth.position), pack(truth.velocity)
+        tm.rcs_m2, tm.radius_m = pack(truth.rcs_m2), pack(truth.radius_m)
+        tm.transponder_code = pack(truth.transponder_code, np.uint32)
+        self.pubs["truth"].publish(tm)
+
+        if self.sim.step_index % self._health_every == 0:
+            names, levels, values = self.sim.device_readings()
+            dh = DeviceHealth()
+            dh.header.stamp = stamp
+            dh.name, dh.level, dh.value = names, pack(levels, np.uint8), pack(values)
+            self.pubs["device_health"].publish(dh)
+
+    def event(self, code: EventCode, severity: int, text: str) -> None:
+        ev = Event(code=int(code), severity=severity, source=self.get_name(), message=text)
+        ev.header.stamp = to_stamp(self.sim.time_s)
+        self.pub_events.publish(ev)
+
+
+def main(args=None) -> int:
+    return run_node(SimNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
