@@ -1,0 +1,15 @@
+# The two commands of the README. Both run scripts/setup.sh first (idempotent: venv, pinned wheels,
+# colcon build), so they work on a fresh clone with nothing sourced.
+.PHONY: setup run test bench
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	@.venv/bin/qiki run --duration 60
+
+test: setup
+	@.venv/bin/python -m pytest
+
+bench: setup
+	@.venv/bin/python bench/run_all.py

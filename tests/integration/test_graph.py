@@ -1,0 +1,97 @@
+"""The whole graph as separate processes over Fast DDS: it comes up, tracks in both bands, the agent
+boots to IDLE, and it shuts down leaving no process behind."""
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+QIKI = Path(sys.executable).with_name("qiki")
+
+
+@pytest.fixture
+def observer():
+    from qiki.observer import GraphObserver
+    from qiki.plan import make_plan
+    obs = GraphObserver(make_plan().graph)
+    yield obs
+    obs.close()
+
+
+def _graph_up(state):
+    return (state.tracks_confirmed()["lr"] >= 1 and state.tracks_confirmed()["sr"] >= 1
+            and state.agent_state == "IDLE")
+
+
+def test_graph_tracks_both_bands_and_agent_idles(domain_id, observer, leftover_processes):
+    from qiki.plan import make_plan
+    from qiki.supervisor import GraphSupervisor, graph_env
+
+    plan = make_plan("bot")
+    with GraphSupervisor(plan.commands(), graph_env(domain_id), log_dir=None) as sup:
+        pids = sup.pids()
+        assert len(pids) == 4
+        reached = observer.wait_for(_graph_up, timeout_s=120)
+        state = observer.state
+        assert reached, (f"graph did not come up: confirmed {state.tracks_confirmed()}, "
+                         f"agent '{state.agent_state}', frames {state.frames}")
+        assert state.frames["lr"] > 0 and state.frames["sr"] > 0
+        assert [t["to"] for t in state.fsm_transitions][:1] == ["IDLE"]
+        assert sup.dead() == []
+    codes = {p.spec.name: p.popen.returncode for p in sup.procs}
+    assert codes == {"sim": 0, "radar": 0, "tracker": 0, "agent": 0}
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert leftover_processes(domain_id) == []
+
+
+def test_bringup_survives_ctrl_c_with_no_leftover(domain_id, observer, leftover_processes):
+    proc = subprocess.Popen([str(QIKI), "bringup", "--profile", "bot", "--domain-id", str(domain_id)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert observer.wait_for(lambda s: s.agent_state == "IDLE", timeout_s=120), "agent never reached IDLE"
+        assert len(leftover_processes(domain_id)) >= 4
+        os.killpg(proc.pid, signal.SIGINT)           # what a terminal's Ctrl-C does
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out.decode()[-2000:]
+    assert leftover_processes(domain_id) == []
+
+
+def test_bringup_sigterm_stops_everything(domain_id, observer, leftover_processes):
+    proc = subprocess.Popen([str(QIKI), "bringup", "--domain-id", str(domain_id)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert observer.wait_for(lambda s: s.sim_time_s > 1.0, timeout_s=120)
+        proc.terminate()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert leftover_processes(domain_id) == []
+
+
+def test_node_dying_at_start_up_is_named(domain_id, leftover_processes, tmp_path):
+    from qiki.cli import _failure_line
+    from qiki.plan import make_plan
+    from qiki.supervisor import GraphSupervisor, graph_env
+
+    commands = make_plan("bot").commands()
+    for node, cmd in commands:
+        if node.name == "agent":
+            cmd += ["-p", "tick_hz:=-1.0"]            # rejected by the agent's parameter model
+    sup = GraphSupervisor(commands, graph_env(domain_id), log_dir=tmp_path)
+    with sup:
+        sup.procs[-1].popen.wait(timeout=60)
+        dead = sup.dead()
+    assert [p.spec.name for p in dead] == ["agent"]
+    line = _failure_line({"failed": dead})
+    assert "node 'agent'" in line and "exited with code 2" in line and "tick_hz" in line
+    assert "\n" not in line
+    assert leftover_processes(domain_id) == []
