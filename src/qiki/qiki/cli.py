@@ -19,6 +19,16 @@ from qiki.graph import ConfigError
 from qiki.plan import GraphPlan, UsageError, make_plan
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive finite number")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + error
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -31,8 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     def graph_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--profile", help="vehicle profile (default: the graph's default_profile)")
         sp.add_argument("--scenario", help="scenario name in config/scenarios/ or a YAML path")
-        sp.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of sim time")
-        sp.add_argument("--rate", type=float, metavar="R", help="sim rate factor (1 = real time)")
+        sp.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of sim time")
+        sp.add_argument("--rate", type=_positive, metavar="R", help="sim rate factor (1 = real time)")
         sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
 
     b = sub.add_parser("bringup", help="start the graph with logs on the console until Ctrl-C (or --duration)")

@@ -1,0 +1,56 @@
+"""launch/bringup.launch.py, evaluated against a named test double of `launch`/`launch_ros`,
+starts the same graph as `qiki bringup` (nodes, params files, file parameters, remappings)."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "doubles"))
+import launch_double  # noqa: E402
+
+
+@pytest.fixture
+def launch_file(monkeypatch):
+    launch_double.install(monkeypatch)
+    spec = importlib.util.spec_from_file_location("bringup_launch", ROOT / "launch" / "bringup.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_launch_file_matches_the_runner(launch_file):
+    from qiki.plan import make_plan
+
+    desc = launch_file.generate_launch_description()
+    assert {a.name for a in desc.entities if isinstance(a, launch_double.DeclareLaunchArgument)} == \
+        {"profile", "scenario", "rate"}
+    nodes = launch_double.evaluate(desc, profile="bot")
+    plan = make_plan("bot")
+    assert [n.kwargs["name"] for n in nodes] == [n.name for n in plan.graph.nodes]
+    for node, spec in zip(nodes, plan.graph.nodes):
+        kw = node.kwargs
+        assert (kw["package"], kw["executable"], kw["namespace"]) == (spec.package, spec.executable, "qiki")
+        assert kw["parameters"][0] == str(plan.params_file)
+        assert kw["parameters"][1]["use_sim_time"] is spec.use_sim_time
+        assert {k: v for k, v in kw["parameters"][1].items() if k != "use_sim_time"} == plan.node_overrides[spec.name]
+        assert kw["remappings"] == plan.graph.remappings(spec.name)
+        assert kw["additional_env"]["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    runner = {n.name: cmd for n, cmd in plan.commands()}
+    for node in nodes:
+        remaps = [f"{a}:={b}" for a, b in node.kwargs["remappings"]]
+        assert all(r in runner[node.kwargs["name"]] for r in remaps)
+
+
+def test_launch_rate_argument_reaches_the_sim(launch_file):
+    nodes = launch_double.evaluate(launch_file.generate_launch_description(), rate="20")
+    sim = next(n for n in nodes if n.kwargs["name"] == "sim")
+    assert sim.kwargs["parameters"][1]["clock.rate_factor"] == 20.0
+
+
+def test_launch_unknown_profile_is_one_line(launch_file):
+    from qiki.plan import UsageError
+
+    with pytest.raises(UsageError, match=r"unknown profile 'boat' \(valid profiles: bot"):
+        launch_double.evaluate(launch_file.generate_launch_description(), profile="boat")
