@@ -41,6 +41,17 @@ def test_graph_tracks_both_bands_and_agent_idles(domain_id, observer, leftover_p
         assert state.frames["lr"] > 0 and state.frames["sr"] > 0
         assert [t["to"] for t in state.fsm_transitions][:1] == ["IDLE"]
         assert sup.dead() == []
+
+        # The live graph is the one config/graph.yaml describes: every topic and service, with its type.
+        want = {t.name: t.type for t in plan.graph.topics}
+        want_srv = {s.name: s.type for s in plan.graph.services}
+
+        def live_matches(_):
+            topics = dict((n, ts[0]) for n, ts in observer.node.get_topic_names_and_types())
+            services = dict((n, ts[0]) for n, ts in observer.node.get_service_names_and_types())
+            return (all(topics.get(n) == t for n, t in want.items())
+                    and all(services.get(n) == t for n, t in want_srv.items()))
+        assert observer.wait_for(live_matches, timeout_s=30), sorted(observer.node.get_topic_names_and_types())
     codes = {p.spec.name: p.popen.returncode for p in sup.procs}
     assert codes == {"sim": 0, "radar": 0, "tracker": 0, "agent": 0}
     for pid in pids:

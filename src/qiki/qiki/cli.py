@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario headless and write DIR/summary.json")
     graph_args(r)
     r.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
+    g = sub.add_parser("graph", help="print the graph's topics and services as a Markdown table")
+    g.add_argument("--profile", help=argparse.SUPPRESS)
     return p
 
 
@@ -176,10 +178,28 @@ def cmd_run(args) -> int:
     return 0 if report["signal"] is None else 128 + report["signal"]
 
 
+def graph_table(graph) -> str:
+    """Markdown table of topics and services (the README's table is this output)."""
+    rows = ["| topic / service | type | QoS | rate | publishers -> subscribers |", "|---|---|---|---|---|"]
+    for t in graph.topics:
+        rows.append(f"| `{t.name}` | `{t.type}` | {t.qos} | {t.rate} | "
+                    f"{', '.join(p.split('.')[0] for p in t.pub)} -> {', '.join(s.split('.')[0] for s in t.sub) or '(tools)'} |")
+    for s in graph.services:
+        rows.append(f"| `{s.name}` (service) | `{s.type}` | services | on request | server: {s.server.split('.')[0]} |")
+    return "\n".join(rows)
+
+
+def cmd_graph(args) -> int:
+    from qiki.graph import load_graph
+    from qiki.plan import config_dir
+    print(graph_table(load_graph(config_dir() / "graph.yaml")))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"bringup": cmd_bringup, "run": cmd_run}[args.command](args)
+        return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph}[args.command](args)
     except (UsageError, ConfigError) as exc:
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2

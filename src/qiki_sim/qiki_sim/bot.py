@@ -22,6 +22,7 @@ class BotParams(BaseModel):
     max_wheel_speed_radps: float = Field(20.0, gt=0, description="20 rad/s * 0.1 m = 2 m/s top speed")
     max_wheel_accel_radps2: float = Field(15.0, gt=0, description="1.5 m/s^2 at the rim")
     footprint_radius_m: float = Field(0.35, gt=0, description="circle enclosing the robot, for collisions")
+    mass_kg: float = Field(30.0, gt=0)
     battery_capacity_wh: float = Field(500.0, gt=0)
     idle_power_w: float = Field(20.0, ge=0, description="electronics and sensors, always drawn")
     drive_power_w_per_mps: float = Field(60.0, ge=0, description="extra draw per m/s of mean wheel rim speed")

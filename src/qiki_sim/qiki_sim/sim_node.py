@@ -24,8 +24,9 @@ from qiki_sim.sim_config import SimNodeConfig
 from qiki_sim.simulation import BotSimulation
 
 
-def yaw_quaternion(yaw: float) -> Quaternion:
-    return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
+def to_quaternion_msg(q_wxyz) -> Quaternion:
+    w, x, y, z = (float(c) for c in q_wxyz)
+    return Quaternion(x=x, y=y, z=z, w=w)
 
 
 class SimNode(Node):
@@ -122,10 +123,11 @@ class SimNode(Node):
         vs.header.stamp, vs.header.frame_id, vs.child_frame_id = stamp, self.cfg.frame_id, "base_link"
         vs.profile = VehicleState.PROFILE_BOT
         vs.pose.position.x, vs.pose.position.y, vs.pose.position.z = (float(c) for c in ego.position)
-        vs.pose.orientation = yaw_quaternion(ego.yaw)
-        vs.twist.linear.x, vs.twist.angular.z = ego.v_body, ego.w_body
+        vs.pose.orientation = to_quaternion_msg(ego.quaternion_wxyz)
+        vs.twist.linear.x, vs.twist.linear.y, vs.twist.linear.z = (float(c) for c in ego.velocity_body)
+        vs.twist.angular.x, vs.twist.angular.y, vs.twist.angular.z = (float(c) for c in ego.angular_velocity_body)
         vs.velocity_world.x, vs.velocity_world.y, vs.velocity_world.z = (float(c) for c in ego.velocity_world)
-        vs.energy_fraction = ego.energy_fraction
+        vs.energy_fraction, vs.mass_kg, vs.propellant_kg = ego.energy_fraction, ego.mass_kg, ego.propellant_kg
         self.pubs["vehicle_state"].publish(vs)
 
         truth = self.sim.truth()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from transforms3d.quaternions import quat2mat
 
 from qiki_sim.bot import ClampReport, DiffDriveBot
 from qiki_sim.devices import DeviceHealthModel
@@ -18,19 +19,20 @@ from qiki_sim.world import Truth, World
 
 @dataclass(frozen=True)
 class EgoState:
-    """Ego pose and motion in the world frame (bot: map, z = 0)."""
+    """Ego pose and motion in the world frame (bot: map, z = 0; ship: eci), as VehicleState.msg."""
 
-    position: np.ndarray          # (3,) [m]
-    yaw: float                    # [rad]
-    velocity_world: np.ndarray    # (3,) [m/s]
-    v_body: float                 # forward speed [m/s]
-    w_body: float                 # yaw rate [rad/s]
-    energy_fraction: float        # battery state of charge [0..1]
+    position: np.ndarray              # (3,) [m] in the world frame
+    quaternion_wxyz: np.ndarray       # (4,) world-from-body attitude (transforms3d order w, x, y, z)
+    velocity_world: np.ndarray        # (3,) [m/s] in the world frame
+    velocity_body: np.ndarray         # (3,) [m/s] in the body frame
+    angular_velocity_body: np.ndarray  # (3,) [rad/s] in the body frame
+    mass_kg: float
+    energy_fraction: float            # bot: battery state of charge; ship: propellant fraction [0..1]
+    propellant_kg: float = 0.0
 
     def rotation(self) -> np.ndarray:
-        """World-from-body rotation matrix (yaw only for the bot)."""
-        c, s = np.cos(self.yaw), np.sin(self.yaw)
-        return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        """World-from-body rotation matrix."""
+        return quat2mat(self.quaternion_wxyz)
 
 
 class BotSimulation:
@@ -71,7 +73,9 @@ class BotSimulation:
     def ego_state(self) -> EgoState:
         s = self.ego.state
         vx, vy = s.velocity_world
-        return EgoState(np.array([s.x, s.y, 0.0]), s.yaw, np.array([vx, vy, 0.0]), s.v, s.w, s.battery_soc)
+        quat = np.array([np.cos(s.yaw / 2), 0.0, 0.0, np.sin(s.yaw / 2)])
+        return EgoState(np.array([s.x, s.y, 0.0]), quat, np.array([vx, vy, 0.0]), np.array([s.v, 0.0, 0.0]),
+                        np.array([0.0, 0.0, s.w]), self.ego.params.mass_kg, s.battery_soc)
 
     def truth(self) -> Truth:
         return self.world.truth()
