@@ -12,6 +12,7 @@ from launch_ros.actions import Node
 
 
 def _graph_nodes(context, *args, **kwargs):
+    import yaml
     from qiki.plan import make_plan
 
     profile = LaunchConfiguration("profile").perform(context) or None
@@ -21,7 +22,8 @@ def _graph_nodes(context, *args, **kwargs):
     graph = plan.graph
     nodes = []
     for spec in graph.nodes:
-        overrides = {"use_sim_time": spec.use_sim_time, **plan.node_overrides[spec.name]}
+        overrides = {"use_sim_time": spec.use_sim_time,
+                     **{k: yaml.safe_load(v) for k, v in plan.node_overrides[spec.name].items()}}
         if rate and spec.name == "sim":
             overrides["clock.rate_factor"] = float(rate)
         nodes.append(Node(

@@ -60,7 +60,7 @@ fi
 #    own bootstrap re-executes the interpreter with them.
 cat > "$SITE/qiki_overlay.pth" <<PTH
 $ROOT/install/lib/$PYVER/site-packages
-import qiki.overlay; qiki.overlay.activate("$ROOT/install", "$VENV")
+import qiki_overlay; qiki_overlay.activate("$ROOT/install", "$VENV")
 PTH
 cat > "$VENV/bin/qiki" <<SH
 #!$PY

@@ -14,6 +14,7 @@ setup(
     name="qiki",
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
+    py_modules=["qiki_overlay"],
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/qiki"]),
         ("share/qiki", ["package.xml"]),

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "doubles"))
@@ -34,7 +35,8 @@ def test_launch_file_matches_the_runner(launch_file):
         assert (kw["package"], kw["executable"], kw["namespace"]) == (spec.package, spec.executable, "qiki")
         assert kw["parameters"][0] == str(plan.params_file)
         assert kw["parameters"][1]["use_sim_time"] is spec.use_sim_time
-        assert {k: v for k, v in kw["parameters"][1].items() if k != "use_sim_time"} == plan.node_overrides[spec.name]
+        assert {k: v for k, v in kw["parameters"][1].items() if k != "use_sim_time"} == \
+            {k: yaml.safe_load(v) for k, v in plan.node_overrides[spec.name].items()}
         assert kw["remappings"] == plan.graph.remappings(spec.name)
         assert kw["additional_env"]["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     runner = {n.name: cmd for n, cmd in plan.commands()}

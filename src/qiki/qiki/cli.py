@@ -42,7 +42,10 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--profile", help="vehicle profile (default: the graph's default_profile)")
         sp.add_argument("--scenario", help="scenario name in config/scenarios/ or a YAML path")
         sp.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of sim time")
-        sp.add_argument("--rate", type=_positive, metavar="R", help="sim rate factor (1 = real time)")
+        sp.add_argument("--mode", choices=("realtime", "lockstep"),
+                        help="clock mode: realtime (at --rate) or lockstep (as fast as the slowest node); "
+                             f"default: {'lockstep' if sp.prog.endswith('run') else 'from the params file'}")
+        sp.add_argument("--rate", type=_positive, metavar="R", help="realtime mode: sim seconds per wall second")
         sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
 
     b = sub.add_parser("bringup", help="start the graph with logs on the console until Ctrl-C (or --duration)")
@@ -83,10 +86,13 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None) -> dict:
     env = graph_env(_domain(args))
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
     commands = plan.commands()
-    if args.rate is not None:
-        for node, cmd in commands:
-            if node.name == "sim":
-                cmd += ["-p", f"clock.rate_factor:={args.rate}"]
+    sim_params = {"clock.mode": args.mode, "clock.rate_factor": args.rate}
+    if args.rate is not None and args.mode is None:
+        sim_params["clock.mode"] = "realtime"
+    for node, cmd in commands:
+        if not node.use_sim_time:   # the clock owner
+            cmd += [arg for key, value in sim_params.items() if value is not None
+                    for arg in ("-p", f"{key}:={value}")]
     stop = _Stop()
     observer = GraphObserver(plan.graph)
     sup = GraphSupervisor(commands, env, log_dir)
@@ -155,6 +161,8 @@ def cmd_bringup(args) -> int:
 
 def cmd_run(args) -> int:
     plan = make_plan(args.profile, args.scenario)
+    if args.mode is None and args.rate is None:
+        args.mode = "lockstep"
     if args.duration is None:
         from qiki_sim.scenario import load_scenario
         args.duration = load_scenario(plan.scenario_file).duration_s

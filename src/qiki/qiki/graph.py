@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-DEFAULT_PROFILE = "bot"
+SYNC_TYPE = "qiki_msgs/msg/StepDone"   # the step barrier topic, not data
 
 
 class ConfigError(ValueError):
@@ -82,6 +82,15 @@ class GraphSpec(_Strict):
             out += [(end.partition(".")[2], t.name) for end in t.pub + t.sub if end.partition(".")[0] == node]
         out += [(s.server.partition(".")[2], s.name) for s in self.services if s.server.partition(".")[0] == node]
         return out
+
+    def upstream(self, node: str) -> list[str]:
+        """Nodes whose step `node` waits for: the publishers of the data topics it subscribes to."""
+        found = []
+        for t in self.topics:
+            if t.type == SYNC_TYPE or not any(s.partition(".")[0] == node for s in t.sub):
+                continue
+            found += [p.partition(".")[0] for p in t.pub if p.partition(".")[0] not in found + [node]]
+        return sorted(found)
 
     def topic_of(self, endpoint: str) -> str:
         """Graph topic name wired to `<node>.<port>`."""

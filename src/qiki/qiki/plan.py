@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 
-from qiki.graph import ConfigError, GraphSpec, NodeSpec, load_graph, load_params
+from qiki.graph import SYNC_TYPE, ConfigError, GraphSpec, NodeSpec, load_graph, load_params
 from qiki.supervisor import node_command
 
 
@@ -60,8 +60,10 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
         raise UsageError(f"scenario '{scenario}' is for profile '{loaded.profile}', not '{profile}'")
     subst = {"profile": profile, "scenario": scenario_file.stem}
     overrides = {}
+    members = sum(len(t.sub) for t in graph.topics if t.type == SYNC_TYPE)
     for node in graph.nodes:
-        overrides[node.name] = {}
+        overrides[node.name] = {"sync.upstream": "[" + ",".join(graph.upstream(node.name)) + "]",
+                                "sync.members": str(members)}
         for param, rel in node.files.items():
             path = cfg / rel.format(**subst)
             if param == "scenario_file":

@@ -17,6 +17,7 @@ from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.packing import from_stamp, to_stamp, unpack
 from qiki_ros.params import ConfigError, declare_model
+from qiki_ros.step_sync import StepSync
 
 
 class AgentNode(Node):
@@ -33,28 +34,43 @@ class AgentNode(Node):
         self.pub_status = self.create_publisher(AgentStatus, "status", qos.LATCHED)
         self.pub_bios = self.create_publisher(BiosReport, "bios", qos.LATCHED)
         self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", qos.STREAM)
-        self.pub_cmd = self.create_publisher(ActuatorCommand, "cmd", qos.STREAM)
-        self.create_subscription(DeviceHealth, "device_health", self.on_device_health, qos.STREAM)
-        self.create_subscription(VehicleState, "vehicle_state", lambda m: None, qos.STREAM)
-        self.create_subscription(RadarFrame, "radar_frame", lambda m: None, qos.STREAM)
-        self.create_subscription(TrackArray, "tracks", lambda m: None, qos.STREAM)
+        self.sync = StepSync(self, self.on_step)
+        self.pub_cmd = self.sync.publisher(ActuatorCommand, "cmd", qos.STREAM)
+        self.topics = {name: self.sync.subscribe(mtype, name, qos.STREAM) for name, mtype in (
+            ("device_health", DeviceHealth), ("vehicle_state", VehicleState), ("radar_frame", RadarFrame),
+            ("tracks", TrackArray))}
         self.create_service(OperatorCommand, "command", self.on_command)
         self.inputs_dropped = 0
         self._bios_seq_published = 0
         self._last_state = None
         self._next_status_s = 0.0
-        self._started = False
-        self.create_timer(1.0 / self.cfg.tick_hz, self.on_tick)
+        self._next_tick_ns: int | None = None
+        self._tick_ns = round(1e9 / self.cfg.tick_hz)
+        self._t_s = 0.0
 
     def now_s(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        """Sim time of the step being processed (the agent's notion of now)."""
+        return self._t_s
+
+    def on_step(self, t_ns: int, inputs: dict) -> None:
+        """Sim step t: take its inputs, tick the decision core when a tick is due."""
+        self._t_s = t_ns * 1e-9
+        for msg in inputs.get(self.topics["device_health"], []):
+            self.on_device_health(msg)
+        if self._next_tick_ns is None:
+            self._next_tick_ns = t_ns
+        if t_ns >= self._next_tick_ns:
+            self._next_tick_ns += self._tick_ns * (1 + (t_ns - self._next_tick_ns) // self._tick_ns)
+            self.on_tick()
 
     def emit(self, code: int, severity: int, text: str) -> None:
         ev = Event(code=int(code), severity=severity, source=self.get_name(), message=text)
         ev.header.stamp = to_stamp(self.now_s())
         self.pub_events.publish(ev)
-        log = self.get_logger().warning if severity else self.get_logger().info
-        log(f"[{int(code)}] {text}")
+        if severity:
+            self.get_logger().warning(f"[{int(code)}] {text}")
+        else:
+            self.get_logger().info(f"[{int(code)}] {text}")
 
     def on_device_health(self, msg: DeviceHealth) -> None:
         levels, values = unpack(msg.level, np.uint8), unpack(msg.value)
@@ -73,8 +89,7 @@ class AgentNode(Node):
 
     def on_tick(self) -> None:
         now = self.now_s()
-        if not self._started:
-            self._started = True
+        if self._last_state is None:
             self.core.start(now)
         self.core.tick(now)
         if self.core.bios_seq != self._bios_seq_published:

@@ -17,6 +17,7 @@ from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.packing import from_stamp, unpack
 from qiki_ros.params import declare_model
+from qiki_ros.step_sync import StepSync
 
 
 def quaternion_to_matrix(q) -> np.ndarray:
@@ -35,23 +36,21 @@ class RadarNode(Node):
         self.rng = np.random.default_rng(self.cfg.seed)
         self.next_scan = [0.0 for _ in self.bands]
         self.seq = [0, 0, 0]
-        self.ego: dict[float, VehicleState] = {}
         self.truth_dropped = 0
-        self.pubs = [self.create_publisher(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
-        self.pub_union = self.create_publisher(RadarFrame, "frame", qos.STREAM)
-        self.create_subscription(VehicleState, "vehicle_state", self.on_vehicle_state, qos.STREAM)
-        self.create_subscription(WorldTruth, "truth", self.on_truth, qos.STREAM)
+        self.sync = StepSync(self, self.on_step)
+        self.pubs = [self.sync.publisher(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
+        self.pub_union = self.sync.publisher(RadarFrame, "frame", qos.STREAM)
+        self.ego_topic = self.sync.subscribe(VehicleState, "vehicle_state", qos.STREAM)
+        self.truth_topic = self.sync.subscribe(WorldTruth, "truth", qos.STREAM)
 
-    def on_vehicle_state(self, msg: VehicleState) -> None:
-        self.ego[from_stamp(msg.header.stamp)] = msg
-        while len(self.ego) > 50:
-            self.ego.pop(next(iter(self.ego)))
+    def on_step(self, t_ns: int, inputs: dict) -> None:
+        """Sim step t: scan with every band whose next scan time has come."""
+        egos, truths = inputs.get(self.ego_topic, []), inputs.get(self.truth_topic, [])
+        if egos and truths:
+            self.scan(truths[-1], egos[-1])
 
-    def on_truth(self, msg: WorldTruth) -> None:
+    def scan(self, msg: WorldTruth, ego: VehicleState) -> None:
         t = from_stamp(msg.header.stamp)
-        if not self.ego:
-            return
-        ego = self.ego.get(t) or self.ego[max(self.ego)]
         pos = unpack(msg.position).reshape(-1, 3) if len(msg.position) % 3 == 0 else None
         vel = unpack(msg.velocity).reshape(-1, 3) if len(msg.velocity) % 3 == 0 else None
         n = len(msg.id)

@@ -11,11 +11,22 @@ tentative -> confirmed once M of its first N covered frames were hits (deleted a
 soon as that is out of reach); a confirmed track coasts on covered misses and is
 deleted after more than max_coast_frames consecutive ones. Frames that do not
 cover a track leave it untouched, which lets a track cross from the LR band to
-the SR band without a miss penalty.
+the SR band without a miss penalty. Two clocks bound what coverage cannot see: a
+tentative track unconfirmed tentative_max_age_s after its birth is deleted, and so
+is any track without an update for max_unupdated_s (e.g. one that left every band).
+
+Association is a gated global nearest neighbour over all tracks at once, confirmed
+tracks first: a tentative track only gets a detection that no confirmed track can
+use (lexicographic cost: most pairs, then fewest tentative pairs, then the least
+negative log-likelihood). A detection left over inside a confirmed track's looser
+birth gate (chi2 birth_gate_probability) starts no new track, so a rare gate miss
+(0.3 % of updates at the 99.7 % gate) does not spawn a duplicate that could later
+steal the target. Track.phase_time_s accumulates where a frame's time goes.
 """
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,7 +48,10 @@ IFF_FOE = 2
 
 STATE_DIM = 6
 GATE_PROBABILITY = 0.997
+BIRTH_GATE_PROBABILITY = 0.9999
 _UNGATED = 1e12  # cost of a forbidden pair inside an assignment component
+_TENTATIVE_COST = 1e6  # added to a tentative track's pairs: confirmed tracks are served first
+PHASES = ("predict", "gate", "assign", "update", "manage", "output")
 
 
 class TrackerConfig(BaseModel):
@@ -53,6 +67,20 @@ class TrackerConfig(BaseModel):
     confirm_n: int = Field(6, ge=1, le=32)
     max_coast_frames: int = Field(5, ge=0, description="covered misses a confirmed track survives")
     init_velocity_std: float = Field(15.0, gt=0.0, description="velocity std of a one-point-initiated track [m/s]")
+    tentative_max_age_s: float = Field(
+        5.0, ge=0.0, description="a tentative track still unconfirmed this long after its birth is deleted, "
+                                 "covered or not [s]; 0 = no limit")
+    max_unupdated_s: float = Field(
+        30.0, ge=0.0, description="a track without an update for this long is deleted, covered or not "
+                                  "(e.g. one that left every band) [s]; 0 = no limit")
+    coverage_margin_sigma: float = Field(
+        2.0, ge=0.0, description="a frame counts a miss only for tracks predicted at least this many position stds "
+                                 "(along the line of sight) inside its coverage, so a track near a band edge is not "
+                                 "killed by the band the target has not entered yet")
+    birth_gate_probability: float = Field(
+        BIRTH_GATE_PROBABILITY, ge=0.0, lt=1.0,
+        description="an unassigned detection inside a confirmed track's gate of this chi2 probability starts "
+                    "no new track; 0 = every unassigned detection starts one")
     friend_codes: list[int] = Field(default_factory=list)
     foe_codes: list[int] = Field(default_factory=list)
 
@@ -75,6 +103,13 @@ class TrackerConfig(BaseModel):
     def gate(self) -> float:
         """Effective chi-square gate on the squared Mahalanobis distance."""
         return self.gate_chi2 if self.gate_chi2 > 0.0 else float(chi2.ppf(GATE_PROBABILITY, self.dim))
+
+    @property
+    def birth_gate(self) -> float:
+        """Squared Mahalanobis distance to a confirmed track under which a detection starts no track (0 = off)."""
+        if self.birth_gate_probability <= 0.0:
+            return 0.0
+        return max(self.gate, float(chi2.ppf(self.birth_gate_probability, self.dim)))
 
 
 @dataclass
@@ -117,10 +152,12 @@ class Coverage:
     min_range_m: float
     max_range_m: float
 
-    def contains(self, position: np.ndarray) -> np.ndarray:
-        """Mask of (N,3) positions within [min_range_m, max_range_m)."""
+    def contains(self, position: np.ndarray, margin=0.0) -> np.ndarray:
+        """Mask of (N,3) positions within [min_range_m, max_range_m), at least margin [m] (scalar or (N,))
+        inside each edge (an inner edge at 0 m is not a boundary and takes no margin)."""
         r = np.linalg.norm(position - np.asarray(self.sensor_position, np.float64), axis=1)
-        return (r >= self.min_range_m) & (r < self.max_range_m)
+        inner = self.min_range_m + margin if self.min_range_m > 0.0 else 0.0
+        return (r >= inner) & (r < self.max_range_m - margin)
 
 
 @dataclass
@@ -145,7 +182,12 @@ class TrackSet:
         return self.status != STATUS_TENTATIVE
 
 
-_TRACK_FIELDS = ("_id", "_x", "_P", "_birth_t", "_hits", "_hist", "_nhist", "_misses", "_confirmed", "_band", "_code")
+# Per-track arrays; the track axis is the first one except for _x (2d, N) and _P (2d, 2d, N), which keep it
+# last so that every filter operation is a handful of contiguous length-N vector operations (batched
+# 4x4 matrix products in numpy are an order of magnitude slower at these sizes).
+_TRACK_FIELDS = ("_id", "_x", "_P", "_birth_t", "_last_hit_t", "_hits", "_hist", "_nhist", "_misses", "_confirmed",
+                 "_band", "_code")
+_TRACK_AXIS_LAST = ("_x", "_P")
 
 
 class Tracker:
@@ -155,6 +197,9 @@ class Tracker:
         self.config = config or TrackerConfig()
         d = self.config.dim
         self._gate = self.config.gate
+        self._birth_gate = self.config.birth_gate
+        #: cumulative wall time per phase of step() [s] (keys: PHASES), for profiling; reset_timing() zeroes it
+        self.phase_time_s = dict.fromkeys(PHASES, 0.0)
         self._state_index = np.r_[0:d, 3:3 + d]  # columns of [x,y,z,vx,vy,vz] held internally
         self._friend = np.asarray(self.config.friend_codes, np.uint32)
         self._foe = np.asarray(self.config.foe_codes, np.uint32)
@@ -166,9 +211,10 @@ class Tracker:
         d2 = 2 * self.config.dim
         self._t: float | None = None
         self._id = np.zeros(0, np.uint32)
-        self._x = np.zeros((0, d2))
-        self._P = np.zeros((0, d2, d2))
+        self._x = np.zeros((d2, 0))  # [position, velocity] x track
+        self._P = np.zeros((d2, d2, 0))
         self._birth_t = np.zeros(0)
+        self._last_hit_t = np.zeros(0)
         self._hits = np.zeros(0, np.uint32)
         self._hist = np.zeros(0, np.uint32)  # bit i = hit in the i-th most recent covered frame
         self._nhist = np.zeros(0, np.int64)  # covered frames seen, capped at confirm_n
@@ -179,6 +225,10 @@ class Tracker:
 
     def __len__(self) -> int:
         return int(self._id.shape[0])
+
+    def reset_timing(self) -> None:
+        """Zero phase_time_s."""
+        self.phase_time_s = dict.fromkeys(PHASES, 0.0)
 
     @property
     def time(self) -> float | None:
@@ -194,22 +244,38 @@ class Tracker:
             raise ValueError(f"frame time {t} is earlier than the last processed time {self._t}")
         if meas.z.shape[1] != self.config.dim:
             raise ValueError(f"measurements have dim {meas.z.shape[1]}, tracker has dim {self.config.dim}")
+        clock, pt = time.perf_counter, self.phase_time_s
+        c0 = clock()
         if self._t is not None:
             self._predict(t - self._t)
         self._t = t
+        c1 = clock()
+        pt["predict"] += c1 - c0
 
-        covered = np.ones(len(self), bool) if coverage is None else coverage.contains(self._position3())
-        ti, mj = self._associate(meas)
+        covered = np.ones(len(self), bool) if coverage is None else self._covered(coverage)
+        ti, mj, cost, claimed = self._candidates(meas)
+        c2 = clock()
+        pt["gate"] += c2 - c1
+        ti, mj = _solve_sparse(len(self), len(meas), ti, mj, cost)
+        c3 = clock()
+        pt["assign"] += c3 - c2
         self._update(ti, mj, meas)
+        self._last_hit_t[ti] = t
+        c4 = clock()
+        pt["update"] += c4 - c3
         hit = np.zeros(len(self), bool)
         hit[ti] = True
         self._count_frame(hit, covered | hit)
-        unassigned = np.ones(len(meas), bool)
+        unassigned = ~claimed
         unassigned[mj] = False
         self._birth(t, meas, np.flatnonzero(unassigned))
         self._confirmed |= np.bitwise_count(self._hist) >= self.config.confirm_m
         self._delete_lost()
-        return self.tracks()
+        c5 = clock()
+        pt["manage"] += c5 - c4
+        out = self.tracks()
+        pt["output"] += clock() - c5
+        return out
 
     def tracks(self) -> TrackSet:
         """Snapshot of the current tracks (copies, safe to keep)."""
@@ -219,9 +285,9 @@ class Tracker:
         iff = np.where(np.isin(self._code, self._friend), IFF_FRIEND,
                        np.where(np.isin(self._code, self._foe), IFF_FOE, IFF_UNKNOWN)).astype(np.uint8)
         state = np.zeros((n, STATE_DIM))
-        state[:, idx] = self._x
+        state[:, idx] = self._x.T
         cov = np.zeros((n, STATE_DIM, STATE_DIM))
-        cov[:, idx[:, None], idx[None, :]] = self._P
+        cov[:, idx[:, None], idx[None, :]] = self._P.transpose(2, 0, 1)
         age = (self._t - self._birth_t) if self._t is not None else np.zeros(0)
         return TrackSet(self._id.copy(), status, iff, self._band.copy(), self._code.copy(), self._hits.copy(),
                         age, state, cov)
@@ -230,8 +296,20 @@ class Tracker:
 
     def _position3(self) -> np.ndarray:
         p = np.zeros((len(self), 3))
-        p[:, :self.config.dim] = self._x[:, :self.config.dim]
+        p[:, :self.config.dim] = self._x[:self.config.dim].T
         return p
+
+    def _covered(self, coverage: Coverage) -> np.ndarray:
+        """Tracks whose predicted position is inside the coverage by coverage_margin_sigma line-of-sight stds."""
+        d = self.config.dim
+        pos = self._position3()
+        margin = 0.0
+        if self.config.coverage_margin_sigma > 0.0 and len(self):
+            los = pos[:, :d] - np.asarray(coverage.sensor_position, np.float64)[:d]
+            los /= np.maximum(np.linalg.norm(los, axis=1), 1e-9)[:, None]
+            var = sum(los[:, a] * self._P[a, b] * los[:, b] for a in range(d) for b in range(d))
+            margin = self.config.coverage_margin_sigma * np.sqrt(np.maximum(var, 0.0))
+        return coverage.contains(pos, margin)
 
     def _predict(self, dt: float) -> None:
         """Constant-velocity prediction with continuous white-noise acceleration.
@@ -239,54 +317,83 @@ class Tracker:
         The continuous model (spectral density process_accel_std^2 * 1 s) composes exactly:
         predicting 0.5 s in one step or in five 0.1 s steps (interleaved SR frames) gives the
         same covariance, so a track's consistency does not depend on the other band's rate.
+        F P F^T is applied as a row then a column operation on the track-last covariance.
         """
         if dt <= 0.0 or len(self) == 0:
             return
         d = self.config.dim
-        eye = np.eye(d)
-        F = np.block([[eye, dt * eye], [np.zeros((d, d)), eye]])
         q = self.config.process_accel_std ** 2
-        Q = q * np.kron(np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]]), eye)
-        self._x = self._x @ F.T
-        self._P = F @ self._P @ F.T + Q
+        x, P = self._x, self._P
+        x[:d] += dt * x[d:]
+        P[:d] += dt * P[d:]  # F P
+        P[:, :d] += dt * P[:, d:]  # (F P) F^T
+        for i in range(d):
+            P[i, i] += q * dt**3 / 3.0
+            P[i, d + i] += q * dt**2 / 2.0
+            P[d + i, i] += q * dt**2 / 2.0
+            P[d + i, d + i] += q * dt
 
-    def _associate(self, meas: Measurements) -> tuple[np.ndarray, np.ndarray]:
-        """Gated global nearest neighbour; returns assigned (track index, measurement index) pairs."""
+    def _candidates(self, meas: Measurements):
+        """Gated (track, measurement) pairs with their assignment cost, and the detections claimed for no birth.
+
+        A pair is kept when its squared Mahalanobis distance is within the gate; its cost is the
+        negative log-likelihood d2 + log det S (up to a constant), plus _TENTATIVE_COST for a
+        tentative track. claimed[j] is True when detection j lies inside the birth gate of a
+        confirmed track.
+        """
         n, m, d = len(self), len(meas), self.config.dim
         none = np.zeros(0, np.intp)
+        claimed = np.zeros(m, bool)
         if n == 0 or m == 0:
-            return none, none
-        zp, Pp = self._x[:, :d], self._P[:, :d, :d]
+            return none, none, np.zeros(0), claimed
+        P = self._P
+        gate = np.where(self._confirmed, max(self._gate, self._birth_gate), self._gate)
         # |nu|^2 <= gate * lambda_max(P + R) <= gate * (tr P + max tr R): a safe per-track search radius.
-        radius = np.sqrt(self._gate * (np.trace(Pp, axis1=1, axis2=2) + np.trace(meas.R, axis1=1, axis2=2).max()))
-        found = cKDTree(meas.z).query_ball_point(zp, radius, return_sorted=False)
-        counts = np.fromiter(map(len, found), np.intp, n)
-        ti = np.repeat(np.arange(n), counts)
-        mj = np.fromiter(itertools.chain.from_iterable(found), np.intp, int(counts.sum()))
+        trace_p = sum(P[i, i] for i in range(d))
+        radius = np.sqrt(gate * (trace_p + np.trace(meas.R, axis1=1, axis2=2).max()))
+        ti, mj = _pairs_in_radius(self._x[:d].T, meas.z, radius)
         if ti.size == 0:
-            return none, none
-        S = Pp[ti] + meas.R[mj]
-        nu = meas.z[mj] - zp[ti]
-        d2 = np.einsum("ki,ki->k", nu, np.linalg.solve(S, nu[:, :, None])[:, :, 0])
+            return none, none, np.zeros(0), claimed
+        S = P[:d, :d][:, :, ti] + meas.R.transpose(1, 2, 0)[:, :, mj]
+        nu = meas.z[mj].T - self._x[:d, ti]
+        Sinv, logdet = _inv_logdet(S)
+        d2 = sum(nu[a] * Sinv[a, b] * nu[b] for a in range(d) for b in range(d))
+        conf = self._confirmed[ti]
+        if self._birth_gate > 0.0:
+            claimed[mj[conf & (d2 <= self._birth_gate)]] = True
         ok = d2 <= self._gate
-        ti, mj = ti[ok], mj[ok]
-        cost = d2[ok] + np.linalg.slogdet(S[ok])[1]  # negative log-likelihood up to a constant
-        return _solve_sparse(n, m, ti, mj, cost)
+        cost = d2[ok] + logdet[ok] + np.where(conf[ok], 0.0, _TENTATIVE_COST)
+        return ti[ok], mj[ok], cost, claimed
 
     def _update(self, ti: np.ndarray, mj: np.ndarray, meas: Measurements) -> None:
-        """Batched Kalman update (Joseph form) of the assigned tracks."""
+        """Batched Kalman update of the assigned tracks, Joseph form (I-KH) P (I-KH)^T + K R K^T."""
         if ti.size == 0:
             return
-        d = self.config.dim
-        x, P, R = self._x[ti], self._P[ti], meas.R[mj]
-        S = P[:, :d, :d] + R
-        K = np.linalg.solve(S, P[:, :d, :]).transpose(0, 2, 1)  # P H^T S^-1 with S, P symmetric
-        x = x + np.einsum("kij,kj->ki", K, meas.z[mj] - x[:, :d])
-        IKH = np.broadcast_to(np.eye(2 * d), P.shape).copy()
-        IKH[:, :, :d] -= K
-        P = IKH @ P @ IKH.transpose(0, 2, 1) + K @ R @ K.transpose(0, 2, 1)
-        self._x[ti] = x
-        self._P[ti] = 0.5 * (P + P.transpose(0, 2, 1))
+        d, d2 = self.config.dim, 2 * self.config.dim
+        x, P = self._x[:, ti], self._P[:, :, ti]
+        R = meas.R.transpose(1, 2, 0)[:, :, mj]
+        Sinv, _ = _inv_logdet(P[:d, :d] + R)
+        # Small index loops over contiguous length-k rows: cheaper than einsum/matmul on (k, 4, 4) stacks.
+        K = np.empty((d2, d, ti.size))  # P H^T S^-1
+        KR = np.empty_like(K)
+        for i in range(d2):
+            for b in range(d):
+                K[i, b] = sum(P[i, a] * Sinv[a, b] for a in range(d))
+            for b in range(d):
+                KR[i, b] = sum(K[i, a] * R[a, b] for a in range(d))
+        nu = meas.z[mj].T - x[:d]
+        for i in range(d2):
+            x[i] += sum(K[i, a] * nu[a] for a in range(d))
+        M = P.copy()  # (I - K H) P
+        for i in range(d2):
+            for a in range(d):
+                M[i] -= K[i, a] * P[a]
+        for i in range(d2):  # M (I - K H)^T + K R K^T, symmetric: fill from the upper triangle
+            for j in range(i, d2):
+                P[i, j] = M[i, j] + sum(KR[i, a] * K[j, a] - M[i, a] * K[j, a] for a in range(d))
+                P[j, i] = P[i, j]
+        self._x[:, ti] = x
+        self._P[:, :, ti] = P
         self._hits[ti] += 1
         self._band[ti] = meas.band[mj]
         heard = meas.code[mj] != 0
@@ -303,31 +410,89 @@ class Tracker:
         self._misses = np.where(hit, 0, self._misses + counted)
 
     def _birth(self, t: float, meas: Measurements, new: np.ndarray) -> None:
-        """One-point initiation of a tentative track per unassigned detection."""
+        """One-point initiation of a tentative track per unassigned, unclaimed detection."""
         k, d = new.size, self.config.dim
         if k == 0:
             return
-        x = np.zeros((k, 2 * d))
-        x[:, :d] = meas.z[new]
-        P = np.zeros((k, 2 * d, 2 * d))
-        P[:, :d, :d] = meas.R[new]
-        P[:, d:, d:] = self.config.init_velocity_std ** 2 * np.eye(d)
+        x = np.zeros((2 * d, k))
+        x[:d] = meas.z[new].T
+        P = np.zeros((2 * d, 2 * d, k))
+        P[:d, :d] = meas.R[new].transpose(1, 2, 0)
+        for i in range(d, 2 * d):
+            P[i, i] = self.config.init_velocity_std ** 2
         ids = np.arange(self._next_id, self._next_id + k, dtype=np.uint32)
         self._next_id += k
-        born = dict(_id=ids, _x=x, _P=P, _birth_t=np.full(k, t), _hits=np.ones(k, np.uint32),
+        born = dict(_id=ids, _x=x, _P=P, _birth_t=np.full(k, t), _last_hit_t=np.full(k, t), _hits=np.ones(k, np.uint32),
                     _hist=np.ones(k, np.uint32), _nhist=np.ones(k, np.int64), _misses=np.zeros(k, np.int64),
                     _confirmed=np.zeros(k, bool), _band=meas.band[new].copy(), _code=meas.code[new].copy())
         for name in _TRACK_FIELDS:
-            setattr(self, name, np.concatenate([getattr(self, name), born[name]]))
+            axis = -1 if name in _TRACK_AXIS_LAST else 0
+            setattr(self, name, np.concatenate([getattr(self, name), born[name]], axis=axis))
 
     def _delete_lost(self) -> None:
-        """Drop tentative tracks that can no longer reach M-of-N and confirmed tracks coasting too long."""
-        cfg = self.config
+        """Drop tentative tracks that can no longer reach M-of-N or outlived tentative_max_age_s, confirmed
+        tracks coasting too long, and any track not updated for max_unupdated_s."""
+        cfg, t = self.config, self._t
         reachable = np.bitwise_count(self._hist) + (cfg.confirm_n - self._nhist) >= cfg.confirm_m
+        if cfg.tentative_max_age_s > 0.0:
+            reachable &= t - self._birth_t <= cfg.tentative_max_age_s
         keep = np.where(self._confirmed, self._misses <= cfg.max_coast_frames, reachable)
+        if cfg.max_unupdated_s > 0.0:
+            keep &= t - self._last_hit_t <= cfg.max_unupdated_s
         if not keep.all():
             for name in _TRACK_FIELDS:
-                setattr(self, name, getattr(self, name)[keep])
+                a = getattr(self, name)
+                setattr(self, name, a[..., keep] if name in _TRACK_AXIS_LAST else a[keep])
+
+
+def _inv_logdet(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse and log-determinant of a track-last stack (d, d, K) of SPD matrices (closed form, d = 2 or 3)."""
+    d = S.shape[0]
+    inv = np.empty_like(S)
+    if d == 2:
+        a, b, c = S[0, 0], S[0, 1], S[1, 1]
+        det = a * c - b * b
+        inv[0, 0], inv[1, 1] = c / det, a / det
+        inv[0, 1] = inv[1, 0] = -b / det
+        return inv, np.log(det)
+    if d == 3:
+        for i in range(3):
+            for j in range(3):  # adjugate: inv[i, j] = cofactor(j, i)
+                r0, r1 = [k for k in range(3) if k != j]
+                c0, c1 = [k for k in range(3) if k != i]
+                inv[i, j] = (-1) ** (i + j) * (S[r0, c0] * S[r1, c1] - S[r0, c1] * S[r1, c0])
+        det = S[0, 0] * inv[0, 0] + S[0, 1] * inv[1, 0] + S[0, 2] * inv[2, 0]
+        return inv / det, np.log(det)
+    St = S.transpose(2, 0, 1)
+    return np.linalg.inv(St).transpose(1, 2, 0), np.linalg.slogdet(St)[1]
+
+
+def _pairs_in_radius(points: np.ndarray, targets: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (i, j) with |targets_j - points_i| <= radius_i, via k-d trees.
+
+    Points whose radius is at most a few times the median share one tree-to-tree query at the
+    largest of their radii (then filtered per point); the few wide ones (e.g. long-coasting
+    tracks) are queried one by one, so they cannot blow up the shared query.
+    """
+    tree = cKDTree(targets)
+    cap = 4.0 * float(np.median(radius))
+    narrow = radius <= cap
+    out_i, out_j = [], []
+    if narrow.any():
+        idx = np.flatnonzero(narrow)
+        r = float(radius[idx].max())
+        sdm = cKDTree(points[idx]).sparse_distance_matrix(tree, r, output_type="ndarray")
+        i = idx[sdm["i"]]
+        keep = sdm["v"] <= radius[i]
+        out_i.append(i[keep])
+        out_j.append(sdm["j"][keep].astype(np.intp))
+    if not narrow.all():
+        idx = np.flatnonzero(~narrow)
+        found = tree.query_ball_point(points[idx], radius[idx], return_sorted=False)
+        counts = np.fromiter(map(len, found), np.intp, idx.size)
+        out_i.append(np.repeat(idx, counts))
+        out_j.append(np.fromiter(itertools.chain.from_iterable(found), np.intp, int(counts.sum())))
+    return np.concatenate(out_i).astype(np.intp), np.concatenate(out_j).astype(np.intp)
 
 
 def _solve_sparse(n: int, m: int, ti: np.ndarray, mj: np.ndarray, cost: np.ndarray):
@@ -345,18 +510,39 @@ def _solve_sparse(n: int, m: int, ti: np.ndarray, mj: np.ndarray, cost: np.ndarr
     order = np.flatnonzero(star)[np.lexsort((cost[star], comp[star]))]
     first = order[np.r_[True, comp[order][1:] != comp[order][:-1]]] if order.size else order
     out_t, out_m = [ti[first]], [mj[first]]
-    # The remaining (small) components: dense Hungarian each.
+    # The remaining (small) components: dense Hungarian each, on blocks of one flat cost buffer built at once.
     rest = np.flatnonzero(~star)
-    rest = rest[np.argsort(comp[rest], kind="stable")]
-    bounds = np.flatnonzero(np.r_[True, comp[rest][1:] != comp[rest][:-1], True]) if rest.size else []
-    for s, e in itertools.pairwise(bounds):
-        pairs = rest[s:e]
-        rows, r = np.unique(ti[pairs], return_inverse=True)
-        cols, c = np.unique(mj[pairs], return_inverse=True)
-        C = np.full((rows.size, cols.size), _UNGATED)
-        C[r, c] = cost[pairs]
-        a, b = linear_sum_assignment(C)
-        ok = C[a, b] < _UNGATED
-        out_t.append(rows[a[ok]])
-        out_m.append(cols[b[ok]])
+    if rest.size:
+        rt, rm, rc = ti[rest], mj[rest], comp[rest]
+        rows, row_local, row_start, nrows = _local_index(np.unique(rt), label[:n], ncomp)
+        cols, col_local, col_start, ncols = _local_index(np.unique(rm), label[n:], ncomp)
+        comps = np.unique(rc)
+        size = nrows[comps] * ncols[comps]
+        offset = np.zeros(ncomp, np.intp)
+        offset[comps] = np.cumsum(size) - size
+        buf = np.full(int(size.sum()), _UNGATED)
+        buf[offset[rc] + row_local[rt] * ncols[rc] + col_local[rm]] = cost[rest]
+        for c in comps.tolist():
+            nr, nc, o = int(nrows[c]), int(ncols[c]), int(offset[c])
+            C = buf[o:o + nr * nc].reshape(nr, nc)
+            a, b = linear_sum_assignment(C)
+            ok = C[a, b] < _UNGATED
+            out_t.append(rows[row_start[c] + a[ok]])
+            out_m.append(cols[col_start[c] + b[ok]])
     return np.concatenate(out_t).astype(np.intp), np.concatenate(out_m).astype(np.intp)
+
+
+def _local_index(members: np.ndarray, label: np.ndarray, ncomp: int):
+    """Number the members (unique node ids, label[node] = component) within their component.
+
+    Returns the members sorted by component, a node -> local index map, and per component the
+    start of its members in the sorted array and their count.
+    """
+    comp = label[members]
+    order = np.argsort(comp, kind="stable")
+    members, comp = members[order], comp[order]
+    count = np.bincount(comp, minlength=ncomp)
+    start = np.cumsum(count) - count
+    local = np.zeros(label.size, np.intp)
+    local[members] = np.arange(members.size) - start[comp]
+    return members, local, start, count

@@ -15,6 +15,5 @@ class TrackerNodeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     world_frame: str = "map"
-    max_reorder_wait_s: float = Field(1.0, ge=0, description="longest a frame waits for a silent band [s sim]")
     tracker: TrackerConfig = TrackerConfig()
     markers: MarkerConfig = MarkerConfig()

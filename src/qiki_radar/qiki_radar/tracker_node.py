@@ -12,7 +12,6 @@ from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
 from qiki_msgs.msg import RadarFrame, TrackArray
-from qiki_radar.frame_order import FrameReorderBuffer
 from qiki_radar.frame_codec import frame_to_detections, tracks_to_msg
 from qiki_radar.radar_model import polar_to_world
 from qiki_radar.radar_node import quaternion_to_matrix
@@ -22,6 +21,7 @@ from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.packing import from_stamp
 from qiki_ros.params import declare_model
+from qiki_ros.step_sync import StepSync
 
 IFF_COLOURS = {TrackArray.IFF_UNKNOWN: (1.0, 0.85, 0.1), TrackArray.IFF_FRIEND: (0.1, 0.9, 0.2),
                TrackArray.IFF_FOE: (1.0, 0.15, 0.1)}
@@ -35,18 +35,18 @@ class TrackerNode(Node):
         self.frames_rejected_old = 0
         self.frames_dropped_malformed = 0
         self.detections_dropped = 0
-        self.pub = {band: self.create_publisher(TrackArray, port, qos.STREAM)
+        self.sync = StepSync(self, self.on_step)
+        self.pub = {band: self.sync.publisher(TrackArray, port, qos.STREAM)
                     for band, port in ((TrackArray.BAND_LR, "tracks_lr"), (TrackArray.BAND_SR, "tracks_sr"),
                                        (TrackArray.BAND_UNION, "tracks"))}
-        self.pub_markers = self.create_publisher(MarkerArray, "markers", qos.STREAM)
-        self.reorder = FrameReorderBuffer((RadarFrame.BAND_LR, RadarFrame.BAND_SR), self.cfg.max_reorder_wait_s)
-        for port in ("frame_lr", "frame_sr"):
-            self.create_subscription(RadarFrame, port, self.on_frame, qos.STREAM)
+        self.pub_markers = self.sync.publisher(MarkerArray, "markers", qos.STREAM)
+        self.frame_topics = [self.sync.subscribe(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
 
-    def on_frame(self, frame: RadarFrame) -> None:
-        t = from_stamp(frame.header.stamp)
-        for t_ready, ready in self.reorder.push(t, frame.band, frame.scan_period_s, frame):
-            self.process(t_ready, ready)
+    def on_step(self, t_ns: int, inputs: dict) -> None:
+        """Sim step t: process its frames LR before SR (order independent of delivery)."""
+        frames = [f for topic in self.frame_topics for f in inputs.get(topic, [])]
+        for frame in sorted(frames, key=lambda f: f.band):
+            self.process(from_stamp(frame.header.stamp), frame)
 
     def process(self, t: float, frame: RadarFrame) -> None:
         if self.tracker.time is not None and t < self.tracker.time:

@@ -4,6 +4,7 @@
   reliable, volatile, keep-last 100 so a busy subscriber rides out a burst.
 - latched: status-like topics a late joiner needs once (agent status, BIOS report): reliable,
   transient-local, keep-last 1.
+- sync: the step barrier (StepDone), deep enough that no announcement is ever dropped.
 - events: coded events, kept for late joiners (a monitor started after boot still sees 1xx codes).
 """
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -17,4 +18,7 @@ EVENTS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
 CLOCK = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
 
-BY_NAME = {"stream": STREAM, "latched": LATCHED, "events": EVENTS, "clock": CLOCK}
+SYNC = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
+                  reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+
+BY_NAME = {"stream": STREAM, "latched": LATCHED, "events": EVENTS, "clock": CLOCK, "sync": SYNC}

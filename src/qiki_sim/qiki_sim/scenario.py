@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import numpy as np
 import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
@@ -16,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from .bot import BotParams
 from .devices import PROFILE_DEVICES
+from .thrusters import RcsConfig
 
 KIND_NAMES = ("obstacle", "robot", "person", "spacecraft", "debris")  # index = WorldTruth KIND_* value
 BEHAVIOURS = ("static", "constant_velocity", "turn", "stop_and_go")
@@ -23,6 +25,7 @@ BEHAVIOURS = ("static", "constant_velocity", "turn", "stop_and_go")
 DEFAULT_RCS_M2 = {"obstacle": 20.0, "robot": 8.0, "person": 1.0, "spacecraft": 10.0, "debris": 0.1}
 DEFAULT_RADIUS_M = {"obstacle": 1.0, "robot": 0.4, "person": 0.3, "spacecraft": 5.0, "debris": 0.2}
 UINT32_MAX = 2**32 - 1
+EARTH_RADIUS_M = 6378137.0  # WGS-84 equatorial, as orbit.R_E (which cannot be imported here: import cycle)
 
 
 class ScenarioError(ValueError):
@@ -97,20 +100,10 @@ class BotEgo(_Strict):
         return data
 
 
-class ShipEgo(_Strict):
-    """Own spacecraft: ECI state; params are overrides for the ship model, by name."""
-
-    profile: Literal["ship"] = Field("ship", exclude=True)
-    position: Vec3
-    velocity: Vec3
-    attitude_wxyz: Vec4 = (1.0, 0.0, 0.0, 0.0)
-    angular_velocity: Vec3 = (0.0, 0.0, 0.0)
-    params: dict[str, float] = {}
-
-
 class ObjectSpec(_Strict):
     """One explicit world object and its scripted motion."""
 
+    profile: Literal["bot"] = Field("bot", exclude=True)  # injected from the scenario's profile
     id: int | None = Field(None, ge=1, le=UINT32_MAX)
     kind: Literal["obstacle", "robot", "person", "spacecraft", "debris"]
     position: Vec3
@@ -170,6 +163,159 @@ class RandomMoversSpec(_Strict):
         return self
 
 
+# ---------------------------------------------------------------- ship profile
+# The ship lives in ECI (see orbit.py); objects are usually placed in the chaser's LVLH frame
+# at t = 0 (lvlh.py: x radial out, y along-track, z orbit normal).
+
+def _is_number(c: Any) -> bool:
+    return isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+
+
+def _inertia(value: Any) -> Any:
+    """3 principal moments or 3 rows of 3 numbers -> symmetric positive definite 3x3 rows [kg m^2]."""
+    rows = value
+    if isinstance(value, (list, tuple)) and len(value) == 3 and all(_is_number(c) for c in value):
+        rows = [[value[0], 0.0, 0.0], [0.0, value[1], 0.0], [0.0, 0.0, value[2]]]
+    if not (isinstance(rows, (list, tuple)) and len(rows) == 3 and all(
+            isinstance(r, (list, tuple)) and len(r) == 3 and all(_is_number(c) for c in r) for r in rows)):
+        raise PydanticCustomError("numbers", "expected {what}",
+                                  {"what": "3 principal moments [Ixx, Iyy, Izz] or 3 rows of 3 numbers"})
+    m = np.array(rows, dtype=float)
+    if not np.allclose(m, m.T) or np.linalg.eigvalsh(m).min() <= 0:
+        raise PydanticCustomError("inertia", "expected a symmetric positive definite tensor, got {m}",
+                                  {"m": m.tolist()})
+    return tuple(tuple(r) for r in m.tolist())
+
+
+Inertia = Annotated[tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]],
+                    BeforeValidator(_inertia)]
+
+
+class OrbitElements(_Strict):
+    """Classical orbital elements in ECI; angles in degrees, nu_deg = true anomaly at t = 0."""
+
+    a_m: float = Field(gt=0)  # semi-major axis [m]; 6778137 = 400 km circular
+    e: float = Field(0.0, ge=0, lt=1)
+    i_deg: float = 0.0
+    raan_deg: float = 0.0
+    argp_deg: float = 0.0
+    nu_deg: float = 0.0
+
+    @model_validator(mode="after")
+    def _above_ground(self) -> OrbitElements:
+        if self.a_m * (1.0 - self.e) <= EARTH_RADIUS_M:
+            raise PydanticCustomError("orbit", "perigee radius {rp} m is inside the Earth (radius {re} m)",
+                                      {"rp": self.a_m * (1.0 - self.e), "re": EARTH_RADIUS_M})
+        return self
+
+
+class ShipParams(_Strict):
+    """Physical model of the ship; every key optional (default: ~900 kg servicer, 2 m cube, 16 x 22 N RCS)."""
+
+    dry_mass_kg: float = Field(750.0, gt=0)
+    propellant_kg: float = Field(150.0, ge=0)
+    inertia_kg_m2: Inertia = ((600.0, 0.0, 0.0), (0.0, 650.0, 0.0), (0.0, 0.0, 550.0))  # about the CoM, body axes
+    rcs: RcsConfig | None = None  # thruster layout; omitted = thrusters.default_rcs()
+
+
+class ShipEgo(_Strict):
+    """Own spacecraft (the chaser): initial orbit (elements or ECI state), attitude, physical params."""
+
+    profile: Literal["ship"] = Field("ship", exclude=True)
+    elements: OrbitElements | None = None
+    position: Vec3 | None = None  # ECI [m], together with velocity, instead of elements
+    velocity: Vec3 | None = None  # ECI [m/s]
+    attitude_frame: Literal["lvlh", "eci"] = "lvlh"
+    attitude_wxyz: Vec4 = (1.0, 0.0, 0.0, 0.0)  # attitude_frame-from-body unit quaternion
+    angular_velocity: Vec3 = (0.0, 0.0, 0.0)  # body rate relative to attitude_frame, body axes [rad/s]
+    j2: bool = True  # J2 gravity for every body (false: two-body only)
+    params: ShipParams = ShipParams()
+
+    @model_validator(mode="after")
+    def _state(self) -> ShipEgo:
+        has_state = (self.position is not None, self.velocity is not None)
+        if not (all(has_state) if self.elements is None else not any(has_state)):
+            raise PydanticCustomError("state", "expected either elements or both position and velocity (ECI)", {})
+        if self.position is not None and math.hypot(*self.position) <= EARTH_RADIUS_M:
+            raise PydanticCustomError("state", "position is inside the Earth (|r| <= {re} m)",
+                                      {"re": EARTH_RADIUS_M})
+        return self
+
+    @field_validator("attitude_wxyz")
+    @classmethod
+    def _unit(cls, q: tuple[float, ...]) -> tuple[float, ...]:
+        norm = math.sqrt(sum(c * c for c in q))
+        if abs(norm - 1.0) > 1e-3:
+            raise PydanticCustomError("quaternion", "expected a unit quaternion (w, x, y, z), got norm {n}",
+                                      {"n": round(norm, 6)})
+        return tuple(c / norm for c in q)
+
+
+class Encounter(_Strict):
+    """Scripted close approach: the object's LVLH state relative to the chaser's unthrusted orbit at time_s."""
+
+    time_s: float = Field(gt=0)
+    miss_m: Vec3  # relative position at time_s [m], LVLH
+    relative_velocity: Vec3  # relative velocity at time_s [m/s], LVLH (rotating frame)
+
+
+class ShipObjectSpec(_Strict):
+    """One orbiting object: exactly one of position (+ velocity, frame), elements or encounter."""
+
+    profile: Literal["ship"] = Field("ship", exclude=True)
+    id: int | None = Field(None, ge=1, le=UINT32_MAX)
+    kind: Literal["spacecraft", "debris"]
+    role: Literal["none", "target"] = "none"  # target: the spacecraft to station-keep on (at most one)
+    frame: Literal["lvlh", "eci"] = "lvlh"  # of position/velocity; lvlh = relative to the chaser at t = 0
+    position: Vec3 | None = None  # [m]
+    velocity: Vec3 = (0.0, 0.0, 0.0)  # [m/s]; lvlh: as seen in the rotating frame
+    elements: OrbitElements | None = None
+    encounter: Encounter | None = None
+    rcs_m2: float | None = Field(None, gt=0)  # default by kind
+    radius_m: float | None = Field(None, gt=0)  # default by kind
+    transponder_code: int = Field(0, ge=0, le=UINT32_MAX)  # 0 = no transponder
+
+    @model_validator(mode="after")
+    def _one_state(self) -> ShipObjectSpec:
+        given = [k for k in ("position", "elements", "encounter") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError("state", "expected exactly one of position, elements, encounter; got {g}",
+                                      {"g": ", ".join(given) or "none"})
+        stray = sorted({"velocity", "frame"} & self.model_fields_set)
+        if self.position is None and stray:
+            raise PydanticCustomError("state", "key {k} applies only with position", {"k": repr(stray[0])})
+        return self
+
+    @property
+    def rcs(self) -> float:
+        return self.rcs_m2 if self.rcs_m2 is not None else DEFAULT_RCS_M2[self.kind]
+
+    @property
+    def radius(self) -> float:
+        return self.radius_m if self.radius_m is not None else DEFAULT_RADIUS_M[self.kind]
+
+
+class RandomDebrisSpec(_Strict):
+    """count pieces around the chaser from the scenario rng (see orbit.random_debris_lvlh)."""
+
+    count: int = Field(ge=0, le=100_000)
+    range_m: Range = (1000.0, 20000.0)  # initial distance from the chaser [m]
+    radial_scale: float = Field(0.1, gt=0, le=1)  # squashes directions toward the along/cross-track plane
+    speed_range: Range = (0.0, 1.0)  # random LVLH velocity on top of the drift-free one [m/s]
+    rcs_range: Range = (0.01, 1.0)
+    kind: Literal["spacecraft", "debris"] = "debris"
+    radius_m: float = Field(0.2, gt=0)
+    transponder_code: int = Field(0, ge=0, le=UINT32_MAX)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> RandomDebrisSpec:
+        for name in ("range_m", "speed_range", "rcs_range"):
+            _ordered(getattr(self, name), name)
+        if self.range_m[0] <= 0 or self.speed_range[0] < 0 or self.rcs_range[0] <= 0:
+            raise PydanticCustomError("range", "expected range_m > 0, speed_range >= 0 and rcs_range > 0", {})
+        return self
+
+
 class FailureSpec(_Strict):
     """Device failure applied when sim time passes at_s."""
 
@@ -180,9 +326,15 @@ class FailureSpec(_Strict):
 
 
 def _with_profile(data: Any) -> Any:
-    """Let the ego union pick its model from the scenario's profile."""
-    if isinstance(data, dict) and isinstance(data.get("ego"), dict) and data.get("profile") in PROFILE_DEVICES:
-        data = {**data, "ego": {**data["ego"], "profile": data["profile"]}}
+    """Let the ego and object unions pick their models from the scenario's profile."""
+    if not (isinstance(data, dict) and data.get("profile") in PROFILE_DEVICES):
+        return data
+    profile = data["profile"]
+    if isinstance(data.get("ego"), dict):
+        data = {**data, "ego": {**data["ego"], "profile": profile}}
+    if isinstance(data.get("objects"), list):
+        data = {**data, "objects": [{**o, "profile": profile} if isinstance(o, dict) else o
+                                    for o in data["objects"]]}
     return data
 
 
@@ -196,8 +348,9 @@ class Scenario(_Strict):
     duration_s: float = Field(gt=0)
     dt_s: float = Field(0.05, gt=0, le=1.0)  # physics step
     ego: Annotated[Union[BotEgo, ShipEgo], Field(discriminator="profile")]
-    objects: list[ObjectSpec] = []
-    random_movers: RandomMoversSpec | None = None
+    objects: list[Annotated[Union[ObjectSpec, ShipObjectSpec], Field(discriminator="profile")]] = []
+    random_movers: RandomMoversSpec | None = None  # bot only
+    random_debris: RandomDebrisSpec | None = None  # ship only
     failures: list[FailureSpec] = []
 
     @model_validator(mode="before")
@@ -218,6 +371,14 @@ class Scenario(_Strict):
                                           "expected one of {valid}",
                                           {"i": i, "d": repr(f.device), "p": repr(self.profile),
                                            "valid": ", ".join(devices)})
+        wrong = {"bot": "random_debris", "ship": "random_movers"}[self.profile]
+        if getattr(self, wrong) is not None:
+            raise PydanticCustomError("profile", "{k} does not apply to profile {p}",
+                                      {"k": wrong, "p": repr(self.profile)})
+        targets = [i for i, o in enumerate(self.objects) if getattr(o, "role", "none") == "target"]
+        if len(targets) > 1:
+            raise PydanticCustomError("role", "objects[{i}]: more than one object with role 'target'",
+                                      {"i": targets[1]})
         if self.dt_s > self.duration_s:
             raise PydanticCustomError("dt", "dt_s {dt} is longer than duration_s {d}",
                                       {"dt": self.dt_s, "d": self.duration_s})
@@ -244,12 +405,12 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def _key_path(loc: tuple) -> str:
-    """('objects', 2, 'velocity') -> 'objects[2].velocity'; drops the ego union tag."""
+    """('objects', 2, 'bot', 'velocity') -> 'objects[2].velocity'; drops the ego and object union tags."""
     out = ""
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif i > 0 and loc[i - 1] == "ego" and part in PROFILE_DEVICES:
+        elif i > 0 and (loc[i - 1] == "ego" or isinstance(loc[i - 1], int)) and part in PROFILE_DEVICES:
             continue
         else:
             out += f".{part}" if out else str(part)

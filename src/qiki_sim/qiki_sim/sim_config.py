@@ -1,4 +1,6 @@
 """Parameters of the sim node (pydantic: defaults, types and validation in one place)."""
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -7,7 +9,14 @@ class _Strict(BaseModel):
 
 
 class ClockConfig(_Strict):
-    rate_factor: float = Field(1.0, gt=0, description="sim seconds per wall second (1 = real time)")
+    mode: Literal["realtime", "lockstep"] = Field(
+        "realtime", description="realtime: step on a wall timer at rate_factor; lockstep: step as soon as "
+                                "the agent has finished the step command_lag_steps back (as fast as the "
+                                "slowest node keeps up)")
+    rate_factor: float = Field(1.0, gt=0, description="realtime mode: sim seconds per wall second")
+    command_lag_steps: int = Field(1, ge=1, description="actuation latency: a command computed at step n "
+                                                        "applies from step n + command_lag_steps")
+    stall_warn_s: float = Field(5.0, gt=0, description="lockstep: warn when no step for this long [s wall]")
 
 
 class PublishConfig(_Strict):

@@ -1,11 +1,16 @@
-"""ROS adapter of the simulator: steps BotSimulation on a wall timer and publishes /clock and truth.
+"""ROS adapter of the simulator: steps the world and publishes /clock, vehicle state, truth, health.
 
-The sim owns time (use_sim_time false here, true everywhere else). Every step publishes the clock,
-the vehicle state and the ground truth stamped with the same sim time.
+The sim owns time (use_sim_time false here, true everywhere else). In realtime mode it steps on a
+wall timer at `clock.rate_factor`; in lockstep mode it steps as soon as the agent has finished the
+step `clock.command_lag_steps` back (see qiki_ros.step_barrier), so the whole graph runs as fast as
+its slowest node and every run of a scenario is identical. Commands stamped at step n apply from
+step n + command_lag_steps in both modes.
 """
 from __future__ import annotations
 
 import math
+import time
+from pathlib import Path
 
 import numpy as np
 from geometry_msgs.msg import Quaternion
@@ -19,7 +24,8 @@ from qiki_ros.entrypoint import run_node
 from qiki_ros.events import EventCode
 from qiki_ros.packing import pack, to_stamp
 from qiki_ros.params import ConfigError, declare_model
-from qiki_sim.scenario import ScenarioError, load_scenario
+from qiki_ros.step_sync import StepSync
+from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
 from qiki_sim.sim_config import SimNodeConfig
 from qiki_sim.simulation import BotSimulation
 
@@ -39,48 +45,67 @@ class SimNode(Node):
             self.sim = BotSimulation(load_scenario(self.cfg.scenario_file), self.cfg.seed)
         except ScenarioError as exc:
             raise ConfigError(str(exc)) from None
-        self.pub_clock = self.create_publisher(Clock, "clock", qos.CLOCK)
+        self.sync = StepSync(self, self.on_agent_step, announce=False)
+        self.pub_clock = self.sync.publisher(Clock, "clock", qos.CLOCK)
         self.pubs = {
-            "vehicle_state": self.create_publisher(VehicleState, "vehicle_state", qos.STREAM),
-            "truth": self.create_publisher(WorldTruth, "truth", qos.STREAM),
-            "device_health": self.create_publisher(DeviceHealth, "device_health", qos.STREAM),
+            "vehicle_state": self.sync.publisher(VehicleState, "vehicle_state", qos.STREAM),
+            "truth": self.sync.publisher(WorldTruth, "truth", qos.STREAM),
+            "device_health": self.sync.publisher(DeviceHealth, "device_health", qos.STREAM),
         }
         self.pub_events = self.create_publisher(Event, "events", qos.EVENTS)
-        self.create_subscription(ActuatorCommand, "cmd", self.on_command, qos.STREAM)
+        self.cmd_topic = self.sync.subscribe(ActuatorCommand, "cmd", qos.STREAM)
         self.create_service(ResetScenario, "reset", self.on_reset)
         self.create_service(LoadScenario, "load_scenario", self.on_load)
         self.commands_rejected = 0
         self.commands_clamped = 0
+        self.pending: dict[int, ActuatorCommand] = {}   # step index -> command that applies from it
+        self.agent_done_step = -1                       # last step the agent has finished
         self._health_every = max(1, round(1.0 / (self.cfg.publish.device_health_hz * self.sim.dt)))
         self._started = False
-        self._wait_start = self.get_clock().now()
-        self.timer = self.create_timer(self.sim.dt / self.cfg.clock.rate_factor, self.on_timer)
-        self.get_logger().info(f"scenario '{self.sim.scenario.name}' seed {self.sim.seed}, "
-                               f"dt {self.sim.dt} s, rate x{self.cfg.clock.rate_factor}")
+        self._wait_start = time.monotonic()
+        self._last_progress = time.monotonic()
+        lockstep = self.cfg.clock.mode == "lockstep"
+        period = 0.05 if lockstep else self.sim.dt / self.cfg.clock.rate_factor
+        self.timer = self.create_timer(period, self.on_timer)
+        self.get_logger().info(f"scenario '{self.sim.scenario.name}' seed {self.sim.seed}, dt {self.sim.dt} s, "
+                               + ("lockstep" if lockstep else f"realtime x{self.cfg.clock.rate_factor}"))
 
     # --- inputs -------------------------------------------------------------------------------
-    def on_command(self, msg: ActuatorCommand) -> None:
+    def on_agent_step(self, t_ns: int, inputs: dict) -> None:
+        """The agent finished step n: its command (if any) applies from step n + lag."""
+        n = round(t_ns * 1e-9 / self.sim.dt)
+        for msg in inputs.get(self.cmd_topic, []):
+            if self.valid_command(msg):
+                self.pending[n + self.cfg.clock.command_lag_steps] = msg
+        self.agent_done_step = max(self.agent_done_step, n)
+        if self.cfg.clock.mode == "lockstep":
+            self.advance()
+
+    def valid_command(self, msg: ActuatorCommand) -> bool:
         v, w = msg.linear_x_mps, msg.angular_z_radps
-        if msg.mode != ActuatorCommand.MODE_BOT_VELOCITY or not (math.isfinite(v) and math.isfinite(w)):
-            self.commands_rejected += 1
-            self.get_logger().warning(f"actuator command rejected (mode {msg.mode}, v={v}, w={w}); holding "
-                                      f"the last valid command ({self.commands_rejected} rejected so far)",
-                                      throttle_duration_sec=1.0)
-            self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: v={v} w={w}")
-            return
-        report = self.sim.command(v, w)
+        if msg.mode == ActuatorCommand.MODE_BOT_VELOCITY and math.isfinite(v) and math.isfinite(w):
+            return True
+        self.commands_rejected += 1
+        self.get_logger().warning(f"actuator command rejected (mode {msg.mode}, v={v}, w={w}); holding the "
+                                  f"last valid command ({self.commands_rejected} rejected so far)",
+                                  throttle_duration_sec=1.0)
+        self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: v={v} w={w}")
+        return False
+
+    def apply_command(self, msg: ActuatorCommand) -> None:
+        report = self.sim.command(msg.linear_x_mps, msg.angular_z_radps)
         if report:
             self.commands_clamped += 1
             self.get_logger().warning(f"actuator command clamped: {report.reason}", throttle_duration_sec=1.0)
+            self.event(EventCode.COMMAND_CLAMPED, Event.WARN, f"actuator command clamped: {report.reason}")
 
     def on_reset(self, request, response):
         self.sim.reset(request.seed)
+        self.pending.clear()
         response.success, response.message = True, f"reset to t=0 with seed {self.sim.seed}"
         return response
 
     def on_load(self, request, response):
-        from qiki_sim.scenario import find_scenario
-        from pathlib import Path
         try:
             path = find_scenario(request.scenario, Path(self.cfg.scenario_file).parent)
             scenario = load_scenario(path)
@@ -91,15 +116,17 @@ class SimNode(Node):
             response.success, response.message = False, str(exc)
             return response
         self.sim = BotSimulation(scenario, request.seed)
+        self.pending.clear()
         response.success, response.message = True, f"loaded '{scenario.name}' seed {self.sim.seed}"
         self.event(EventCode.SCENARIO_LOADED, Event.INFO, response.message)
         return response
 
     # --- stepping -----------------------------------------------------------------------------
     def _ready(self) -> bool:
-        waited = (self.get_clock().now() - self._wait_start).nanoseconds * 1e-9
+        waited = time.monotonic() - self._wait_start
         missing = [p for p in self.cfg.start.wait_for if self.pubs[p].get_subscription_count() == 0]
-        if missing and waited < self.cfg.start.wait_timeout_s:
+        members = self.sync.pub_done.get_subscription_count()
+        if (missing or members < self.sync.members) and waited < self.cfg.start.wait_timeout_s:
             return False
         if missing:
             self.get_logger().warning(f"starting without subscribers on {missing}")
@@ -110,14 +137,33 @@ class SimNode(Node):
             if not self._ready():
                 return
             self._started = True
-            self.publish_all()
+            self.publish_step()
             return
-        self.sim.step()
-        self.publish_all()
+        if self.cfg.clock.mode == "realtime":
+            self.step()
+        elif not self.advance() and time.monotonic() - self._last_progress > self.cfg.clock.stall_warn_s:
+            self.get_logger().warning(f"lockstep: waiting for the agent to finish step {self.sim.step_index + 1 - self.cfg.clock.command_lag_steps} "
+                                      f"(pending steps in the barrier: {len(self.sync.barrier.pending())})",
+                                      throttle_duration_sec=self.cfg.clock.stall_warn_s)
 
-    def publish_all(self) -> None:
+    def advance(self) -> bool:
+        """Lockstep: take every step the agent's progress allows; True if any was taken."""
+        moved = False
+        while self._started and self.sim.step_index + 1 - self.cfg.clock.command_lag_steps <= self.agent_done_step:
+            self.step()
+            moved = True
+        return moved
+
+    def step(self) -> None:
+        n = self.sim.step_index + 1
+        for k in sorted(k for k in self.pending if k <= n):
+            self.apply_command(self.pending.pop(k))
+        self.sim.step()
+        self.publish_step()
+        self._last_progress = time.monotonic()
+
+    def publish_step(self) -> None:
         stamp = to_stamp(self.sim.time_s)
-        self.pub_clock.publish(Clock(clock=stamp))
         ego = self.sim.ego_state()
         vs = VehicleState()
         vs.header.stamp, vs.header.frame_id, vs.child_frame_id = stamp, self.cfg.frame_id, "base_link"
@@ -145,6 +191,8 @@ class SimNode(Node):
             dh.header.stamp = stamp
             dh.name, dh.level, dh.value = names, pack(levels, np.uint8), pack(values)
             self.pubs["device_health"].publish(dh)
+        self.pub_clock.publish(Clock(clock=stamp))
+        self.sync.done(stamp.sec * 1_000_000_000 + stamp.nanosec)
 
     def event(self, code: EventCode, severity: int, text: str) -> None:
         ev = Event(code=int(code), severity=severity, source=self.get_name(), message=text)

@@ -1,0 +1,325 @@
+"""`qiki bag record | play | info`: the ``ros2 bag`` twins for this workspace (no rosbag2 here).
+
+    qiki bag record [--topics T ...] [-a] [-x PATTERN ...] [-o DIR] [-s mcap|sqlite3]
+                    [-b SIZE] [-d SECONDS] [--max-total-size SIZE] [--duration SECONDS] [--domain-id N]
+    qiki bag play BAG [-r RATE] [-l] [--start-offset S] [--topics T ...] [--clock [HZ]] [--delay S]
+                      [--wait-for-subscribers S] [--domain-id N]
+    qiki bag info BAG
+
+Errors in arguments or bag files print one line naming the file and the problem and exit with code 2.
+Ctrl-C / SIGTERM ends a recording cleanly (pending messages written, metadata.yaml complete) with code 0.
+Standalone: ``python -m qiki_bag.commands record ...`` (same options).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+PROG = "qiki bag"
+_SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+# ------------------------------------------------------------------------------------------ arguments
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive finite number")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be a finite number >= 0")
+    return value
+
+
+def parse_size(text: str) -> int:
+    """'1000000', '500K', '100MB', '2GiB' -> bytes."""
+    raw = text.strip().upper().replace(" ", "")
+    num = raw.rstrip("KMGIB")
+    unit = raw[len(num):]
+    try:
+        value = float(num) * _SIZE_UNITS[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size (bytes, or with K/M/G/KiB/MiB/GiB)") from None
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1 byte")
+    return int(value)
+
+
+def add_bag_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``bag`` (record / play / info) on the ``qiki`` CLI's subparsers; returns the bag parser."""
+    bag = subparsers.add_parser("bag", help="record, play and inspect rosbag2 (MCAP) bags of the graph",
+                                description="Record, play and inspect rosbag2 bags (MCAP by default).")
+    sub = bag.add_subparsers(dest="bag_command", required=True, parser_class=type(bag))
+
+    rec = sub.add_parser("record", help="record topics into a bag until Ctrl-C",
+                         description="Record the graph's topics (default: /qiki/*, /clock, /diagnostics) "
+                                     "into a rosbag2 bag with the message definitions embedded.")
+    rec.add_argument("--topics", nargs="+", metavar="TOPIC", help="topics or glob patterns to record "
+                     "(default: /qiki/* /clock /diagnostics)")
+    rec.add_argument("-a", "--all", action="store_true", help="record every topic")
+    rec.add_argument("-x", "--exclude", nargs="+", default=[], metavar="PATTERN",
+                     help="topics or glob patterns not to record")
+    rec.add_argument("-o", "--out", "--output", dest="out", type=Path, metavar="DIR",
+                     help="bag directory to create (default: rosbag2_<date>-<time>)")
+    rec.add_argument("-s", "--storage", choices=("mcap", "sqlite3"), default="mcap",
+                     help="storage format (default: mcap)")
+    rec.add_argument("-b", "--max-bag-size", type=parse_size, metavar="SIZE",
+                     help="start a new split when the current one reaches SIZE (bytes, or 100M, 1GiB...)")
+    rec.add_argument("-d", "--max-bag-duration", type=_positive, metavar="S",
+                     help="start a new split every S seconds of recording")
+    rec.add_argument("--max-total-size", type=parse_size, metavar="SIZE",
+                     help="delete the oldest splits when the bag exceeds SIZE (use with -b or -d)")
+    rec.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    rec.add_argument("--no-graph", action="store_true",
+                     help="do not subscribe in advance to the topics of the QIKI graph description")
+    rec.add_argument("--status-period", type=_positive, default=1.0, metavar="S", help=argparse.SUPPRESS)
+    rec.add_argument("--executor", choices=("events", "single"), default="single", help=argparse.SUPPRESS)
+    rec.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
+
+    play = sub.add_parser("play", help="publish a bag's messages with the recorded timing",
+                          description="Replay a bag on its topics, like ros2 bag play.")
+    play.add_argument("bag", type=Path, metavar="BAG", help="bag directory (or a .mcap / .db3 file)")
+    play.add_argument("-r", "--rate", type=_positive, default=1.0, metavar="R", help="rate factor (default 1)")
+    play.add_argument("-l", "--loop", action="store_true", help="replay until Ctrl-C")
+    play.add_argument("--start-offset", type=_non_negative, default=0.0, metavar="S",
+                      help="start S seconds into the bag")
+    play.add_argument("--topics", nargs="+", metavar="TOPIC", help="replay only these topics")
+    play.add_argument("--clock", type=_positive, nargs="?", const=40.0, metavar="HZ",
+                      help="publish /clock from the bag's time at HZ (default 40 Hz)")
+    play.add_argument("--delay", type=_non_negative, default=0.0, metavar="S",
+                      help="wait S seconds before playing (lets subscribers discover the publishers)")
+    play.add_argument("--wait-for-subscribers", type=_positive, metavar="S",
+                      help="before playing, wait up to S seconds until every topic has a subscriber")
+    play.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
+
+    info = sub.add_parser("info", help="print a bag's duration, topics, types and message counts",
+                          description="Print what ros2 bag info prints.")
+    info.add_argument("bag", type=Path, metavar="BAG", help="bag directory (or a .mcap / .db3 file)")
+    return bag
+
+
+# ------------------------------------------------------------------------------------------ plumbing
+def _err(text: str) -> None:
+    print(f"{PROG}: error: {' '.join(str(text).split())}", file=sys.stderr, flush=True)
+
+
+def _env(args) -> None:
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    if getattr(args, "domain_id", None) is not None:
+        os.environ["ROS_DOMAIN_ID"] = str(args.domain_id)
+
+
+@contextmanager
+def _stop_on_signals():
+    """SIGINT/SIGTERM set the yielded event (restored afterwards)."""
+    stop = threading.Event()
+    previous = {}
+
+    def handle(signum, _frame) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handle)
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _ros_context():
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.signals import SignalHandlerOptions
+    context = Context()
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        yield context
+    finally:
+        if context.ok():
+            rclpy.shutdown(context=context)
+
+
+@contextmanager
+def _closing(writer):
+    try:
+        yield writer
+    finally:
+        writer.close()            # writes metadata.yaml, also after an error or a signal
+
+
+def _executor(kind: str, context):
+    """SingleThreadedExecutor; 'events' tries rclpy's experimental C++ EventsExecutor (in rclpy 9.1.2 it
+    fails on raw subscriptions with message info: "SystemError: null argument to internal routine")."""
+    from rclpy.executors import SingleThreadedExecutor
+    if kind == "events":
+        try:
+            from rclpy.experimental import EventsExecutor
+            return EventsExecutor(context=context)
+        except ImportError:
+            pass
+    return SingleThreadedExecutor(context=context)
+
+
+def graph_topics() -> dict:
+    """name -> (type, QoS) of the QIKI graph description (config/graph.yaml), {} when not available.
+    Topics with a QoS name this version does not know are left to discovery."""
+    try:
+        from qiki.graph import load_graph
+        from qiki.plan import config_dir
+        from qiki_ros.qos import BY_NAME
+        graph = load_graph(config_dir() / "graph.yaml")
+    except Exception:
+        return {}
+    return {t.name: (t.type, BY_NAME[t.qos]) for t in graph.topics if t.qos in BY_NAME}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+# ------------------------------------------------------------------------------------------ commands
+def cmd_info(args) -> int:
+    from qiki_bag.reader import bag_info
+    print(bag_info(args.bag).format())
+    return 0
+
+
+def cmd_record(args) -> int:
+    from qiki_bag.recorder import DEFAULT_TOPICS, Recorder, recording_qos
+    from qiki_bag.writer import BagWriter
+
+    if args.max_total_size is not None and args.max_bag_size is None and args.max_bag_duration is None:
+        _err(f"{args.out or 'bag'}: --max-total-size needs splits: add --max-bag-size or --max-bag-duration")
+        return 2
+    out = args.out or Path(f"rosbag2_{datetime.now():%Y_%m_%d-%H_%M_%S}")
+    _env(args)
+    writer = BagWriter(out, storage=args.storage, split_size_bytes=args.max_bag_size,
+                       split_duration_s=args.max_bag_duration, max_total_bytes=args.max_total_size)
+    writer.open()
+    patterns = args.topics or list(DEFAULT_TOPICS)
+    known = {}
+    if not args.no_graph:
+        for name, (msgtype, qos) in graph_topics().items():
+            known[name] = (msgtype, recording_qos(qos.reliability, qos.durability))
+    log = lambda text: print(f"{PROG} record: {text}", file=sys.stderr, flush=True)  # noqa: E731
+    log(f"recording {'all topics' if args.all else ' '.join(patterns)} into {out} (Ctrl-C to stop)")
+    t0 = time.monotonic()
+    rec = None
+    with _stop_on_signals() as stop, _closing(writer), _ros_context() as context:
+        rec = Recorder(writer, patterns, all_topics=args.all, exclude=args.exclude, known=known, log=log,
+                       node_name="qiki_bag_recorder", context=context)
+        executor = _executor(args.executor, context)
+        executor.add_node(rec)
+        try:
+            last_status, last_total = time.monotonic(), -1
+            while not stop.is_set():
+                executor.spin_once(timeout_sec=0.05)
+                now = time.monotonic()
+                if now - last_status >= args.status_period and rec.total != last_total:
+                    last_status, last_total = now, rec.total
+                    log(f"recorded {rec.total} messages ({_mb(rec.bytes)}) on {len(rec.counts)} topics")
+                if args.duration is not None and now - t0 >= args.duration:
+                    break
+            # drain what DDS already delivered, so stopping loses nothing that arrived
+            quiet, deadline = 0, time.monotonic() + 2.0
+            while quiet < 3 and time.monotonic() < deadline:
+                before = rec.total
+                executor.spin_once(timeout_sec=0.02)
+                quiet = quiet + 1 if rec.total == before else 0
+            report = rec.sequence_report()
+            writer.custom_data["qiki_bag.publication_sequence"] = json.dumps(report, separators=(",", ":"))
+        finally:
+            executor.remove_node(rec)
+            rec.destroy_node()
+            executor.shutdown()
+    counts = ", ".join(f"{t} {n}" for t, n in sorted(rec.counts.items()))
+    log(f"recorded {rec.total} messages ({_mb(rec.bytes)}) in {time.monotonic() - t0:.1f} s into {out} "
+        f"({len(writer.split_paths)} split(s)): {counts or 'no topic'}")
+    missed = {t: r for t, r in report.items() if r["missed"]}
+    log("publication sequence numbers: " + (
+        "every message the publishers sent was recorded" if not missed else
+        "missed " + ", ".join(f"{t} {r['missed']} ({r['gaps']} while recording)" for t, r in missed.items()) +
+        "; the rest were sent before the recorder's subscription matched"))
+    return 0
+
+
+def cmd_play(args) -> int:
+    from qiki_bag.player import Player
+    from qiki_bag.reader import open_bag
+
+    _env(args)
+    log = lambda text: print(f"{PROG} play: {text}", file=sys.stderr, flush=True)  # noqa: E731
+    with open_bag(args.bag, warn=lambda text: log(f"warning: {text}")) as bag:
+        info = bag.info()
+        if args.start_offset > info.duration_s:
+            _err(f"{args.bag}: --start-offset {args.start_offset:g} s is past the end of the bag "
+                 f"({info.duration_s:.3f} s long)")
+            return 2
+        with _stop_on_signals() as stop, _ros_context() as context:
+            player = Player(bag, rate=args.rate, loop=args.loop, start_offset_s=args.start_offset,
+                            topics=args.topics, clock_hz=args.clock, log=log, context=context)
+            try:
+                if args.wait_for_subscribers is not None and not player.wait_for_subscribers(
+                        args.wait_for_subscribers, stop):
+                    missing = [t for t, p in player.publishers_by_topic.items() if p.get_subscription_count() == 0]
+                    log(f"warning: no subscriber after {args.wait_for_subscribers:g} s on: {' '.join(missing)}")
+                if args.delay:
+                    stop.wait(args.delay)
+                t0 = time.monotonic()
+                total = player.play(stop)
+            finally:
+                player.destroy_node()
+    log(f"published {total} messages in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+def run_bag(args) -> int:
+    """Run ``qiki bag <record|play|info>`` from parsed arguments; returns the exit code."""
+    from qiki_bag.reader import BagError
+    try:
+        return {"record": cmd_record, "play": cmd_play, "info": cmd_info}[args.bag_command](args)
+    except BagError as exc:
+        _err(exc)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+# ------------------------------------------------------------------------------------------ standalone
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + error
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "bag":
+        argv.insert(0, "bag")
+    parser = _Parser(prog="qiki")
+    add_bag_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
+    return run_bag(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
