@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario headless and write DIR/summary.json")
     graph_args(r)
     r.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
+    from qiki_bag.commands import add_bag_parser
+    add_bag_parser(sub)
     g = sub.add_parser("graph", help="print the graph's topics and services as a Markdown table")
     g.add_argument("--profile", help=argparse.SUPPRESS)
     return p
@@ -207,7 +209,8 @@ def cmd_graph(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph}[args.command](args)
+        from qiki_bag.commands import run_bag
+        return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph, "bag": run_bag}[args.command](args)
     except (UsageError, ConfigError) as exc:
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -47,6 +47,7 @@ class AgentNode(Node):
         self._next_tick_ns: int | None = None
         self._tick_ns = round(1e9 / self.cfg.tick_hz)
         self._t_s = 0.0
+        self._profile = VehicleState.PROFILE_BOT
 
     def now_s(self) -> float:
         """Sim time of the step being processed (the agent's notion of now)."""
@@ -57,6 +58,8 @@ class AgentNode(Node):
         self._t_s = t_ns * 1e-9
         for msg in inputs.get(self.topics["device_health"], []):
             self.on_device_health(msg)
+        for msg in inputs.get(self.topics["vehicle_state"], []):
+            self._profile = msg.profile
         if self._next_tick_ns is None:
             self._next_tick_ns = t_ns
         if t_ns >= self._next_tick_ns:
@@ -97,9 +100,10 @@ class AgentNode(Node):
             self.publish_bios()
         if self.core.fsm.state != self._last_state or now >= self._next_status_s:
             self.publish_status()
-        cmd = ActuatorCommand(mode=ActuatorCommand.MODE_BOT_VELOCITY, linear_x_mps=0.0, angular_z_radps=0.0)
-        cmd.header.stamp = to_stamp(now)
-        self.pub_cmd.publish(cmd)
+        if self._profile == VehicleState.PROFILE_BOT:
+            cmd = ActuatorCommand(mode=ActuatorCommand.MODE_BOT_VELOCITY, linear_x_mps=0.0, angular_z_radps=0.0)
+            cmd.header.stamp = to_stamp(now)
+            self.pub_cmd.publish(cmd)
 
     def publish_status(self) -> None:
         now = self.now_s()

@@ -1,4 +1,6 @@
 """Parameters of the radar node (pydantic: defaults, types and validation in one place)."""
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qiki_radar.radar_model import LR_DEFAULT, SR_DEFAULT, RadarBand
@@ -31,5 +33,5 @@ class RadarNodeConfig(BaseModel):
 
     seed: int = Field(1, ge=0, description="seed of the radar's noise, misses and clutter")
     sensor_frame: str = "radar_link"
-    world_frame: str = "map"
+    world_frame: Literal["map", "lvlh"] = Field("map", description="tracking frame: map (bot) or the chaser's lvlh (ship)")
     radar: RadarConfig = RadarConfig()

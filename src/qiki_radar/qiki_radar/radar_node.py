@@ -13,19 +13,12 @@ from qiki_msgs.msg import RadarFrame, VehicleState, WorldTruth
 from qiki_radar.frame_codec import detections_to_frame
 from qiki_radar.radar_config import RadarNodeConfig
 from qiki_radar.radar_model import Detections, observe
+from qiki_radar.sensor_frame import SensorView, sensor_view
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.packing import from_stamp, unpack
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
-
-
-def quaternion_to_matrix(q) -> np.ndarray:
-    """Rotation matrix of a geometry_msgs/Quaternion (x, y, z, w)."""
-    x, y, z, w = q.x, q.y, q.z, q.w
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 class RadarNode(Node):
@@ -60,11 +53,9 @@ class RadarNode(Node):
             self.get_logger().warning(f"truth message with mismatched arrays dropped "
                                       f"({self.truth_dropped} so far)", throttle_duration_sec=1.0)
             return
-        p = ego.pose.position
-        sensor_pos = np.array([p.x, p.y, p.z])
-        rot = quaternion_to_matrix(ego.pose.orientation)
-        v = ego.velocity_world
-        sensor_vel = np.array([v.x, v.y, v.z])
+        p, q, v = ego.pose.position, ego.pose.orientation, ego.velocity_world
+        view = sensor_view(self.cfg.world_frame, np.array([p.x, p.y, p.z]), np.array([v.x, v.y, v.z]),
+                           np.array([q.w, q.x, q.y, q.z]), pos, vel)
         rcs, codes = unpack(msg.rcs_m2), unpack(msg.transponder_code, np.uint32)
         scans = []
         for i, band in enumerate(self.bands):
@@ -72,21 +63,26 @@ class RadarNode(Node):
                 continue
             while self.next_scan[i] <= t + 1e-9:
                 self.next_scan[i] += 1.0 / band.rate_hz
-            det = observe(band, self.rng, sensor_pos, rot, sensor_vel, pos, vel, rcs, codes)
-            frame = self._frame(msg, ego, band.band_id, i)
+            det = observe(band, self.rng, view.sensor_position, view.sensor_rotation, view.sensor_velocity,
+                          view.target_position, view.target_velocity, rcs, codes)
+            frame = self._frame(msg, view, band.band_id, i)
             self.pubs[i].publish(detections_to_frame(det, frame, band))
             scans.append(det)
         if scans:
-            union = self._frame(msg, ego, RadarFrame.BAND_UNION, 2)
+            union = self._frame(msg, view, RadarFrame.BAND_UNION, 2)
             union.min_range_m = min(b.min_range_m for b in self.bands)
             union.max_range_m = max(b.max_range_m for b in self.bands)
             self.pub_union.publish(detections_to_frame(Detections.concatenate(scans), union, None))
 
-    def _frame(self, truth: WorldTruth, ego: VehicleState, band: int, seq_index: int) -> RadarFrame:
+    def _frame(self, truth: WorldTruth, view: SensorView, band: int, seq_index: int) -> RadarFrame:
         self.seq[seq_index] += 1
         f = RadarFrame(band=band, frame_seq=self.seq[seq_index], world_frame_id=self.cfg.world_frame)
         f.header.stamp, f.header.frame_id = truth.header.stamp, self.cfg.sensor_frame
-        f.sensor_pose = ego.pose
+        f.sensor_pose.position.x, f.sensor_pose.position.y, f.sensor_pose.position.z = \
+            (float(c) for c in view.sensor_position)
+        w, x, y, z = (float(c) for c in view.sensor_quaternion_wxyz())
+        f.sensor_pose.orientation.w, f.sensor_pose.orientation.x = w, x
+        f.sensor_pose.orientation.y, f.sensor_pose.orientation.z = y, z
         return f
 
 

@@ -1,4 +1,6 @@
 """Parameters of the tracker node (pydantic: defaults, types and validation in one place)."""
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from qiki_radar.tracker import TrackerConfig
@@ -14,6 +16,6 @@ class MarkerConfig(BaseModel):
 class TrackerNodeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    world_frame: str = "map"
+    world_frame: Literal["map", "lvlh"] = "map"
     tracker: TrackerConfig = TrackerConfig()
     markers: MarkerConfig = MarkerConfig()

@@ -9,12 +9,12 @@ import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
 from rclpy.node import Node
+from transforms3d.quaternions import quat2mat
 from visualization_msgs.msg import Marker, MarkerArray
 
 from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_radar.frame_codec import frame_to_detections, tracks_to_msg
 from qiki_radar.radar_model import polar_to_world
-from qiki_radar.radar_node import quaternion_to_matrix
 from qiki_radar.tracker import Coverage, Measurements, Tracker, TrackSet
 from qiki_radar.tracker_config import TrackerNodeConfig
 from qiki_ros import qos
@@ -70,7 +70,8 @@ class TrackerNode(Node):
             det = det.select(finite)
         p = frame.sensor_pose.position
         sensor_pos = np.array([p.x, p.y, p.z])
-        rot = quaternion_to_matrix(frame.sensor_pose.orientation)
+        q = frame.sensor_pose.orientation
+        rot = quat2mat([q.w, q.x, q.y, q.z])
         z, R = polar_to_world(det, sensor_pos, rot, frame.range_std_m, frame.azimuth_std_rad,
                               frame.elevation_std_rad)
         meas = Measurements.from_world(z, R, det.band, det.transponder_code, self.cfg.tracker.dim)

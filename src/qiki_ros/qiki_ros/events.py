@@ -17,11 +17,15 @@ class EventCode(IntEnum):
     RADAR_FRAMES_RESUMED = 401
     RADAR_FRAMES_LOST = 402
     TRACK_CONFIRMED = 403
+    THREAT_DETECTED = 404      # a track became a collision threat (id, TCPA, DCPA)
+    THREAT_CLEARED = 405       # a threat track no longer threatens (or was lost)
     MISSION_STARTED = 501
     MISSION_COMPLETE = 502
     MISSION_ABORTED = 503
     SCENARIO_LOADED = 504
+    AVOIDANCE_MANOEUVRE = 505  # avoidance started (threat id, planned miss distance)
     COMMAND_REJECTED = 901
     COMMAND_CLAMPED = 902
     INPUT_DROPPED = 903
     CONFIG_ERROR = 904
+    INPUT_REJECTED = 905       # the agent core ignored a malformed input (NaN/inf, inconsistent lengths)

@@ -27,7 +27,11 @@ from qiki_ros.params import ConfigError, declare_model
 from qiki_ros.step_sync import StepSync
 from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
 from qiki_sim.sim_config import SimNodeConfig
+from qiki_sim.ship_simulation import ShipSimulation
 from qiki_sim.simulation import BotSimulation
+
+SIMULATIONS = {"bot": BotSimulation, "ship": ShipSimulation}
+PROFILE_IDS = {"bot": VehicleState.PROFILE_BOT, "ship": VehicleState.PROFILE_SHIP}
 
 
 def to_quaternion_msg(q_wxyz) -> Quaternion:
@@ -42,7 +46,8 @@ class SimNode(Node):
         if not self.cfg.scenario_file:
             raise ConfigError("node 'sim': parameter scenario_file is empty (set it to a scenario YAML)")
         try:
-            self.sim = BotSimulation(load_scenario(self.cfg.scenario_file), self.cfg.seed)
+            scenario = load_scenario(self.cfg.scenario_file)
+            self.sim = SIMULATIONS[scenario.profile](scenario, self.cfg.seed)
         except ScenarioError as exc:
             raise ConfigError(str(exc)) from None
         self.sync = StepSync(self, self.on_agent_step, announce=False)
@@ -82,18 +87,30 @@ class SimNode(Node):
             self.advance()
 
     def valid_command(self, msg: ActuatorCommand) -> bool:
-        v, w = msg.linear_x_mps, msg.angular_z_radps
-        if msg.mode == ActuatorCommand.MODE_BOT_VELOCITY and math.isfinite(v) and math.isfinite(w):
+        """Right mode for the profile, finite values, one throttle per thruster (ship)."""
+        if self.sim.scenario.profile == "bot":
+            v, w = msg.linear_x_mps, msg.angular_z_radps
+            problem = (f"mode {msg.mode} is not MODE_BOT_VELOCITY" if msg.mode != ActuatorCommand.MODE_BOT_VELOCITY
+                       else "" if math.isfinite(v) and math.isfinite(w) else f"non-finite v={v} w={w}")
+        else:
+            u = np.asarray(msg.thruster_throttle, dtype=float)
+            n = self.sim.rcs.n
+            problem = (f"mode {msg.mode} is not MODE_SHIP_THRUSTERS" if msg.mode != ActuatorCommand.MODE_SHIP_THRUSTERS
+                       else f"{u.size} throttles for {n} thrusters" if u.size != n
+                       else "" if np.isfinite(u).all() else "non-finite throttle")
+        if not problem:
             return True
         self.commands_rejected += 1
-        self.get_logger().warning(f"actuator command rejected (mode {msg.mode}, v={v}, w={w}); holding the "
-                                  f"last valid command ({self.commands_rejected} rejected so far)",
-                                  throttle_duration_sec=1.0)
-        self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: v={v} w={w}")
+        self.get_logger().warning(f"actuator command rejected ({problem}); holding the last valid command "
+                                  f"({self.commands_rejected} rejected so far)", throttle_duration_sec=1.0)
+        self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: {problem}")
         return False
 
     def apply_command(self, msg: ActuatorCommand) -> None:
-        report = self.sim.command(msg.linear_x_mps, msg.angular_z_radps)
+        if self.sim.scenario.profile == "bot":
+            report = self.sim.command(msg.linear_x_mps, msg.angular_z_radps)
+        else:
+            report = self.sim.command_thrusters(np.asarray(msg.thruster_throttle, dtype=float))
         if report:
             self.commands_clamped += 1
             self.get_logger().warning(f"actuator command clamped: {report.reason}", throttle_duration_sec=1.0)
@@ -115,7 +132,7 @@ class SimNode(Node):
         except ScenarioError as exc:
             response.success, response.message = False, str(exc)
             return response
-        self.sim = BotSimulation(scenario, request.seed)
+        self.sim = SIMULATIONS[scenario.profile](scenario, request.seed)
         self.pending.clear()
         response.success, response.message = True, f"loaded '{scenario.name}' seed {self.sim.seed}"
         self.event(EventCode.SCENARIO_LOADED, Event.INFO, response.message)
@@ -167,7 +184,7 @@ class SimNode(Node):
         ego = self.sim.ego_state()
         vs = VehicleState()
         vs.header.stamp, vs.header.frame_id, vs.child_frame_id = stamp, self.cfg.frame_id, "base_link"
-        vs.profile = VehicleState.PROFILE_BOT
+        vs.profile = PROFILE_IDS[self.sim.scenario.profile]
         vs.pose.position.x, vs.pose.position.y, vs.pose.position.z = (float(c) for c in ego.position)
         vs.pose.orientation = to_quaternion_msg(ego.quaternion_wxyz)
         vs.twist.linear.x, vs.twist.linear.y, vs.twist.linear.z = (float(c) for c in ego.velocity_body)
