@@ -6,7 +6,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	@.venv/bin/qiki run --duration 60
+	@.venv/bin/qiki run
 
 test: setup
 	@.venv/bin/python -m pytest

@@ -138,6 +138,9 @@ def _summary(plan: GraphPlan, report: dict) -> dict:
         "fsm_transitions": s.fsm_transitions,
         "events_count": len(s.events),
         "events_by_family": dict(sorted(families.items())),
+        "mission_result": s.mission_result,
+        "min_miss_distance_m": round(s.min_miss_distance_m, 3) if s.min_miss_distance_m < float("inf") else None,
+        "min_miss_object_id": s.min_miss_object or None,
     }
 
 
@@ -184,6 +187,8 @@ def cmd_run(args) -> int:
     path = " -> ".join([t["from"] for t in summary["fsm_transitions"][:1]] +
                        [t["to"] for t in summary["fsm_transitions"]]) or summary["agent_state_final"]
     print(f"  agent             {path} (final {summary['agent_state_final']}), events {summary['events_count']}")
+    print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
+          f"(object {summary['min_miss_object_id']})")
     print(f"  summary           {out / 'summary.json'}")
     return 0 if report["signal"] is None else 128 + report["signal"]
 

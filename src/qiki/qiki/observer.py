@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -16,7 +17,8 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from qiki.graph import GraphSpec
-from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray
+from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, VehicleState, WorldTruth
+from qiki_ros.step_sync import stamp_ns
 from qiki_ros.packing import from_stamp, unpack
 
 BANDS = {RadarFrame.BAND_LR: "lr", RadarFrame.BAND_SR: "sr"}
@@ -33,6 +35,10 @@ class GraphState:
     agent_state: str = ""
     fsm_transitions: list[dict] = field(default_factory=list)
     events: list[tuple[float, int, str]] = field(default_factory=list)
+    mission_result: str = "none"
+    min_miss_distance_m: float = float("inf")    # closest ego-object centre distance seen in truth
+    min_miss_object: int = 0
+    _ego: dict = field(default_factory=dict)      # stamp -> ego position, until its truth arrives
 
     def tracks_confirmed(self) -> dict[str, int]:
         return {band: len(ids) for band, ids in self.confirmed_ids.items()}
@@ -59,6 +65,8 @@ class GraphObserver:
         sub(TrackArray, topic("tracker.tracks_sr"), lambda m: self._on_tracks("sr", m), stream)
         sub(AgentStatus, topic("agent.status"), self._on_status, latched)
         sub(Event, topic("agent.events"), self._on_event, latched)
+        sub(VehicleState, topic("sim.vehicle_state"), self._on_vehicle_state, stream)
+        sub(WorldTruth, topic("sim.truth"), self._on_truth, stream)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
@@ -101,6 +109,29 @@ class GraphObserver:
                 s.fsm_transitions.append({"t_s": round(t, 3), "from": msg.previous_state or s.agent_state,
                                           "to": msg.state})
             s.agent_state = msg.state
+            s.mission_result = msg.mission_result or s.mission_result
+        self._update(upd)
+
+    def _on_vehicle_state(self, msg: VehicleState) -> None:
+        p = msg.pose.position
+        self._update(lambda s: s._ego.__setitem__(stamp_ns(msg.header.stamp), np.array([p.x, p.y, p.z])))
+
+    def _on_truth(self, msg: WorldTruth) -> None:
+        t = stamp_ns(msg.header.stamp)
+        pos = unpack(msg.position)
+        if not len(pos) or len(pos) % 3:
+            return
+
+        def upd(s: GraphState) -> None:
+            ego = s._ego.pop(t, None)
+            for old in [k for k in s._ego if k < t]:
+                del s._ego[old]
+            if ego is None:
+                return
+            d = np.linalg.norm(pos.reshape(-1, 3) - ego, axis=1)
+            i = int(np.argmin(d))
+            if d[i] < s.min_miss_distance_m:
+                s.min_miss_distance_m, s.min_miss_object = float(d[i]), int(msg.id[i])
         self._update(upd)
 
     def _on_event(self, msg: Event) -> None:

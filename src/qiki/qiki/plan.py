@@ -60,10 +60,10 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
         raise UsageError(f"scenario '{scenario}' is for profile '{loaded.profile}', not '{profile}'")
     subst = {"profile": profile, "scenario": scenario_file.stem}
     overrides = {}
-    members = sum(len(t.sub) for t in graph.topics if t.type == SYNC_TYPE)
+    members = sorted({s.partition(".")[0] for t in graph.topics if t.type == SYNC_TYPE for s in t.sub})
     for node in graph.nodes:
         overrides[node.name] = {"sync.upstream": "[" + ",".join(graph.upstream(node.name)) + "]",
-                                "sync.members": str(members)}
+                                "sync.members": "[" + ",".join(members) + "]"}
         for param, rel in node.files.items():
             path = cfg / rel.format(**subst)
             if param == "scenario_file":

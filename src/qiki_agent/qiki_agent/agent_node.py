@@ -15,7 +15,8 @@ from qiki_msgs.msg import (ActuatorCommand, AgentStatus, BiosReport, DeviceHealt
 from qiki_msgs.srv import OperatorCommand
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
-from qiki_ros.packing import from_stamp, to_stamp, unpack
+from qiki_ros.events import EventCode
+from qiki_ros.packing import from_stamp, pack, to_stamp, unpack
 from qiki_ros.params import ConfigError, declare_model
 from qiki_ros.step_sync import StepSync
 
@@ -40,6 +41,7 @@ class AgentNode(Node):
             ("device_health", DeviceHealth), ("vehicle_state", VehicleState), ("radar_frame", RadarFrame),
             ("tracks", TrackArray))}
         self.create_service(OperatorCommand, "command", self.on_command)
+        self.sync.start()
         self.inputs_dropped = 0
         self._bios_seq_published = 0
         self._last_state = None
@@ -47,7 +49,6 @@ class AgentNode(Node):
         self._next_tick_ns: int | None = None
         self._tick_ns = round(1e9 / self.cfg.tick_hz)
         self._t_s = 0.0
-        self._profile = VehicleState.PROFILE_BOT
 
     def now_s(self) -> float:
         """Sim time of the step being processed (the agent's notion of now)."""
@@ -59,7 +60,17 @@ class AgentNode(Node):
         for msg in inputs.get(self.topics["device_health"], []):
             self.on_device_health(msg)
         for msg in inputs.get(self.topics["vehicle_state"], []):
-            self._profile = msg.profile
+            p, q, v, w = msg.pose.position, msg.pose.orientation, msg.velocity_world, msg.twist.angular
+            self.core.on_vehicle_state(self._t_s, (p.x, p.y, p.z), (q.w, q.x, q.y, q.z), (v.x, v.y, v.z),
+                                       (w.x, w.y, w.z))
+        for msg in inputs.get(self.topics["radar_frame"], []):
+            self.core.on_radar_frame(from_stamp(msg.header.stamp))
+        for msg in inputs.get(self.topics["tracks"], []):
+            n = len(msg.id)
+            self.core.on_tracks(from_stamp(msg.header.stamp), unpack(msg.id, np.uint32), unpack(msg.status, np.uint8),
+                                unpack(msg.iff, np.uint8), unpack(msg.track_band, np.uint8), unpack(msg.state),
+                                unpack(msg.covariance) if len(msg.covariance) == 36 * n else None,
+                                unpack(msg.transponder_code, np.uint32))
         if self._next_tick_ns is None:
             self._next_tick_ns = t_ns
         if t_ns >= self._next_tick_ns:
@@ -70,6 +81,8 @@ class AgentNode(Node):
         ev = Event(code=int(code), severity=severity, source=self.get_name(), message=text)
         ev.header.stamp = to_stamp(self.now_s())
         self.pub_events.publish(ev)
+        if code == EventCode.FSM_TRANSITION:
+            self.publish_status()           # every transition reaches /qiki/agent/status
         if severity:
             self.get_logger().warning(f"[{int(code)}] {text}")
         else:
@@ -94,16 +107,20 @@ class AgentNode(Node):
         now = self.now_s()
         if self._last_state is None:
             self.core.start(now)
-        self.core.tick(now)
+        command = self.core.tick(now)
         if self.core.bios_seq != self._bios_seq_published:
             self._bios_seq_published = self.core.bios_seq
             self.publish_bios()
         if self.core.fsm.state != self._last_state or now >= self._next_status_s:
             self.publish_status()
-        if self._profile == VehicleState.PROFILE_BOT:
-            cmd = ActuatorCommand(mode=ActuatorCommand.MODE_BOT_VELOCITY, linear_x_mps=0.0, angular_z_radps=0.0)
-            cmd.header.stamp = to_stamp(now)
-            self.pub_cmd.publish(cmd)
+        if command.profile == "bot":
+            cmd = ActuatorCommand(mode=ActuatorCommand.MODE_BOT_VELOCITY, linear_x_mps=float(command.v),
+                                  angular_z_radps=float(command.w))
+        else:
+            cmd = ActuatorCommand(mode=ActuatorCommand.MODE_SHIP_THRUSTERS)
+            cmd.thruster_throttle = pack(command.throttle)
+        cmd.header.stamp = to_stamp(now)
+        self.pub_cmd.publish(cmd)
 
     def publish_status(self) -> None:
         now = self.now_s()
@@ -111,7 +128,9 @@ class AgentNode(Node):
         history = self.core.fsm.history
         msg = AgentStatus(state=self.core.fsm.state, previous_state=history[-1].source if history else "",
                           transitions=len(history), health_score=bios.health_score if bios else 0.0,
-                          all_systems_go=bool(bios and bios.all_systems_go))
+                          all_systems_go=bool(bios and bios.all_systems_go), mission=self.core.mission_name,
+                          mission_progress=float(self.core.mission_progress),
+                          mission_result=self.core.mission_result)
         msg.header.stamp = to_stamp(now)
         self.pub_status.publish(msg)
         self._last_state = msg.state
@@ -131,7 +150,8 @@ class AgentNode(Node):
         diag.status.append(DiagnosticStatus(
             level=bytes([0 if bios.all_systems_go else 2]), name="qiki/bios", message="self test",
             values=[KeyValue(key="health_score", value=f"{bios.health_score:.3f}"),
-                    KeyValue(key="inputs_dropped", value=str(self.inputs_dropped))]))
+                    KeyValue(key="inputs_dropped", value=str(self.inputs_dropped)),
+                    KeyValue(key="inputs_rejected", value=str(self.core.inputs_rejected))]))
         diag.header.stamp = stamp
         self.pub_diag.publish(diag)
 

@@ -35,6 +35,7 @@ class RadarNode(Node):
         self.pub_union = self.sync.publisher(RadarFrame, "frame", qos.STREAM)
         self.ego_topic = self.sync.subscribe(VehicleState, "vehicle_state", qos.STREAM)
         self.truth_topic = self.sync.subscribe(WorldTruth, "truth", qos.STREAM)
+        self.sync.start()
 
     def on_step(self, t_ns: int, inputs: dict) -> None:
         """Sim step t: scan with every band whose next scan time has come."""

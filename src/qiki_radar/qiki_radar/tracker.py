@@ -51,6 +51,9 @@ GATE_PROBABILITY = 0.997
 BIRTH_GATE_PROBABILITY = 0.9999
 _UNGATED = 1e12  # cost of a forbidden pair inside an assignment component
 _TENTATIVE_COST = 1e6  # added to a tentative track's pairs: confirmed tracks are served first
+# Below these many (track x measurement) cells a dense computation beats the k-d tree / the component split.
+_DENSE_PAIRS_MAX = 1024
+_DENSE_ASSIGN_MAX = 40000
 PHASES = ("predict", "gate", "assign", "update", "manage", "output")
 
 
@@ -354,8 +357,9 @@ class Tracker:
         ti, mj = _pairs_in_radius(self._x[:d].T, meas.z, radius)
         if ti.size == 0:
             return none, none, np.zeros(0), claimed
-        S = P[:d, :d][:, :, ti] + meas.R.transpose(1, 2, 0)[:, :, mj]
-        nu = meas.z[mj].T - self._x[:d, ti]
+        # np.take keeps the track axis contiguous (fancy indexing on the last axis would not).
+        S = np.take(P[:d, :d], ti, axis=2) + np.take(meas.R.transpose(1, 2, 0), mj, axis=2)
+        nu = meas.z[mj].T - np.take(self._x[:d], ti, axis=1)
         Sinv, logdet = _inv_logdet(S)
         d2 = sum(nu[a] * Sinv[a, b] * nu[b] for a in range(d) for b in range(d))
         conf = self._confirmed[ti]
@@ -369,29 +373,17 @@ class Tracker:
         """Batched Kalman update of the assigned tracks, Joseph form (I-KH) P (I-KH)^T + K R K^T."""
         if ti.size == 0:
             return
-        d, d2 = self.config.dim, 2 * self.config.dim
-        x, P = self._x[:, ti], self._P[:, :, ti]
-        R = meas.R.transpose(1, 2, 0)[:, :, mj]
+        d = self.config.dim
+        x, P = np.take(self._x, ti, axis=1), np.take(self._P, ti, axis=2)
+        R = np.take(meas.R.transpose(1, 2, 0), mj, axis=2)
         Sinv, _ = _inv_logdet(P[:d, :d] + R)
-        # Small index loops over contiguous length-k rows: cheaper than einsum/matmul on (k, 4, 4) stacks.
-        K = np.empty((d2, d, ti.size))  # P H^T S^-1
-        KR = np.empty_like(K)
-        for i in range(d2):
-            for b in range(d):
-                K[i, b] = sum(P[i, a] * Sinv[a, b] for a in range(d))
-            for b in range(d):
-                KR[i, b] = sum(K[i, a] * R[a, b] for a in range(d))
-        nu = meas.z[mj].T - x[:d]
-        for i in range(d2):
-            x[i] += sum(K[i, a] * nu[a] for a in range(d))
-        M = P.copy()  # (I - K H) P
-        for i in range(d2):
-            for a in range(d):
-                M[i] -= K[i, a] * P[a]
-        for i in range(d2):  # M (I - K H)^T + K R K^T, symmetric: fill from the upper triangle
-            for j in range(i, d2):
-                P[i, j] = M[i, j] + sum(KR[i, a] * K[j, a] - M[i, a] * K[j, a] for a in range(d))
-                P[j, i] = P[i, j]
+        # Track-last layout: each product is a few numpy calls over contiguous length-k rows.
+        K = np.einsum("iak,abk->ibk", P[:, :d], Sinv)  # P H^T S^-1, (2d, d, k)
+        KR = np.einsum("iak,abk->ibk", K, R)
+        x += np.einsum("iak,ak->ik", K, meas.z[mj].T - x[:d])
+        M = P - (K[:, :, None, :] * P[None, :d, :, :]).sum(axis=1)  # (I - K H) P
+        P = M + ((KR - M[:, :d])[:, None] * K[None]).sum(axis=2)  # M (I - K H)^T + K R K^T
+        P = 0.5 * (P + P.transpose(1, 0, 2))
         self._x[:, ti] = x
         self._P[:, :, ti] = P
         self._hits[ti] += 1
@@ -442,13 +434,13 @@ class Tracker:
         if not keep.all():
             for name in _TRACK_FIELDS:
                 a = getattr(self, name)
-                setattr(self, name, a[..., keep] if name in _TRACK_AXIS_LAST else a[keep])
+                setattr(self, name, np.compress(keep, a, axis=-1) if name in _TRACK_AXIS_LAST else a[keep])
 
 
 def _inv_logdet(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverse and log-determinant of a track-last stack (d, d, K) of SPD matrices (closed form, d = 2 or 3)."""
     d = S.shape[0]
-    inv = np.empty_like(S)
+    inv = np.empty(S.shape)
     if d == 2:
         a, b, c = S[0, 0], S[0, 1], S[1, 1]
         det = a * c - b * b
@@ -468,26 +460,35 @@ def _inv_logdet(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pairs_in_radius(points: np.ndarray, targets: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All (i, j) with |targets_j - points_i| <= radius_i, via k-d trees.
+    """All (i, j) with |targets_j - points_i| <= radius_i.
 
-    Points whose radius is at most a few times the median share one tree-to-tree query at the
-    largest of their radii (then filtered per point); the few wide ones (e.g. long-coasting
-    tracks) are queried one by one, so they cannot blow up the shared query.
+    Points whose radius is at most a few times the median share one spatial query at the largest
+    of their radii (a uniform grid when it is dense enough, else a k-d tree pair), filtered per
+    point afterwards; the few wide ones (e.g. long-coasting tracks) are queried one by one, so they
+    cannot blow up the shared query.
     """
-    tree = cKDTree(targets)
+    if points.shape[0] * targets.shape[0] <= _DENSE_PAIRS_MAX:
+        d2 = sum((targets[None, :, a] - points[:, a, None]) ** 2 for a in range(points.shape[1]))
+        i, j = np.nonzero(d2 <= (radius * radius)[:, None])
+        return i.astype(np.intp), j.astype(np.intp)
     cap = 4.0 * float(np.median(radius))
     narrow = radius <= cap
     out_i, out_j = [], []
+    tree = None
     if narrow.any():
-        idx = np.flatnonzero(narrow)
-        r = float(radius[idx].max())
-        sdm = cKDTree(points[idx]).sparse_distance_matrix(tree, r, output_type="ndarray")
-        i = idx[sdm["i"]]
-        keep = sdm["v"] <= radius[i]
-        out_i.append(i[keep])
-        out_j.append(sdm["j"][keep].astype(np.intp))
+        idx = np.flatnonzero(narrow) if not narrow.all() else None
+        pts, rad = (points, radius) if idx is None else (points[idx], radius[idx])
+        found = _pairs_grid(pts, targets, rad)
+        if found is None:
+            tree = cKDTree(targets)
+            sdm = cKDTree(pts).sparse_distance_matrix(tree, float(rad.max()), output_type="ndarray")
+            keep = sdm["v"] <= rad[sdm["i"]]
+            found = sdm["i"][keep].astype(np.intp), sdm["j"][keep].astype(np.intp)
+        out_i.append(found[0] if idx is None else idx[found[0]])
+        out_j.append(found[1])
     if not narrow.all():
         idx = np.flatnonzero(~narrow)
+        tree = tree if tree is not None else cKDTree(targets)
         found = tree.query_ball_point(points[idx], radius[idx], return_sorted=False)
         counts = np.fromiter(map(len, found), np.intp, idx.size)
         out_i.append(np.repeat(idx, counts))
@@ -495,16 +496,75 @@ def _pairs_in_radius(points: np.ndarray, targets: np.ndarray, radius: np.ndarray
     return np.concatenate(out_i).astype(np.intp), np.concatenate(out_j).astype(np.intp)
 
 
+def _pairs_grid(points: np.ndarray, targets: np.ndarray, radius: np.ndarray):
+    """(i, j) with |targets_j - points_i| <= radius_i on a uniform grid of cell 2 max(radius); None when the
+    grid would have far more cells than points (spread-out or 3-D scenes: use a k-d tree).
+
+    A disc of radius <= cell / 2 lies in the 2^d cells nearest its centre, so each point looks up
+    2^d cells in a dense cell table (no search, no tree build).
+    """
+    n, d = points.shape
+    h = 2.0 * float(radius.max())
+    if not h > 0.0:
+        h = 1.0
+    pcols = [np.ascontiguousarray(points[:, a]) for a in range(d)]
+    tcols = [np.ascontiguousarray(targets[:, a]) for a in range(d)]
+    kt = np.zeros(targets.shape[0], np.int64)
+    kp = np.zeros((n, 2**d), np.int64)
+    stride = 1
+    for a in range(d):
+        lo = min(pcols[a].min(), tcols[a].min())
+        ct = ((tcols[a] - lo) * (1.0 / h)).astype(np.int64)
+        fp = (pcols[a] - lo) * (1.0 / h)
+        cp = fp.astype(np.int64)
+        step = np.where(fp - cp >= 0.5, 1, -1)  # the neighbour cell the disc may reach along this axis
+        extent = int(max(ct.max(), cp.max())) + 3
+        kt += (ct + 1) * stride
+        for corner in range(2**d):
+            kp[:, corner] += (cp + 1 + step * ((corner >> a) & 1)) * stride
+        stride *= extent
+        if stride > 8 * (n + targets.shape[0]) + 4096:
+            return None
+    order = np.argsort(kt, kind="stable")
+    count = np.bincount(kt, minlength=stride)
+    start = np.cumsum(count) - count
+    q = kp.ravel()
+    c = count[q]
+    hit = np.flatnonzero(c)
+    c = c[hit]
+    pi = np.repeat(hit >> d, c)
+    mj = order[np.repeat(start[q[hit]] - (np.cumsum(c) - c), c) + np.arange(int(c.sum()))]
+    dist2 = sum((tcols[a][mj] - pcols[a][pi]) ** 2 for a in range(d))
+    keep = dist2 <= radius[pi] ** 2
+    return pi[keep].astype(np.intp), mj[keep].astype(np.intp)
+
+
 def _solve_sparse(n: int, m: int, ti: np.ndarray, mj: np.ndarray, cost: np.ndarray):
     """Min-cost assignment over gated pairs, solved per connected component of the bipartite gate graph."""
     none = np.zeros(0, np.intp)
     if ti.size == 0:
         return none, none
+    # A pair whose track and measurement have no other candidate is a component of its own: assigned.
+    alone = (np.bincount(ti, minlength=n)[ti] == 1) & (np.bincount(mj, minlength=m)[mj] == 1)
+    if alone.any():
+        if alone.all():
+            return ti.astype(np.intp), mj.astype(np.intp)
+        rest = ~alone
+        a, b = _solve_sparse(n, m, ti[rest], mj[rest], cost[rest])
+        return np.r_[ti[alone], a].astype(np.intp), np.r_[mj[alone], b].astype(np.intp)
+    rows, r = np.unique(ti, return_inverse=True)
+    cols, c = np.unique(mj, return_inverse=True)
+    if rows.size * cols.size <= _DENSE_ASSIGN_MAX:  # small frame: one dense problem beats building the graph
+        C = np.full((rows.size, cols.size), _UNGATED)
+        C[r, c] = cost
+        a, b = linear_sum_assignment(C)
+        ok = C[a, b] < _UNGATED
+        return rows[a[ok]].astype(np.intp), cols[b[ok]].astype(np.intp)
     graph = coo_matrix((np.ones(ti.size), (ti, n + mj)), shape=(n + m, n + m))
     ncomp, label = connected_components(graph, directed=False)
     comp = label[ti]
-    tracks_in = np.bincount(label[np.unique(ti)], minlength=ncomp)
-    meas_in = np.bincount(label[n + np.unique(mj)], minlength=ncomp)
+    tracks_in = np.bincount(label[rows], minlength=ncomp)
+    meas_in = np.bincount(label[n + cols], minlength=ncomp)
     # Components with a single track or a single measurement: the cheapest pair wins (vectorised).
     star = (tracks_in[comp] == 1) | (meas_in[comp] == 1)
     order = np.flatnonzero(star)[np.lexsort((cost[star], comp[star]))]

@@ -11,6 +11,7 @@ class MarkerConfig(BaseModel):
 
     max_tracks: int = Field(200, ge=0, description="confirmed tracks drawn at most (rviz cost)")
     scale_m: float = Field(1.0, gt=0, description="size of a track's marker [m]")
+    rate_hz: float = Field(5.0, gt=0, description="marker updates per second of sim time (only when subscribed)")
 
 
 class TrackerNodeConfig(BaseModel):

@@ -39,8 +39,10 @@ class TrackerNode(Node):
         self.pub = {band: self.sync.publisher(TrackArray, port, qos.STREAM)
                     for band, port in ((TrackArray.BAND_LR, "tracks_lr"), (TrackArray.BAND_SR, "tracks_sr"),
                                        (TrackArray.BAND_UNION, "tracks"))}
-        self.pub_markers = self.sync.publisher(MarkerArray, "markers", qos.STREAM)
+        self.pub_markers = self.create_publisher(MarkerArray, "markers", qos.STREAM)   # for rviz, not stepped
+        self._next_markers_s = 0.0
         self.frame_topics = [self.sync.subscribe(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
+        self.sync.start()
 
     def on_step(self, t_ns: int, inputs: dict) -> None:
         """Sim step t: process its frames LR before SR (order independent of delivery)."""
@@ -84,7 +86,10 @@ class TrackerNode(Node):
             msg.header.stamp, msg.header.frame_id = frame.header.stamp, self.cfg.world_frame
             mask = None if band == TrackArray.BAND_UNION else tracks.band == band
             pub.publish(tracks_to_msg(tracks, mask, msg))
-        self.pub_markers.publish(self.markers(frame, tracks))
+        t = from_stamp(frame.header.stamp)
+        if self.pub_markers.get_subscription_count() and t >= self._next_markers_s:
+            self._next_markers_s = t + 1.0 / self.cfg.markers.rate_hz
+            self.pub_markers.publish(self.markers(frame, tracks))
 
     def markers(self, frame: RadarFrame, tracks: TrackSet) -> MarkerArray:
         """Confirmed tracks for rviz in the world frame: IFF colour, id label, velocity arrow.

@@ -11,6 +11,7 @@ class EventCode(IntEnum):
     FSM_TRANSITION = 201
     FSM_OSCILLATION_HOLD = 202
     FSM_TRIGGER_REFUSED = 203
+    RULE_FIRED = 204           # a safety rule fired its trigger (rule, condition that held)
     BIOS_PASSED = 301
     BIOS_FAILED = 302
     BIOS_DEVICE_CHANGED = 303

@@ -1,16 +1,18 @@
 """QoS profiles of the graph, chosen per kind of data (named by the `qos:` key in config/graph.yaml).
 
-- stream: sensor and state streams the next node must not lose (lockstep replay, tracker input):
-  reliable, volatile, keep-last 100 so a busy subscriber rides out a burst.
+- stream: sensor and state streams the next node must not lose (lockstep, tracker input):
+  reliable, keep-last 100 so a busy subscriber rides out a burst, and transient-local so a subscriber
+  whose DDS match completes a little after the graph starts still receives the first steps (discovery
+  of one node's endpoints is not simultaneous; a lost step 0 would stall the lockstep barrier).
 - latched: status-like topics a late joiner needs once (agent status, BIOS report): reliable,
   transient-local, keep-last 1.
-- sync: the step barrier (StepDone), deep enough that no announcement is ever dropped.
+- sync: the step barrier (StepDone), transient-local and deep enough that no announcement is lost.
 - events: coded events, kept for late joiners (a monitor started after boot still sees 1xx codes).
 """
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 STREAM = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
-                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                      reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 EVENTS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
@@ -19,6 +21,6 @@ CLOCK = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
 
 SYNC = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
-                  reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+                  reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 BY_NAME = {"stream": STREAM, "latched": LATCHED, "events": EVENTS, "clock": CLOCK, "sync": SYNC}

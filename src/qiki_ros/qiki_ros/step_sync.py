@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from rclpy.node import Node
+from rclpy.subscription_content_filter_options import ContentFilterOptions
 
 from qiki_msgs.msg import StepDone
 from qiki_ros import qos
@@ -44,7 +45,8 @@ class StepSync:
         self.node = node
         ns = node.get_namespace().rstrip("/")
         upstream = node.declare_parameter("sync.upstream", [""]).value
-        self.members = node.declare_parameter("sync.members", 1).value   # nodes in the barrier
+        # every node of the barrier (the sim starts stepping only when all of them listen)
+        self.members = {f"{ns}/{name}" for name in node.declare_parameter("sync.members", [""]).value if name}
         self.upstream = {f"{ns}/{name}" for name in upstream if name}
         self.on_step = on_step
         self.announce = announce
@@ -52,7 +54,22 @@ class StepSync:
         self.barrier = StepBarrier(self.upstream, set())
         self.pub_done = node.create_publisher(StepDone, "step_done", qos.SYNC)
         self.name = node.get_fully_qualified_name()
-        node.create_subscription(StepDone, "step_done", self._on_done, qos.SYNC)
+
+    def start(self) -> None:
+        """Join the barrier: call last in the node's constructor, after every subscription exists,
+        so that a node listed on the barrier topic is ready for data."""
+        # DDS content filter: only the upstream nodes' announcements reach this node's executor.
+        producers = sorted(self.upstream)
+        filt = ContentFilterOptions(" OR ".join(f"node = %{i}" for i in range(len(producers))),
+                                    [f"'{p}'" for p in producers]) if producers else None
+        self.node.create_subscription(StepDone, "step_done", self._on_done, qos.SYNC,
+                                      content_filter_options=filt)
+
+    def members_listening(self) -> set[str]:
+        """Barrier members whose step_done subscription is visible in the graph."""
+        infos = self.node.get_subscriptions_info_by_topic(self.pub_done.topic_name)
+        present = {f"{i.node_namespace.rstrip('/')}/{i.node_name}" for i in infos}
+        return self.members & present
 
     def publisher(self, msg_type, port: str, qos) -> CountedPublisher:
         return CountedPublisher(self.node.create_publisher(msg_type, port, qos), self.counts)

@@ -61,6 +61,7 @@ class SimNode(Node):
         self.cmd_topic = self.sync.subscribe(ActuatorCommand, "cmd", qos.STREAM)
         self.create_service(ResetScenario, "reset", self.on_reset)
         self.create_service(LoadScenario, "load_scenario", self.on_load)
+        self.sync.start()
         self.commands_rejected = 0
         self.commands_clamped = 0
         self.pending: dict[int, ActuatorCommand] = {}   # step index -> command that applies from it
@@ -142,11 +143,12 @@ class SimNode(Node):
     def _ready(self) -> bool:
         waited = time.monotonic() - self._wait_start
         missing = [p for p in self.cfg.start.wait_for if self.pubs[p].get_subscription_count() == 0]
-        members = self.sync.pub_done.get_subscription_count()
-        if (missing or members < self.sync.members) and waited < self.cfg.start.wait_timeout_s:
+        absent = self.sync.members - self.sync.members_listening()
+        if (missing or absent) and waited < self.cfg.start.wait_timeout_s:
             return False
-        if missing:
-            self.get_logger().warning(f"starting without subscribers on {missing}")
+        if missing or absent:
+            self.get_logger().warning(f"starting without subscribers on {missing}, barrier members absent: "
+                                      f"{sorted(absent)}")
         return True
 
     def on_timer(self) -> None:
