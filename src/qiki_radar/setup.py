@@ -14,5 +14,6 @@ setup(
     maintainer_email="dev@qiki.example.com",
     description=open("package.xml").read().split("<description>")[1].split("</description>")[0],
     license="Apache-2.0",
-    entry_points={"console_scripts": ["radar_node = qiki_radar.radar_node:main", "tracker_node = qiki_radar.tracker_node:main"]},
+    entry_points={"console_scripts": ["radar_node = qiki_radar.radar_node:main", "tracker_node = qiki_radar.tracker_node:main",
+                                      "scorer_node = qiki_radar.scorer_node:main"]},
 )

@@ -122,14 +122,17 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None) -> dict:
 def _summary(plan: GraphPlan, report: dict) -> dict:
     s = report["observer"]
     families: dict[str, int] = {}
+    codes: dict[str, int] = {}
     for _, code, _ in s.events:
         key = f"{code // 100}xx"
         families[key] = families.get(key, 0) + 1
+        codes[str(code)] = codes.get(str(code), 0) + 1
     return {
         "profile": plan.profile,
         "scenario": plan.scenario,
         "sim_time_s": round(s.sim_time_s, 3),
         "wall_time_s": round(report["wall_time_s"], 3),
+        "rtf": round(s.rtf(), 2) if s.rtf() else None,
         "nodes": [{"name": n, "exit_code": c} for n, c in report["codes"].items()],
         "frames": dict(s.frames),
         "detections": dict(s.detections),
@@ -138,6 +141,12 @@ def _summary(plan: GraphPlan, report: dict) -> dict:
         "fsm_transitions": s.fsm_transitions,
         "events_count": len(s.events),
         "events_by_family": dict(sorted(families.items())),
+        "events_by_code": dict(sorted(codes.items())),
+        "gospa_mean": {b: round(m.gospa_mean_m, 3) for b, m in sorted(s.scores.items())},
+        "gospa_c_m": next((m.gospa_c_m for m in s.scores.values()), None),
+        "track_counts": {b: {"confirmed": m.distinct_confirmed, "false": m.false_tracks,
+                             "missed": m.missed_targets, "id_switches": m.id_switches}
+                         for b, m in sorted(s.scores.items())},
         "mission_result": s.mission_result,
         "min_miss_distance_m": round(s.min_miss_distance_m, 3) if s.min_miss_distance_m < float("inf") else None,
         "min_miss_object_id": s.min_miss_object or None,
@@ -181,12 +190,14 @@ def cmd_run(args) -> int:
         print(line, file=sys.stderr)
         return 1
     print(f"qiki run: profile={summary['profile']} scenario={summary['scenario']} "
-          f"sim {summary['sim_time_s']:.1f} s in {summary['wall_time_s']:.1f} s wall")
+          f"sim {summary['sim_time_s']:.1f} s in {summary['wall_time_s']:.1f} s wall (real-time factor {summary['rtf']})")
     print(f"  radar frames      LR {summary['frames']['lr']:5d}  SR {summary['frames']['sr']:5d}")
     print(f"  confirmed tracks  LR {summary['tracks_confirmed']['lr']:5d}  SR {summary['tracks_confirmed']['sr']:5d}")
     path = " -> ".join([t["from"] for t in summary["fsm_transitions"][:1]] +
                        [t["to"] for t in summary["fsm_transitions"]]) or summary["agent_state_final"]
     print(f"  agent             {path} (final {summary['agent_state_final']}), events {summary['events_count']}")
+    print(f"  GOSPA mean [m]    " + "  ".join(f"{b.upper()} {v}" for b, v in summary["gospa_mean"].items())
+          + f" (c = {summary['gospa_c_m']} m, p = 2)")
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
     print(f"  summary           {out / 'summary.json'}")

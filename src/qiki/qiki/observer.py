@@ -17,7 +17,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from qiki.graph import GraphSpec
-from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, VehicleState, WorldTruth
+from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
 from qiki_ros.step_sync import stamp_ns
 from qiki_ros.packing import from_stamp, unpack
 
@@ -29,12 +29,23 @@ class GraphState:
     """What the observer has seen so far."""
 
     sim_time_s: float = 0.0
+    clock_wall: tuple[float, float] | None = None   # wall time (monotonic) of the first and last /clock
+
+    def rtf(self) -> float | None:
+        """Real-time factor after start-up: sim seconds per wall second between the first and last clock."""
+        if self.clock_wall is None or self.clock_wall[1] <= self.clock_wall[0]:
+            return None
+        return self.sim_time_s_since_first / (self.clock_wall[1] - self.clock_wall[0])
+
+    sim_time_s_since_first: float = 0.0
+    _first_clock_s: float | None = None
     frames: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
     detections: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
     confirmed_ids: dict[str, set] = field(default_factory=lambda: {"lr": set(), "sr": set()})
     agent_state: str = ""
     fsm_transitions: list[dict] = field(default_factory=list)
     events: list[tuple[float, int, str]] = field(default_factory=list)
+    scores: dict[str, TrackScore] = field(default_factory=dict)   # band -> latest TrackScore
     mission_result: str = "none"
     min_miss_distance_m: float = float("inf")    # closest ego-object centre distance seen in truth
     min_miss_object: int = 0
@@ -66,6 +77,7 @@ class GraphObserver:
         sub(AgentStatus, topic("agent.status"), self._on_status, latched)
         sub(Event, topic("agent.events"), self._on_event, latched)
         sub(VehicleState, topic("sim.vehicle_state"), self._on_vehicle_state, stream)
+        sub(TrackScore, topic("scorer.track_score"), self._on_score, stream)
         sub(WorldTruth, topic("sim.truth"), self._on_truth, stream)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -84,8 +96,15 @@ class GraphObserver:
             self.cond.notify_all()
 
     def _on_clock(self, msg: Clock) -> None:
-        t = from_stamp(msg.clock)
-        self._update(lambda s: setattr(s, "sim_time_s", max(s.sim_time_s, t)))
+        t, now = from_stamp(msg.clock), time.monotonic()
+
+        def upd(s: GraphState) -> None:
+            s.sim_time_s = max(s.sim_time_s, t)
+            if s._first_clock_s is None:
+                s._first_clock_s, s.clock_wall = t, (now, now)
+            s.clock_wall = (s.clock_wall[0], now)
+            s.sim_time_s_since_first = s.sim_time_s - s._first_clock_s
+        self._update(upd)
 
     def _on_frame(self, msg: RadarFrame) -> None:
         band = BANDS.get(msg.band)
@@ -133,6 +152,11 @@ class GraphObserver:
             if d[i] < s.min_miss_distance_m:
                 s.min_miss_distance_m, s.min_miss_object = float(d[i]), int(msg.id[i])
         self._update(upd)
+
+    def _on_score(self, msg: TrackScore) -> None:
+        band = {TrackArray.BAND_LR: "lr", TrackArray.BAND_SR: "sr", TrackArray.BAND_UNION: "union"}.get(msg.band)
+        if band:
+            self._update(lambda s: s.scores.__setitem__(band, msg))
 
     def _on_event(self, msg: Event) -> None:
         item = (from_stamp(msg.header.stamp), int(msg.code), msg.message)

@@ -1,9 +1,13 @@
 """Multi-target tracker core: CV Kalman filter, sparse gated GNN, M-of-N track management.
 
 Pure numpy/scipy; the tracker node wraps it. All per-track data lives in flat
-struct-of-arrays so predict, gate and update are batched over tracks. Association
-only looks at candidate pairs found with a k-d tree, split into connected
-components, so one frame stays cheap with thousands of tracks.
+struct-of-arrays, the filter arrays with the track axis last ((2d, N) states,
+(2d, 2d, N) covariances), so predict, gate and update are a few contiguous
+length-N vector operations per matrix entry rather than batched small-matrix
+products. Association only looks at candidate pairs found on a uniform grid (or a
+k-d tree when the scene is too spread out for one), assigns isolated pairs
+directly and solves the rest per connected component, so one frame stays cheap
+with thousands of tracks (bench/bench_tracker.py, docs/perf_tracker.md).
 
 Track lifecycle, counted over "covered" frames (frames whose coverage contains
 the predicted track position, or which assigned a detection to the track):
@@ -21,7 +25,7 @@ use (lexicographic cost: most pairs, then fewest tentative pairs, then the least
 negative log-likelihood). A detection left over inside a confirmed track's looser
 birth gate (chi2 birth_gate_probability) starts no new track, so a rare gate miss
 (0.3 % of updates at the 99.7 % gate) does not spawn a duplicate that could later
-steal the target. Track.phase_time_s accumulates where a frame's time goes.
+steal the target. Tracker.phase_time_s accumulates where a frame's time goes.
 """
 from __future__ import annotations
 

@@ -1,0 +1,115 @@
+"""Evaluation node: scores the tracker's LR, SR and union tracks against sim truth (GOSPA and track
+counts, qiki_radar.scoring) and publishes /qiki/eval/track_score. Truth reaches only this node and
+the sim; the tracker and the agent never see it."""
+from __future__ import annotations
+
+import numpy as np
+from rclpy.node import Node
+
+from qiki_msgs.msg import RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
+from qiki_radar.scoring import TrackScorer
+from qiki_radar.scorer_config import ScorerNodeConfig
+from qiki_radar.sensor_frame import sensor_view
+from qiki_ros import qos
+from qiki_ros.entrypoint import run_node
+from qiki_ros.packing import unpack
+from qiki_ros.params import declare_model
+from qiki_ros.step_sync import stamp_ns
+
+BANDS = (TrackArray.BAND_LR, TrackArray.BAND_SR, TrackArray.BAND_UNION)
+
+
+class ScorerNode(Node):
+    def __init__(self) -> None:
+        super().__init__("scorer")
+        self.cfg = declare_model(self, ScorerNodeConfig)
+        g = self.cfg.gospa
+        self.scorers = {b: TrackScorer(c=g.c_m, p=g.p, assoc_distance_m=g.c_m, warmup_frames=g.warmup_frames)
+                        for b in BANDS}
+        self.coverage = {b: None for b in BANDS}            # (min, max) range of each band [m]
+        self.truth: dict[int, WorldTruth] = {}        # by stamp [ns], until their tracks are scored
+        self.ego: dict[int, VehicleState] = {}
+        self._views: dict[int, tuple] = {}
+        self.pending: dict[int, list[TrackArray]] = {}
+        self.pub = self.create_publisher(TrackScore, "track_score", qos.STREAM)
+        self.create_subscription(VehicleState, "vehicle_state", self.on_ego, qos.STREAM)
+        self.create_subscription(WorldTruth, "truth", self.on_truth, qos.STREAM)
+        for port in ("frame_lr", "frame_sr"):
+            self.create_subscription(RadarFrame, port, self.on_frame, qos.STREAM)
+        for port in ("tracks_lr", "tracks_sr", "tracks"):
+            self.create_subscription(TrackArray, port, self.on_tracks, qos.STREAM)
+
+    def on_frame(self, frame: RadarFrame) -> None:
+        self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)
+        lr, sr = self.coverage[TrackArray.BAND_LR], self.coverage[TrackArray.BAND_SR]
+        if lr and sr:
+            self.coverage[TrackArray.BAND_UNION] = (min(lr[0], sr[0]), max(lr[1], sr[1]))
+
+    def on_ego(self, msg: VehicleState) -> None:
+        self.ego[stamp_ns(msg.header.stamp)] = msg
+        self._match()
+
+    def on_truth(self, msg: WorldTruth) -> None:
+        self.truth[stamp_ns(msg.header.stamp)] = msg
+        self._match()
+
+    def on_tracks(self, msg: TrackArray) -> None:
+        self.pending.setdefault(stamp_ns(msg.header.stamp), []).append(msg)
+        self._match()
+
+    def _truth_view(self, t: int):
+        """(ids, positions in the tracking frame, range from the ego) of the truth at stamp t."""
+        if t not in self._views:
+            msg, ego = self.truth[t], self.ego[t]
+            pos, vel = unpack(msg.position), unpack(msg.velocity)
+            if len(pos) != 3 * len(msg.id) or len(vel) != len(pos):
+                return None
+            p, q, v = ego.pose.position, ego.pose.orientation, ego.velocity_world
+            view = sensor_view(self.cfg.world_frame, np.array([p.x, p.y, p.z]), np.array([v.x, v.y, v.z]),
+                               np.array([q.w, q.x, q.y, q.z]), pos.reshape(-1, 3), vel.reshape(-1, 3))
+            rng = np.linalg.norm(view.target_position - view.sensor_position, axis=1)
+            self._views[t] = (unpack(msg.id, np.uint32).copy(), view.target_position, rng)
+        return self._views[t]
+
+    def _match(self) -> None:
+        """Score every track array whose truth and ego state (same stamp) have arrived; forget old stamps."""
+        for t in sorted(self.pending):
+            if t in self.truth and t in self.ego:
+                view = self._truth_view(t)
+                for msg in self.pending.pop(t):
+                    if view is not None:
+                        self.score(msg, *view)
+        newest = max(self.truth, default=0)
+        for d in (self.truth, self.ego, self._views, self.pending):
+            for old in [k for k in d if k < newest - 5_000_000_000]:
+                del d[old]
+
+    def score(self, msg: TrackArray, ids, pos, rng) -> None:
+        cov = self.coverage.get(msg.band)
+        if cov is None:
+            return
+        covered = (rng >= cov[0]) & (rng < cov[1])
+        status = unpack(msg.status, np.uint8)
+        keep = status != TrackArray.STATUS_TENTATIVE
+        tid = unpack(msg.id, np.uint32)[keep]
+        tpos = unpack(msg.state).reshape(-1, 6)[keep, :3]
+        scorer = self.scorers[msg.band]
+        res = scorer.update(ids, pos, tid, tpos, covered)
+        if res is None:
+            return
+        s = scorer.summary()
+        out = TrackScore(band=msg.band, gospa_m=float(res.total), gospa_mean_m=float(s.gospa_mean),
+                         gospa_c_m=scorer.c, gospa_p=scorer.p, truth_in_coverage=int(covered.sum()),
+                         tracks_confirmed=int(keep.sum()), distinct_confirmed=int(s.tracks_confirmed),
+                         false_tracks=int(s.false_tracks), missed_targets=int(s.missed_targets),
+                         id_switches=int(s.id_switches))
+        out.header = msg.header
+        self.pub.publish(out)
+
+
+def main(args=None) -> int:
+    return run_node(ScorerNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

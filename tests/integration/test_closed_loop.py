@@ -1,0 +1,73 @@
+"""Closed-loop scenarios through the real graph (lockstep, separate processes over DDS), per profile:
+a collision course ends in ALERT, an avoidance manoeuvre and a miss above the safe radius; an injected
+device failure reaches SAFE_MODE within 1 s of sim time; the default mission completes back in IDLE."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qiki.plan import config_dir
+from qiki_ros.events import EventCode
+
+pytestmark = pytest.mark.integration
+QIKI = Path(sys.executable).with_name("qiki")
+
+
+def run(tmp_path, domain_id, *args) -> dict:
+    out = tmp_path / "run"
+    proc = subprocess.run([str(QIKI), "run", "--out", str(out), "--domain-id", str(domain_id), *args],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "summary.json").read_text())
+
+
+def safe_radius(profile: str) -> float:
+    return yaml.safe_load((config_dir() / "rules" / f"{profile}.yaml").read_text())["threat"]["safe_radius_m"]
+
+
+def scenario_with_failure(tmp_path, name: str, device: str, at_s: float) -> Path:
+    data = yaml.safe_load((config_dir() / "scenarios" / f"{name}.yaml").read_text())
+    data["failures"] = [{"device": device, "at_s": at_s, "level": 2}]
+    path = tmp_path / f"{name}_failure.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def states(summary) -> list[str]:
+    return [t["to"] for t in summary["fsm_transitions"]]
+
+
+@pytest.mark.parametrize("profile, scenario, duration", [("bot", "bot_crossing", 110), ("ship", "ship_debris_field", 170)])
+def test_collision_course_alert_avoid_and_miss(tmp_path, domain_id, leftover_processes, profile, scenario, duration):
+    s = run(tmp_path, domain_id, "--profile", profile, "--scenario", scenario, "--duration", str(duration))
+    assert "ALERT" in states(s)
+    assert s["events_by_code"].get(str(int(EventCode.THREAT_DETECTED)), 0) >= 1
+    assert s["events_by_code"].get(str(int(EventCode.AVOIDANCE_MANOEUVRE)), 0) >= 1
+    print(f"{profile}: min miss distance {s['min_miss_distance_m']} m (object {s['min_miss_object_id']}), "
+          f"safe radius {safe_radius(profile)} m")
+    assert s["min_miss_distance_m"] > safe_radius(profile)
+    assert leftover_processes(domain_id) == []
+
+
+@pytest.mark.parametrize("profile, scenario, device", [("bot", "bot_patrol", "radar_sr"), ("ship", "ship_station_keeping", "propulsion")])
+def test_device_failure_reaches_safe_mode_within_1s(tmp_path, domain_id, profile, scenario, device):
+    at_s = 15.0
+    path = scenario_with_failure(tmp_path, scenario, device, at_s)
+    s = run(tmp_path, domain_id, "--profile", profile, "--scenario", str(path), "--duration", str(at_s + 3))
+    entered = [t["t_s"] for t in s["fsm_transitions"] if t["to"] == "SAFE_MODE"]
+    assert entered, s["fsm_transitions"]
+    print(f"{profile}: {device} failed at {at_s} s, SAFE_MODE at {entered[0]} s")
+    assert at_s <= entered[0] <= at_s + 1.0
+    assert s["agent_state_final"] == "SAFE_MODE"
+
+
+@pytest.mark.parametrize("profile, duration", [("bot", 150), ("ship", 90)])
+def test_default_mission_completes_back_to_idle(tmp_path, domain_id, profile, duration):
+    s = run(tmp_path, domain_id, "--profile", profile, "--duration", str(duration))
+    assert s["mission_result"] == "complete"
+    assert s["agent_state_final"] == "IDLE"
+    assert states(s)[-1] == "IDLE" and "MISSION_ACTIVE" in states(s)
+    assert s["events_by_code"].get(str(int(EventCode.MISSION_COMPLETE)), 0) == 1
