@@ -36,6 +36,10 @@ def agent_config(profile: str, **overrides) -> AgentNodeConfig:
                                            "rules_file": str(CONFIG / "rules" / f"{profile}.yaml"), **overrides})
 
 
+#: the ship mission as shipped, but holding station forever (these tests watch the holding, not its end)
+HOLD_STATION_FOREVER = {**node_params("ship")["/**/agent"]["ros__parameters"]["mission"], "hold_s": 0.0}
+
+
 def scenario(name: str, **changes) -> Scenario:
     sc = load_scenario(CONFIG / "scenarios" / f"{name}.yaml")
     return sc.model_copy(update=changes) if changes else sc
@@ -276,7 +280,7 @@ def test_ship_station_keeping_converges_to_the_offset_with_thruster_throttles():
     base = scenario("ship_station_keeping")
     objects = [o.model_copy(update={"position": (20.0, 230.0, 10.0)}) if o.role == "target" else o
                for o in base.objects]
-    loop = Loop.make(base.model_copy(update={"objects": objects}))
+    loop = Loop.make(base.model_copy(update={"objects": objects}), mission=HOLD_STATION_FOREVER)
     agent = loop.agent
     errors = [(0.0, ship_error(loop))]
     for t in (30.0, 60.0, 90.0, 120.0, 150.0):
@@ -300,7 +304,7 @@ def sc_propellant(loop: Loop) -> float:
 
 
 def test_ship_holds_station_in_the_default_scenario():
-    loop = Loop.make(scenario("ship_station_keeping")).run(60.0)
+    loop = Loop.make(scenario("ship_station_keeping"), mission=HOLD_STATION_FOREVER).run(60.0)
     assert loop.agent.fsm.state == "MISSION_ACTIVE" and ship_error(loop) < 0.1
     assert "station keeping" in loop.commands[-1][1].reason
 
@@ -308,7 +312,7 @@ def test_ship_holds_station_in_the_default_scenario():
 def test_ship_dodges_collision_debris_and_returns_to_station_keeping():
     """ship_debris_field: debris 30 would pass 7.2 m from the chaser at t = 150 s; it enters SR at ~99 s."""
     sc = scenario("ship_debris_field")
-    loop = Loop.make(sc)
+    loop = Loop.make(sc, mission=HOLD_STATION_FOREVER)
     loop.watch_id = 30
     loop.run(175.0)
     agent, safe_radius = loop.agent, rules_threat("ship")["safe_radius_m"]

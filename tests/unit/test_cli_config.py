@@ -51,7 +51,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_shipped_config_is_valid(cfg):
     plan = make_plan(cfg=cfg)
     assert plan.profile == "bot" and plan.scenario == "bot_patrol"
-    assert [n.name for n in plan.graph.nodes] == ["sim", "radar", "tracker", "agent"]
+    assert [n.name for n in plan.graph.nodes] == ["sim", "radar", "tracker", "scorer", "agent"]
 
 
 @pytest.mark.parametrize("old, new, expected", [

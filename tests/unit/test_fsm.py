@@ -162,10 +162,10 @@ def test_fire_from_inside_an_action_is_queued_after_current_transition():
 
 
 def flap(fsm, times, t0=0.0, dt=1.0):
-    """Alternate IDLE <-> ALERT; return the fire() results."""
+    """Alternate IDLE <-> MISSION_ACTIVE; return the fire() results."""
     results = []
     for k in range(times):
-        trigger = "threat_detected" if fsm.state == "IDLE" else "abort"
+        trigger = "start_mission" if fsm.state == "IDLE" else "abort"
         results.append(fsm.fire(trigger, t0 + k * dt))
     return results
 
@@ -179,9 +179,20 @@ def test_oscillation_guard_holds_then_releases_after_cooldown():
     last_step = host.fsm.history[-1]
     assert host.holds == [(last_step.source, last_step.dest, last + osc.cooldown_s)]
     state = host.fsm.state
-    assert host.fsm.fire("threat_detected" if state == "IDLE" else "abort", last + 1.0) is False
+    assert host.fsm.fire("start_mission" if state == "IDLE" else "abort", last + 1.0) is False
     assert host.fsm.state == state
-    assert host.fsm.fire("threat_detected" if state == "IDLE" else "abort", last + osc.cooldown_s) is True
+    assert host.fsm.fire("start_mission" if state == "IDLE" else "abort", last + osc.cooldown_s) is True
+
+
+def test_oscillation_guard_never_holds_threat_detection():
+    """threat_detected is exempt: a flapping ALERT pair holds threat_cleared, never the alert itself."""
+    host, osc = Host(), SPEC.oscillation_guard
+    assert "threat_detected" in osc.exempt
+    host.drive_to("IDLE", slow_clock(1.0))
+    for k in range(2 * osc.max_flips):
+        trigger = "threat_detected" if host.fsm.state == "IDLE" else "threat_cleared"
+        host.fsm.fire(trigger, 10.0 + 0.1 * k)
+    assert host.fsm.state == "ALERT" or host.fsm.fire("threat_detected", 12.0)
 
 
 def test_oscillation_guard_ignores_flips_spread_beyond_window():

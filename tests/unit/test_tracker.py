@@ -378,22 +378,26 @@ def test_inverse_and_log_determinant(d):
     np.testing.assert_allclose(logdet, np.linalg.slogdet(S)[1], rtol=1e-10)
 
 
+@pytest.mark.parametrize("forbidden", [_UNGATED, 0.0])
 @pytest.mark.parametrize("dense_max", [0, 40000])
-def test_sparse_assignment_equals_dense_hungarian(dense_max, monkeypatch):
-    """Most pairs first, then the least cost: the same optimum as one dense linear_sum_assignment,
-    whether solved per component (dense_max = 0) or at once."""
+def test_sparse_assignment_equals_dense_hungarian(dense_max, forbidden, monkeypatch):
+    """The same optimum as one dense linear_sum_assignment, whether solved per component
+    (dense_max = 0) or at once: most pairs first then least cost (forbidden = _UNGATED), or the
+    least-cost partial assignment of negative costs (forbidden = 0)."""
     monkeypatch.setattr(tracker_module, "_DENSE_ASSIGN_MAX", dense_max)
     rng = np.random.default_rng(26)
     for _ in range(400):
         n, m = rng.integers(1, 12, 2)
         mask = rng.random((n, m)) < rng.uniform(0.05, 0.6)
-        C = np.where(mask, rng.uniform(0.0, 20.0, (n, m)), _UNGATED)
+        values = rng.uniform(0.0, 20.0, (n, m)) if forbidden else rng.uniform(-20.0, -0.1, (n, m))
+        C = np.where(mask, values, forbidden)
         ti, mj = np.nonzero(mask)
-        a, b = _solve_sparse(n, m, ti, mj, C[ti, mj])
+        a, b = _solve_sparse(n, m, ti, mj, C[ti, mj], forbidden)
         assert len(set(a.tolist())) == a.size and len(set(b.tolist())) == b.size and mask[a, b].all()
         r, c = linear_sum_assignment(C)
-        ok = C[r, c] < _UNGATED
-        assert a.size == ok.sum()
+        ok = C[r, c] < forbidden
+        if forbidden:
+            assert a.size == ok.sum()
         assert C[a, b].sum() == pytest.approx(C[r[ok], c[ok]].sum())
 
 

@@ -27,6 +27,8 @@ class MissionConfig(_Strict):
         (0.0, -200.0, 0.0), description="ship: where to hold, chaser minus target in LVLH [m]")
     hold_s: float = Field(0.0, ge=0, description="ship: mission complete after this long in tolerance; 0 = hold "
                           "station forever")
+    pos_tol_m: float = Field(0.5, gt=0, description="ship: station held when within this distance of the offset [m]")
+    vel_tol_mps: float = Field(0.02, gt=0, description="ship: ... and slower than this relative speed [m/s]")
     max_force_n: float = Field(40.0, gt=0, description="ship: force limit of station keeping and avoidance [N] "
                                "(default RCS: 44 N per lateral body axis, 88 N along body x)")
 

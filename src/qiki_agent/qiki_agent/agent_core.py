@@ -183,7 +183,7 @@ class AgentCore:
         params = StationParams(offset_lvlh_m=m.offset_lvlh_m, mass_kg=p.dry_mass_kg + p.propellant_kg,
                                inertia_kg_m2=tuple(np.diag(p.inertia_kg_m2)), mean_motion_radps=mean_motion_of(r, v),
                                max_force_n=m.max_force_n, attitude_target=tuple(attitude_lvlh),
-                               hold_s=m.hold_s or None)
+                               hold_s=m.hold_s or None, pos_tol_m=m.pos_tol_m, vel_tol_mps=m.vel_tol_mps)
         return StationKeeping(params)
 
     # --- status -------------------------------------------------------------------------------

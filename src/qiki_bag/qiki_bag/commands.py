@@ -1,10 +1,12 @@
 """`qiki bag record | play | info`: the ``ros2 bag`` twins for this workspace (no rosbag2 here).
 
-    qiki bag record [--topics T ...] [-a] [-x PATTERN ...] [-o DIR] [-s mcap|sqlite3]
+    qiki bag record [--topics T ...] [-a] [-x PATTERN ...] [-o DIR] [-s mcap|sqlite3] [--compression zstd]
                     [-b SIZE] [-d SECONDS] [--max-total-size SIZE] [--duration SECONDS] [--domain-id N]
-    qiki bag play BAG [-r RATE] [-l] [--start-offset S] [--topics T ...] [--clock [HZ]] [--delay S]
-                      [--wait-for-subscribers S] [--domain-id N]
+    qiki bag play BAG [-r RATE] [-l] [--start-offset S] [--topics T ...] [--sync-from NODE ...] [--clock [HZ]]
+                      [--delay S] [--wait-for-subscribers S] [--domain-id N]
     qiki bag info BAG
+
+The recorder logs ``qiki bag record: ready`` on stderr once it is subscribed (start the graph after it).
 
 Errors in arguments or bag files print one line naming the file and the problem and exit with code 2.
 Ctrl-C / SIGTERM ends a recording cleanly (pending messages written, metadata.yaml complete) with code 0.
@@ -24,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 PROG = "qiki bag"
+SYNC_TOPIC = "/qiki/sync/step_done"
+READY = "ready"                    # logged (stderr) once the recorder is subscribed: start the graph then
 _SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
@@ -87,6 +91,8 @@ def add_bag_parser(subparsers) -> argparse.ArgumentParser:
                      help="start a new split every S seconds of recording")
     rec.add_argument("--max-total-size", type=parse_size, metavar="SIZE",
                      help="delete the oldest splits when the bag exceeds SIZE (use with -b or -d)")
+    rec.add_argument("--compression", choices=("zstd",),
+                     help="compress the MCAP chunks (zstd; readers of MCAP decode it transparently)")
     rec.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
     rec.add_argument("--no-graph", action="store_true",
                      help="do not subscribe in advance to the topics of the QIKI graph description")
@@ -102,6 +108,9 @@ def add_bag_parser(subparsers) -> argparse.ArgumentParser:
     play.add_argument("--start-offset", type=_non_negative, default=0.0, metavar="S",
                       help="start S seconds into the bag")
     play.add_argument("--topics", nargs="+", metavar="TOPIC", help="replay only these topics")
+    play.add_argument("--sync-from", nargs="+", metavar="NODE",
+                      help=f"on {SYNC_TOPIC}, replay only the StepDone announcements of these nodes "
+                           "(e.g. /qiki/sim /qiki/radar, to drive the other nodes of the graph in lockstep)")
     play.add_argument("--clock", type=_positive, nargs="?", const=40.0, metavar="HZ",
                       help="publish /clock from the bag's time at HZ (default 40 Hz)")
     play.add_argument("--delay", type=_non_negative, default=0.0, metavar="S",
@@ -215,7 +224,8 @@ def cmd_record(args) -> int:
     out = args.out or Path(f"rosbag2_{datetime.now():%Y_%m_%d-%H_%M_%S}")
     _env(args)
     writer = BagWriter(out, storage=args.storage, split_size_bytes=args.max_bag_size,
-                       split_duration_s=args.max_bag_duration, max_total_bytes=args.max_total_size)
+                       split_duration_s=args.max_bag_duration, max_total_bytes=args.max_total_size,
+                       compression=args.compression)
     writer.open()
     patterns = args.topics or list(DEFAULT_TOPICS)
     known = {}
@@ -231,6 +241,7 @@ def cmd_record(args) -> int:
                        node_name="qiki_bag_recorder", context=context)
         executor = _executor(args.executor, context)
         executor.add_node(rec)
+        log(READY)
         try:
             last_status, last_total = time.monotonic(), -1
             while not stop.is_set():
@@ -278,7 +289,8 @@ def cmd_play(args) -> int:
             return 2
         with _stop_on_signals() as stop, _ros_context() as context:
             player = Player(bag, rate=args.rate, loop=args.loop, start_offset_s=args.start_offset,
-                            topics=args.topics, clock_hz=args.clock, log=log, context=context)
+                            topics=args.topics, clock_hz=args.clock, log=log, context=context,
+                            message_filter=sync_filter(args.sync_from) if args.sync_from else None)
             try:
                 if args.wait_for_subscribers is not None and not player.wait_for_subscribers(
                         args.wait_for_subscribers, stop):
@@ -292,6 +304,35 @@ def cmd_play(args) -> int:
                 player.destroy_node()
     log(f"published {total} messages in {time.monotonic() - t0:.1f} s")
     return 0
+
+
+def sync_filter(nodes, topic: str = SYNC_TOPIC):
+    """message_filter for Player: on ``topic`` keep only the StepDone of ``nodes`` (fully qualified names);
+    every other topic passes."""
+    from rclpy.serialization import deserialize_message
+
+    from qiki_msgs.msg import StepDone
+    keep = set(nodes)
+
+    def accept(name: str, data: bytes) -> bool:
+        return name != topic or deserialize_message(bytes(data), StepDone).node in keep
+    return accept
+
+
+def record_command(out_dir: Path | str, domain_id: int | None = None, topics: list[str] | None = None,
+                   compression: str | None = None, python: str | None = None) -> list[str]:
+    """argv of a ``qiki bag record`` process writing ``out_dir`` (for ``qiki run --record``, the fixture
+    recorder...). Start it with the graph's environment in its own session, wait for the line ``READY``
+    (:data:`READY`) on its stderr before starting the graph, stop it with SIGINT after the graph stopped
+    (exit code 0, metadata.yaml complete). :class:`qiki_bag.background.BackgroundRecorder` does all that."""
+    cmd = [python or sys.executable, "-m", "qiki_bag.commands", "record", "-o", str(out_dir)]
+    if domain_id is not None:
+        cmd += ["--domain-id", str(int(domain_id))]
+    if topics:
+        cmd += ["--topics", *topics]
+    if compression:
+        cmd += ["--compression", compression]
+    return cmd
 
 
 def run_bag(args) -> int:

@@ -6,6 +6,13 @@ skips the first seconds of the bag; ``topics`` restricts playback; ``loop`` repl
 replayed, so there is one time source). Publisher QoS follows the recorded offered QoS (latched topics
 stay transient-local). Messages are published as stored (CDR bytes), never deserialised. A topic whose
 message type is not installed here is skipped with a warning.
+
+For replaying into a subset of the graph (``qiki.replay``): ``message_filter(topic, cdr)`` keeps only some
+messages of a topic (e.g. the StepDone announcements of the nodes that are not running), ``qos`` overrides
+the publisher QoS per topic (e.g. the graph's own profiles), and :meth:`play` takes a ``gate(topic, cdr)``
+called before each message is published, which may block (lockstep pacing on the consumers' progress).
+A topic recorded without any offered QoS falls back to the QoS of the QIKI graph description, so the step
+barrier (``/qiki/sync/step_done``) is always replayed reliable and transient-local, as the graph has it.
 """
 from __future__ import annotations
 
@@ -25,12 +32,25 @@ CLOCK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=Rel
                        durability=DurabilityPolicy.VOLATILE)
 
 
+def _graph_qos(topic: str) -> QoSProfile | None:
+    """The QoS the QIKI graph description gives ``topic`` (None when unknown), history at least 1000 deep."""
+    from qiki_bag.commands import graph_topics
+    known = graph_topics().get(topic)
+    if known is None:
+        return None
+    q = known[1]
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(int(q.depth), 1000), reliability=q.reliability,
+                      durability=q.durability)
+
+
 class Player(Node):
     """Publishes ``bag``; call :meth:`play` (returns when done or when ``stop`` is set)."""
 
     def __init__(self, bag: Bag, rate: float = 1.0, loop: bool = False, start_offset_s: float = 0.0,
                  topics: list[str] | None = None, clock_hz: float | None = None,
-                 log: Callable[[str], None] | None = None, node_name: str = "qiki_bag_player", context=None) -> None:
+                 log: Callable[[str], None] | None = None, node_name: str = "qiki_bag_player", context=None,
+                 message_filter: Callable[[str, bytes], bool] | None = None,
+                 qos: dict[str, QoSProfile] | None = None) -> None:
         super().__init__(node_name, context=context, start_parameter_services=False)
         if not rate > 0:
             raise ValueError(f"rate must be positive, got {rate}")
@@ -39,6 +59,7 @@ class Player(Node):
         self.loop = loop
         self.start_offset_ns = int(max(0.0, start_offset_s) * 1e9)
         self.clock_hz = clock_hz
+        self.message_filter = message_filter
         self.log = log or (lambda text: print(f"qiki bag play: {text}", file=sys.stderr, flush=True))
         self.counts: dict[str, int] = {}
         self.publishers_by_topic = {}
@@ -59,7 +80,10 @@ class Player(Node):
                 continue
             offered = [q for c in bag.connections if c.topic == conn.topic
                        for q in getattr(c.ext, "offered_qos_profiles", [])]
-            self.publishers_by_topic[conn.topic] = self.create_publisher(cls, conn.topic, playback_qos(offered))
+            profile = (qos or {}).get(conn.topic)
+            if profile is None:
+                profile = playback_qos(offered) if offered else _graph_qos(conn.topic) or playback_qos(offered)
+            self.publishers_by_topic[conn.topic] = self.create_publisher(cls, conn.topic, profile)
             self.counts[conn.topic] = 0
         self.clock_pub = None
         if clock_hz:
@@ -105,8 +129,13 @@ class Player(Node):
             stop.wait(min(wake - now, 0.5))
 
     # ----------------------------------------------------------------------------------------- playback
-    def play(self, stop: threading.Event | None = None) -> int:
-        """Play the bag (again and again with ``loop``). Returns the number of messages published."""
+    def play(self, stop: threading.Event | None = None,
+             gate: Callable[[str, bytes], None] | None = None) -> int:
+        """Play the bag (again and again with ``loop``). Returns the number of messages published.
+
+        ``gate(topic, cdr)``, when given, is called before each message is published and may block (it
+        returns when the message may go, and may set ``stop``). ``rate=math.inf`` publishes as fast as the
+        gate allows, without the recorded timing."""
         stop = stop or threading.Event()
         topics = list(self.publishers_by_topic)
         total = 0
@@ -117,7 +146,11 @@ class Player(Node):
             n = 0
             if topics:
                 for conn, stamp, data in self.bag.messages(topics, start_ns=t0_ns):
+                    if self.message_filter is not None and not self.message_filter(conn.topic, data):
+                        continue
                     self._sleep_until(wall0 + (stamp - t0_ns) / 1e9 / self.rate, wall0, t0_ns, stop)
+                    if gate is not None and not stop.is_set():
+                        gate(conn.topic, data)
                     if stop.is_set():
                         break
                     self.publishers_by_topic[conn.topic].publish(data)

@@ -30,7 +30,7 @@ from io import StringIO
 from pathlib import Path
 
 from rosbags.interfaces import Qos
-from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer, WriterError
 from ruamel.yaml import YAML
 
 from qiki_bag.reader import BagError
@@ -39,6 +39,9 @@ from qiki_bag.typestore import definition, ensure_type, workspace_typestore
 LOG = logging.getLogger("qiki_bag")
 
 STORAGES = {"mcap": (StoragePlugin.MCAP, ".mcap"), "sqlite3": (StoragePlugin.SQLITE3, ".db3")}
+# MCAP chunk compression (rosbag2's storage-level compression: every reader of MCAP decodes it; the bag's
+# metadata.yaml keeps compression_format empty, as rosbag2 does for it).
+COMPRESSIONS = (None, "zstd")
 RECORDING_DIR = ".recording"
 _MCAP_RECORD_OVERHEAD = 1 + 8 + 2 + 4 + 8 + 8 + 16      # message record header + its index entry
 _MCAP_FILE_OVERHEAD = 2048                              # magic, header, footer, statistics, indexes
@@ -101,11 +104,17 @@ class BagWriter:
 
     def __init__(self, out_dir: Path | str, storage: str = "mcap", split_size_bytes: int | None = None,
                  split_duration_s: float | None = None, max_total_bytes: int | None = None,
-                 typestore=None) -> None:
+                 typestore=None, compression: str | None = None) -> None:
         self.out_dir = Path(out_dir)
         if storage not in STORAGES:
             raise BagWriteError(self.out_dir, f"unknown storage '{storage}' (use one of: "
                                 f"{', '.join(STORAGES)})")
+        if compression not in COMPRESSIONS:
+            raise BagWriteError(self.out_dir, f"unknown compression '{compression}' (use one of: "
+                                f"{', '.join(c for c in COMPRESSIONS if c)})")
+        if compression and storage != "mcap":
+            raise BagWriteError(self.out_dir, f"compression '{compression}' needs the mcap storage")
+        self.compression = compression
         for name, value in (("split size", split_size_bytes), ("split duration", split_duration_s),
                             ("size cap", max_total_bytes)):
             if value is not None and not value > 0:
@@ -233,6 +242,8 @@ class BagWriter:
         self._next_index += 1
         staging = self._staging(index)
         self._writer = Writer(staging, version=9, storage_plugin=self.plugin)
+        if self.compression == "zstd":
+            self._writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
         try:
             self._writer.open()
         except (OSError, WriterError) as exc:

@@ -19,10 +19,9 @@ the SR band without a miss penalty. Two clocks bound what coverage cannot see: a
 tentative track unconfirmed tentative_max_age_s after its birth is deleted, and so
 is any track without an update for max_unupdated_s (e.g. one that left every band).
 
-Association is a gated global nearest neighbour over all tracks at once, confirmed
-tracks first: a tentative track only gets a detection that no confirmed track can
-use (lexicographic cost: most pairs, then fewest tentative pairs, then the least
-negative log-likelihood). A detection left over inside a confirmed track's looser
+Association is a gated global nearest neighbour (minimum total negative
+log-likelihood), confirmed tracks first: a tentative track only gets a detection
+no confirmed track took. A detection left over inside a confirmed track's looser
 birth gate (chi2 birth_gate_probability) starts no new track, so a rare gate miss
 (0.3 % of updates at the 99.7 % gate) does not spawn a duplicate that could later
 steal the target. Tracker.phase_time_s accumulates where a frame's time goes.
@@ -54,7 +53,6 @@ STATE_DIM = 6
 GATE_PROBABILITY = 0.997
 BIRTH_GATE_PROBABILITY = 0.9999
 _UNGATED = 1e12  # cost of a forbidden pair inside an assignment component
-_TENTATIVE_COST = 1e6  # added to a tentative track's pairs: confirmed tracks are served first
 # Below these many (track x measurement) cells a dense computation beats the k-d tree / the component split.
 _DENSE_PAIRS_MAX = 1024
 _DENSE_ASSIGN_MAX = 40000
@@ -260,10 +258,10 @@ class Tracker:
         pt["predict"] += c1 - c0
 
         covered = np.ones(len(self), bool) if coverage is None else self._covered(coverage)
-        ti, mj, cost, claimed = self._candidates(meas)
+        ti, mj, d2, logdet, claimed = self._candidates(meas)
         c2 = clock()
         pt["gate"] += c2 - c1
-        ti, mj = _solve_sparse(len(self), len(meas), ti, mj, cost)
+        ti, mj = self._assign(len(meas), ti, mj, d2, logdet)
         c3 = clock()
         pt["assign"] += c3 - c2
         self._update(ti, mj, meas)
@@ -343,16 +341,15 @@ class Tracker:
     def _candidates(self, meas: Measurements):
         """Gated (track, measurement) pairs with their assignment cost, and the detections claimed for no birth.
 
-        A pair is kept when its squared Mahalanobis distance is within the gate; its cost is the
-        negative log-likelihood d2 + log det S (up to a constant), plus _TENTATIVE_COST for a
-        tentative track. claimed[j] is True when detection j lies inside the birth gate of a
+        A pair is kept when its squared Mahalanobis distance d2 is within the gate; returned with
+        d2 and log det S. claimed[j] is True when detection j lies inside the birth gate of a
         confirmed track.
         """
         n, m, d = len(self), len(meas), self.config.dim
         none = np.zeros(0, np.intp)
         claimed = np.zeros(m, bool)
         if n == 0 or m == 0:
-            return none, none, np.zeros(0), claimed
+            return none, none, np.zeros(0), np.zeros(0), claimed
         P = self._P
         gate = np.where(self._confirmed, max(self._gate, self._birth_gate), self._gate)
         # |nu|^2 <= gate * lambda_max(P + R) <= gate * (tr P + max tr R): a safe per-track search radius.
@@ -360,7 +357,7 @@ class Tracker:
         radius = np.sqrt(gate * (trace_p + np.trace(meas.R, axis1=1, axis2=2).max()))
         ti, mj = _pairs_in_radius(self._x[:d].T, meas.z, radius)
         if ti.size == 0:
-            return none, none, np.zeros(0), claimed
+            return none, none, np.zeros(0), np.zeros(0), claimed
         # np.take keeps the track axis contiguous (fancy indexing on the last axis would not).
         S = np.take(P[:d, :d], ti, axis=2) + np.take(meas.R.transpose(1, 2, 0), mj, axis=2)
         nu = meas.z[mj].T - np.take(self._x[:d], ti, axis=1)
@@ -370,8 +367,27 @@ class Tracker:
         if self._birth_gate > 0.0:
             claimed[mj[conf & (d2 <= self._birth_gate)]] = True
         ok = d2 <= self._gate
-        cost = d2[ok] + logdet[ok] + np.where(conf[ok], 0.0, _TENTATIVE_COST)
-        return ti[ok], mj[ok], cost, claimed
+        return ti[ok], mj[ok], d2[ok], logdet[ok], claimed
+
+    def _assign(self, m: int, ti: np.ndarray, mj: np.ndarray, d2: np.ndarray, logdet: np.ndarray):
+        """Global nearest neighbour over the gated pairs: confirmed tracks first, then tentative ones.
+
+        Each stage is a minimum-cost partial assignment whose pair cost is the negative
+        log-likelihood d2 + log det S less that of a detection on the gate of the frame's widest
+        S: every gated pair is worth taking, but a close pair is not traded for two far ones just
+        to assign more pairs. Tentative tracks only compete for what the confirmed ones left.
+        """
+        n = len(self)
+        if ti.size == 0:
+            return ti, mj
+        conf = self._confirmed[ti]
+        cost = d2 + logdet - (self._gate + logdet.max()) - 1e-9
+        a1, b1 = _solve_sparse(n, m, ti[conf], mj[conf], cost[conf], forbidden=0.0)
+        used = np.zeros(m, bool)
+        used[b1] = True
+        rest = ~conf & ~used[mj]
+        a2, b2 = _solve_sparse(n, m, ti[rest], mj[rest], cost[rest], forbidden=0.0)
+        return np.r_[a1, a2].astype(np.intp), np.r_[b1, b2].astype(np.intp)
 
     def _update(self, ti: np.ndarray, mj: np.ndarray, meas: Measurements) -> None:
         """Batched Kalman update of the assigned tracks, Joseph form (I-KH) P (I-KH)^T + K R K^T."""
@@ -543,8 +559,12 @@ def _pairs_grid(points: np.ndarray, targets: np.ndarray, radius: np.ndarray):
     return pi[keep].astype(np.intp), mj[keep].astype(np.intp)
 
 
-def _solve_sparse(n: int, m: int, ti: np.ndarray, mj: np.ndarray, cost: np.ndarray):
-    """Min-cost assignment over gated pairs, solved per connected component of the bipartite gate graph."""
+def _solve_sparse(n: int, m: int, ti: np.ndarray, mj: np.ndarray, cost: np.ndarray, forbidden: float = _UNGATED):
+    """Min-cost assignment over candidate pairs, solved per connected component of the bipartite graph.
+
+    forbidden is the cost of a non-candidate cell: _UNGATED (huge) maximises the number of pairs
+    first, 0 with all costs negative gives the minimum-cost partial assignment.
+    """
     none = np.zeros(0, np.intp)
     if ti.size == 0:
         return none, none
@@ -554,15 +574,15 @@ def _solve_sparse(n: int, m: int, ti: np.ndarray, mj: np.ndarray, cost: np.ndarr
         if alone.all():
             return ti.astype(np.intp), mj.astype(np.intp)
         rest = ~alone
-        a, b = _solve_sparse(n, m, ti[rest], mj[rest], cost[rest])
+        a, b = _solve_sparse(n, m, ti[rest], mj[rest], cost[rest], forbidden)
         return np.r_[ti[alone], a].astype(np.intp), np.r_[mj[alone], b].astype(np.intp)
     rows, r = np.unique(ti, return_inverse=True)
     cols, c = np.unique(mj, return_inverse=True)
     if rows.size * cols.size <= _DENSE_ASSIGN_MAX:  # small frame: one dense problem beats building the graph
-        C = np.full((rows.size, cols.size), _UNGATED)
+        C = np.full((rows.size, cols.size), forbidden)
         C[r, c] = cost
         a, b = linear_sum_assignment(C)
-        ok = C[a, b] < _UNGATED
+        ok = C[a, b] < forbidden
         return rows[a[ok]].astype(np.intp), cols[b[ok]].astype(np.intp)
     graph = coo_matrix((np.ones(ti.size), (ti, n + mj)), shape=(n + m, n + m))
     ncomp, label = connected_components(graph, directed=False)
@@ -584,13 +604,13 @@ def _solve_sparse(n: int, m: int, ti: np.ndarray, mj: np.ndarray, cost: np.ndarr
         size = nrows[comps] * ncols[comps]
         offset = np.zeros(ncomp, np.intp)
         offset[comps] = np.cumsum(size) - size
-        buf = np.full(int(size.sum()), _UNGATED)
+        buf = np.full(int(size.sum()), forbidden)
         buf[offset[rc] + row_local[rt] * ncols[rc] + col_local[rm]] = cost[rest]
         for c in comps.tolist():
             nr, nc, o = int(nrows[c]), int(ncols[c]), int(offset[c])
             C = buf[o:o + nr * nc].reshape(nr, nc)
             a, b = linear_sum_assignment(C)
-            ok = C[a, b] < _UNGATED
+            ok = C[a, b] < forbidden
             out_t.append(rows[row_start[c] + a[ok]])
             out_m.append(cols[col_start[c] + b[ok]])
     return np.concatenate(out_t).astype(np.intp), np.concatenate(out_m).astype(np.intp)
