@@ -110,3 +110,32 @@ def test_node_dying_at_start_up_is_named(domain_id, leftover_processes, tmp_path
     assert "node 'agent'" in line and "exited with code 2" in line and "tick_hz" in line
     assert "\n" not in line
     assert leftover_processes(domain_id) == []
+
+
+def test_sim_rejects_non_finite_commands_and_keeps_running(domain_id, observer, leftover_processes):
+    """A NaN actuator command is rejected by the sim (event 901, counted, last valid command held)."""
+    from qiki.plan import make_plan
+    from qiki.supervisor import GraphSupervisor, graph_env
+    from qiki_msgs.msg import ActuatorCommand
+    from qiki_ros import qos
+    from qiki_ros.events import EventCode
+
+    plan = make_plan("bot")
+    commands = plan.commands()
+    for node, cmd in commands:
+        if node.name == "sim":
+            cmd += ["-p", "clock.mode:=lockstep"]
+    pub = observer.node.create_publisher(ActuatorCommand, plan.graph.topic_of("agent.cmd"), qos.STREAM)
+    with GraphSupervisor(commands, graph_env(domain_id), log_dir=None) as sup:
+        assert observer.wait_for(lambda s: s.sim_time_s >= 1.0, timeout_s=120)
+        step_ns = 100_000_000                                  # the scenario's dt_s
+        k = int((observer.state.sim_time_s + 3.0) * 1e9) // step_ns
+        bad = ActuatorCommand(mode=ActuatorCommand.MODE_BOT_VELOCITY, linear_x_mps=float("nan"))
+        bad.header.stamp.sec, bad.header.stamp.nanosec = divmod(k * step_ns, 1_000_000_000)
+        pub.publish(bad)
+        rejected = lambda s: any(code == EventCode.COMMAND_REJECTED for _, code, _ in s.events)  # noqa: E731
+        assert observer.wait_for(rejected, timeout_s=120), "the sim did not reject the NaN command"
+        t_now = observer.state.sim_time_s
+        assert observer.wait_for(lambda s: s.sim_time_s >= t_now + 1.0, timeout_s=60), "the sim stopped stepping"
+        assert sup.dead() == []
+    assert leftover_processes(domain_id) == []
