@@ -36,6 +36,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 # profile -> sim seconds kept in the fixture (the bags stay ~200 kB: the ship's debris field is big)
 DURATIONS_S = {"bot": 15.0, "ship": 12.0}
 EXTRA_S = 1.0            # the graph runs this much longer; the last, possibly unfinished, steps are cut
+ATTEMPTS = 3             # a recording that missed a message (the recorder matched a writer late) is redone
 
 
 def _log(text: str) -> None:
@@ -129,8 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the raw recording and logs")
     args = p.parse_args(argv)
     domain = args.domain_id if args.domain_id is not None else random.Random().randrange(100, 200)
+    from qiki.replay import ReplayError
+    from qiki_bag.background import RecorderError
     for profile in args.profile or sorted(DURATIONS_S):
-        make(profile, DURATIONS_S[profile], domain, not args.no_verify, args.keep)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                make(profile, DURATIONS_S[profile], domain, not args.no_verify, args.keep)
+                break
+            except (ReplayError, RecorderError) as exc:
+                _log(f"error: {profile} (attempt {attempt}/{ATTEMPTS}): {exc}")
+        else:
+            _log(f"{profile}: giving up, nothing replaced (a rebuild during the recording also does this)")
+            return 1
     return 0
 
 

@@ -2,15 +2,15 @@
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
+from qiki_radar import tracker as tracker_module
 from qiki_radar.radar_model import RadarBand, observe, polar_to_world
 from qiki_radar.tracker import (
     IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, PHASES, STATUS_COASTING, STATUS_CONFIRMED, STATUS_TENTATIVE, _UNGATED,
     Coverage, Measurements, Tracker, TrackerConfig, TrackSet, _inv_logdet, _pairs_in_radius, _solve_sparse,
 )
-from qiki_radar import tracker as tracker_module
-from scipy.optimize import linear_sum_assignment
 
 DT = 0.5
 
@@ -297,7 +297,7 @@ def test_confirmed_track_without_updates_is_deleted_after_max_unupdated():
     assert len(tracker.step(last_update + 10.5, Measurements.empty(2), sr)) == 0
 
 
-def test_gate_miss_inside_the_birth_gate_starts_no_duplicate():
+def test_gate_miss_inside_the_birth_gate_of_a_missed_track_starts_no_duplicate():
     rng = np.random.default_rng(22)
     point = np.array([100.0, 0.0])
     for prob, expect_birth in ((0.9999, False), (0.0, True)):
@@ -310,7 +310,13 @@ def test_gate_miss_inside_the_birth_gate_starts_no_duplicate():
         out = tracker.step(8 * DT, Measurements(z[None], np.eye(2)[None], 0, 0))
         assert out.status[out.id == tid].tolist() == [STATUS_COASTING]  # not gated: a miss
         assert (len(out) == 2) == expect_birth
-    del rng
+    # The same stray detection next to a track that did get its own detection is a new object: it starts one.
+    tracker, tid = _confirmed_tracker(TrackerConfig(process_accel_std=0.0), point, rng)
+    S = tracker.tracks().covariance[0, :2, :2] + np.eye(2)
+    own = tracker.tracks().state[0, :2]
+    z = np.array([own, own + [np.sqrt(14.0 * S[0, 0]), 0.0]])
+    out = tracker.step(8 * DT, Measurements(z, np.broadcast_to(np.eye(2), (2, 2, 2)), 0, 0))
+    assert out.status[out.id == tid].tolist() == [STATUS_CONFIRMED] and len(out) == 2
 
 
 def test_confirmed_track_is_served_before_a_tentative_one():
@@ -460,3 +466,27 @@ def test_filter_equals_a_textbook_kalman_filter(dim):
         assert len(out) == 1
         np.testing.assert_allclose(out.state[0, idx], x, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(out.covariance[0][np.ix_(idx, idx)], P, rtol=1e-9, atol=1e-9)
+
+
+def test_tentative_max_misses_drops_a_tentative_track_on_a_run_of_misses():
+    """4-of-32 with at most 2 misses in a row: Stone Soup's MultiMeasurementInitiator logic."""
+    cfg = TrackerConfig(confirm_m=4, confirm_n=32, tentative_max_misses=2)
+    rng = np.random.default_rng(30)
+    empty = Measurements.empty(2)
+    # hit, miss, miss, hit, miss, miss, hit, hit: survives (never 3 misses in a row), confirms on the 4th hit.
+    tracker = Tracker(cfg)
+    for k, seen in enumerate([1, 0, 0, 1, 0, 0, 1, 1]):
+        out = tracker.step(k * 0.1, frame([[5.0, 5.0]], rng, std=0.5) if seen else empty)
+        assert len(out) == 1
+    assert out.status.tolist() == [STATUS_CONFIRMED]
+    # hit, hit, then three misses in a row: dropped on the third.
+    tracker = Tracker(cfg)
+    for k, seen in enumerate([1, 1, 0, 0]):
+        out = tracker.step(k * 0.1, frame([[5.0, 5.0]], rng, std=0.5) if seen else empty)
+    assert len(out) == 1
+    assert len(tracker.step(0.4, empty)) == 0
+    # The default leaves M-of-N (4-of-6) alone: the first pattern dies on its third miss in six frames.
+    tracker = Tracker(TrackerConfig())
+    lens = [len(tracker.step(k * 0.1, frame([[5.0, 5.0]], rng, std=0.5) if seen else empty))
+            for k, seen in enumerate([1, 0, 0, 1, 0])]
+    assert lens == [1, 1, 1, 1, 0]

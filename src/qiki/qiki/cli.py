@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario headless and write DIR/summary.json")
     graph_args(r)
     r.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
+    r.add_argument("--record", action="store_true", help="record the graph's topics into DIR/bag (rosbag2, MCAP)")
     from qiki_bag.commands import add_bag_parser
     add_bag_parser(sub)
     g = sub.add_parser("graph", help="print the graph's topics and services as a Markdown table")
@@ -80,7 +81,7 @@ def _domain(args) -> int:
     return int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
 
 
-def _supervise(plan: GraphPlan, args, log_dir: Path | None) -> dict:
+def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None) -> dict:
     """Start the graph, watch it until duration / signal / a node dies, stop it. Returns a report."""
     from qiki.observer import GraphObserver
     from qiki.supervisor import GraphSupervisor, graph_env
@@ -96,6 +97,10 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None) -> dict:
             cmd += [arg for key, value in sim_params.items() if value is not None
                     for arg in ("-p", f"{key}:={value}")]
     stop = _Stop()
+    recorder = None
+    if bag_dir is not None:
+        from qiki_bag.background import BackgroundRecorder
+        recorder = BackgroundRecorder(bag_dir, _domain(args), log_path=(log_dir or bag_dir.parent) / "bag.log").start()
     observer = GraphObserver(plan.graph)
     sup = GraphSupervisor(commands, env, log_dir)
     t0 = time.monotonic()
@@ -115,6 +120,8 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None) -> dict:
         codes = sup.stop()
         wall = time.monotonic() - t0
         observer.close()
+        if recorder is not None:
+            recorder.stop()
     return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,
             "signal": stop.signal}
 
@@ -182,8 +189,10 @@ def cmd_run(args) -> int:
         args.duration = load_scenario(plan.scenario_file).duration_s
     out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
     out.mkdir(parents=True, exist_ok=True)
-    report = _supervise(plan, args, log_dir=out / "logs")
+    report = _supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
     summary = _summary(plan, report)
+    if args.record:
+        summary["bag"] = "bag"
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     line = _failure_line(report)
     if line:
@@ -230,3 +239,6 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError) as exc:
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -19,8 +19,9 @@ profile and scenario, the replayed steps, and the SHA-256 of every recorded Trac
 arrays would make the fixtures megabytes). :func:`write_fixture` makes one from a recording of the whole
 graph (``scripts/record_fixtures.py``).
 
-Outputs are compared as SHA-256 digests of their CDR bytes, per output in publication order: equal digests
-mean bit-identical messages.
+Outputs are compared as SHA-256 digests of their canonical CDR (:func:`canonical_cdr`: the bytes as
+published, alignment padding zeroed), per output in publication order: equal digests mean bit-identical
+messages. Recording and replay run the nodes with :data:`DETERMINISM_ENV`.
 """
 from __future__ import annotations
 
@@ -50,7 +51,11 @@ FIXTURE_FORMAT = 1
 # recording the fixtures and when replaying them.
 DETERMINISM_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "Haswell",
                    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
-PIPELINE_STEPS = 8        # the player runs at most this many steps ahead of the agent (lockstep, pipelined)
+# Lockstep, as the sim runs the graph: the inputs of step t go out once the agent finished step t-1. Running
+# further ahead would let a consumer's barrier see a later step complete before an earlier one whose
+# message on another topic is still in flight (DDS orders messages per writer only, and at start-up each
+# topic's endpoints match separately): the barrier then skips the earlier step and the outputs change.
+STEPS_AHEAD = 1
 
 
 class ReplayError(RuntimeError):
@@ -61,8 +66,9 @@ class ReplayError(RuntimeError):
 @dataclass(frozen=True)
 class Output:
     stamp_ns: int                  # header stamp: the sim step that produced it
-    digest: str                    # SHA-256 of the CDR bytes
-    data: bytes | None = None      # the CDR bytes (None for outputs kept as digests only)
+    digest: str                    # SHA-256 of the canonical CDR bytes
+    data: bytes | None = None      # the canonical CDR bytes (None for outputs kept as digests only)
+    msgtype: str = ""
 
 
 CONFIG_PLACEHOLDER = "$QIKI_CONFIG"
@@ -74,8 +80,10 @@ def canonical_cdr(data: bytes, msgtype: str, store, config_dirs: tuple[str, ...]
     Publishers serialise into buffers that are not cleared, so the padding bytes between fields of the
     same message can differ from one run to the next; every field's bytes are kept as they are, except
     that in an Event's text the installed config directory (``config_dirs``: where the fixture was
-    recorded, or where it is replayed) reads ``$QIKI_CONFIG`` (the agent's boot event names its files)."""
-    msg = store.deserialize_cdr(bytes(data), msgtype)
+    recorded, or where it is replayed) reads ``$QIKI_CONFIG`` (the agent's boot event names its files).
+    Surplus bytes after the message (``rclpy.serialization.serialize_message`` leaves some) are dropped."""
+    from qiki_bag.reader import deserialize
+    msg = deserialize(store, bytes(data), msgtype)
     if msgtype == "qiki_msgs/msg/Event" and config_dirs:
         text = msg.message
         for path in sorted(config_dirs, key=len, reverse=True):
@@ -87,7 +95,7 @@ def canonical_cdr(data: bytes, msgtype: str, store, config_dirs: tuple[str, ...]
 def output(data: bytes, msgtype: str, store, config_dirs: tuple[str, ...] = ()) -> Output:
     """Output of one received or recorded message: its canonical CDR and the digest of that."""
     canon = canonical_cdr(data, msgtype, store, config_dirs)
-    return Output(header_stamp_ns(canon), hashlib.sha256(canon).hexdigest(), canon)
+    return Output(header_stamp_ns(canon), hashlib.sha256(canon).hexdigest(), canon, msgtype)
 
 
 def config_dirs() -> tuple[str, ...]:
@@ -127,9 +135,10 @@ class Outputs:
 
     def messages(self, key: str) -> list:
         """Decoded messages of one output (those kept in full)."""
+        from qiki_bag.recorder import import_message
         from rclpy.serialization import deserialize_message
-        cls = _output_types()[key.split(" ")[0]]
-        return [deserialize_message(o.data, cls) for o in self.by_key.get(key, []) if o.data is not None]
+        return [deserialize_message(o.data, import_message(o.msgtype)) for o in self.by_key.get(key, [])
+                if o.data is not None]
 
     def tracks(self, topic: str = "/qiki/tracks") -> list[tuple[int, list[int], list[int], bytes]]:
         """Per TrackArray: (stamp_ns, track ids, statuses, state as float64 bytes)."""
@@ -156,19 +165,6 @@ def header_stamp_ns(data: bytes) -> int:
     return sec * 1_000_000_000 + nanosec
 
 
-MSGTYPES = {"/qiki/tracks": "qiki_msgs/msg/TrackArray", "/qiki/tracks/lr": "qiki_msgs/msg/TrackArray",
-            "/qiki/tracks/sr": "qiki_msgs/msg/TrackArray", "/qiki/agent/status": "qiki_msgs/msg/AgentStatus",
-            "/qiki/events": "qiki_msgs/msg/Event", "/qiki/cmd": "qiki_msgs/msg/ActuatorCommand",
-            "/qiki/sync/step_done": "qiki_msgs/msg/StepDone"}
-
-
-def _output_types() -> dict:
-    from qiki_msgs.msg import ActuatorCommand, AgentStatus, Event, StepDone, TrackArray
-    return {"/qiki/tracks": TrackArray, "/qiki/tracks/lr": TrackArray, "/qiki/tracks/sr": TrackArray,
-            "/qiki/agent/status": AgentStatus, "/qiki/events": Event, "/qiki/cmd": ActuatorCommand,
-            "/qiki/sync/step_done": StepDone}
-
-
 # ---------------------------------------------------------------------------------------------- the graph
 @dataclass(frozen=True)
 class ReplayTopics:
@@ -181,6 +177,7 @@ class ReplayTopics:
     outputs: tuple[str, ...]           # compared output topics
     digest_only: tuple[str, ...]
     sync: str                          # the StepDone topic
+    types: dict[str, str]              # topic -> message type, every topic of the graph
 
     def step_done_key(self, node: str) -> str:
         return STEP_DONE_KEY.format(topic=self.sync, node=node)
@@ -206,7 +203,8 @@ def replay_topics(graph) -> ReplayTopics:
     sync = next(t.name for t in graph.topics if t.type == SYNC_TYPE)
     return ReplayTopics(ns, tuple(inputs), tuple(f"{ns}/{n}" for n in sorted(producers)),
                         tuple(f"{ns}/{n}" for n in REPLAYED_NODES), tuple(graph.topic_of(p) for p in OUTPUT_PORTS),
-                        tuple(graph.topic_of(p) for p in DIGEST_ONLY_PORTS), sync)
+                        tuple(graph.topic_of(p) for p in DIGEST_ONLY_PORTS), sync,
+                        {t.name: t.type for t in graph.topics})
 
 
 def _load_graph():
@@ -227,16 +225,20 @@ class Fixture:
 
 
 def _classify(topics: ReplayTopics, topic: str, data: bytes):
-    """Output key of a recorded message (None when it is not a compared output)."""
+    """Output key of a recorded message (None when it is not a compared output): StepDone and events count
+    only when a replayed node sent them."""
     from rclpy.serialization import deserialize_message
-    types = _output_types()
+
+    from qiki_msgs.msg import Event, StepDone
     if topic == topics.sync:
-        node = deserialize_message(bytes(data), types[topic]).node
+        node = deserialize_message(bytes(data), StepDone).node
         return topics.step_done_key(node) if node in topics.replayed else None
-    if topic == "/qiki/events":
-        source = deserialize_message(bytes(data), types[topic]).source
+    if topic not in topics.outputs:
+        return None
+    if topics.types[topic] == "qiki_msgs/msg/Event":
+        source = deserialize_message(bytes(data), Event).source
         return topic if f"{topics.namespace}/{source}" in topics.replayed else None
-    return topic if topic in topics.outputs else None
+    return topic
 
 
 def load_fixture(path: Path | str) -> Fixture:
@@ -304,6 +306,11 @@ def write_fixture(recording: Path | str, out_dir: Path | str, profile: str, scen
         missing = sorted((set(topics.inputs) | set(topics.outputs) | {topics.sync}) - recorded)
         if missing:
             raise ReplayError(f"{recording}: no message on {', '.join(missing)}")
+        report = json.loads(bag.custom_data.get("qiki_bag.publication_sequence", "{}"))
+        missed = {t: r["missed"] for t, r in report.items() if t in kept_topics and r.get("missed")}
+        if missed:           # e.g. a latched status published twice before the recorder matched its writer
+            raise ReplayError(f"{recording}: the recorder missed messages the graph published: "
+                              + ", ".join(f"{t} {n}" for t, n in sorted(missed.items())))
         for conn, _stamp, data in bag.messages(sorted(kept_topics)):
             t = header_stamp_ns(bytes(data))
             counts[(conn.topic, t)] = counts.get((conn.topic, t), 0) + 1
@@ -346,8 +353,8 @@ def write_fixture(recording: Path | str, out_dir: Path | str, profile: str, scen
     meta = {
         "format": FIXTURE_FORMAT,
         "about": "QIKI replay fixture: inputs of the tracker and agent plus their outputs for the steps below; "
-                 "the TrackArrays are kept as SHA-256 of their CDR bytes. Re-record: "
-                 ".venv/bin/python scripts/record_fixtures.py",
+                 "the TrackArrays are kept as SHA-256 of their canonical CDR (padding zeroed). See "
+                 "tests/fixtures/README.md; re-record: .venv/bin/python scripts/record_fixtures.py",
         "profile": profile,
         "scenario": scenario,
         "steps": len(steps),
@@ -384,6 +391,7 @@ class _Collector:
         from rclpy.serialization import deserialize_message
 
         from qiki_bag.commands import graph_topics
+        from qiki_bag.recorder import import_message
         from qiki_msgs.msg import StepDone
 
         self._decode_done = lambda data: deserialize_message(data, StepDone)
@@ -399,12 +407,12 @@ class _Collector:
         self._seq: dict[tuple[str, bytes], int] = {}
         self.node = Node("qiki_replay_collector", context=context, start_parameter_services=False)
         known = graph_topics()
-        types = _output_types()
         for topic in topics.outputs + (topics.sync,):
             q = known[topic][1]
             qos = QoSProfile(history=HistoryPolicy.KEEP_ALL, depth=1000, reliability=q.reliability,
                              durability=q.durability)
-            self.node.create_subscription(types[topic], topic, self._callback(topic), qos, raw=True)
+            self.node.create_subscription(import_message(topics.types[topic]), topic, self._callback(topic), qos,
+                                          raw=True)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self._spin, daemon=True)
@@ -437,13 +445,13 @@ class _Collector:
                     return                         # the player's own StepDone (sim, radar)
                 t = from_ns(msg.header.stamp)
                 self.done[msg.node][t] = dict(zip(msg.topics, msg.counts))
-                self.by_key[self.topics.step_done_key(msg.node)].append((t, MSGTYPES[topic], data))
+                self.by_key[self.topics.step_done_key(msg.node)].append((t, self.topics.types[topic], data))
                 if msg.node == self.topics.replayed[-1] and t in self.index:
                     self.progress = max(self.progress, self.index[t])
             else:
                 key = _classify(self.topics, topic, data)
                 if key is not None:
-                    self.by_key[key].append((header_stamp_ns(data), MSGTYPES[topic], data))
+                    self.by_key[key].append((header_stamp_ns(data), self.topics.types[topic], data))
             self.cond.notify_all()
 
     def complete(self) -> bool:
@@ -536,15 +544,19 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
 
         def gate(_topic: str, data: bytes) -> None:
             i = bisect.bisect_left(steps, header_stamp_ns(data))
-            if i - PIPELINE_STEPS > collector.progress:
-                wait(lambda: collector.progress >= i - PIPELINE_STEPS,
-                     f"the agent to finish step {i - PIPELINE_STEPS}")
+            if i - STEPS_AHEAD > collector.progress:
+                wait(lambda: collector.progress >= i - STEPS_AHEAD,
+                     f"the agent to finish step t={steps[i - STEPS_AHEAD] / 1e9:.3f} s")
 
         known = graph_topics()
         with open_bag(fixture.path) as bag:
+            missing = sorted(set(topics.inputs) - set(bag.topic_types()))
+            if missing:
+                raise ReplayError(f"{fixture.path}: no {', '.join(missing)} to replay (re-record the fixture)")
             player = Player(bag, rate=math.inf, topics=list(topics.inputs) + [topics.sync],
                             qos={t: known[t][1] for t in list(topics.inputs) + [topics.sync] if t in known},
                             message_filter=_until(steps[-1], sync_filter(topics.producers, topics.sync)),
+                            order_by=lambda _topic, _log_ns, data: header_stamp_ns(data),
                             context=context, node_name="qiki_replay_player", log=lambda _text: None)
             try:
                 player.play(stop, gate)

@@ -8,7 +8,8 @@ stay transient-local). Messages are published as stored (CDR bytes), never deser
 message type is not installed here is skipped with a warning.
 
 For replaying into a subset of the graph (``qiki.replay``): ``message_filter(topic, cdr)`` keeps only some
-messages of a topic (e.g. the StepDone announcements of the nodes that are not running), ``qos`` overrides
+messages of a topic (e.g. the StepDone announcements of the nodes that are not running), ``order_by``
+publishes in another order than the log time (e.g. by sim step), ``qos`` overrides
 the publisher QoS per topic (e.g. the graph's own profiles), and :meth:`play` takes a ``gate(topic, cdr)``
 called before each message is published, which may block (lockstep pacing on the consumers' progress).
 A topic recorded without any offered QoS falls back to the QoS of the QIKI graph description, so the step
@@ -50,7 +51,8 @@ class Player(Node):
                  topics: list[str] | None = None, clock_hz: float | None = None,
                  log: Callable[[str], None] | None = None, node_name: str = "qiki_bag_player", context=None,
                  message_filter: Callable[[str, bytes], bool] | None = None,
-                 qos: dict[str, QoSProfile] | None = None) -> None:
+                 qos: dict[str, QoSProfile] | None = None,
+                 order_by: Callable[[str, int, bytes], object] | None = None) -> None:
         super().__init__(node_name, context=context, start_parameter_services=False)
         if not rate > 0:
             raise ValueError(f"rate must be positive, got {rate}")
@@ -60,6 +62,7 @@ class Player(Node):
         self.start_offset_ns = int(max(0.0, start_offset_s) * 1e9)
         self.clock_hz = clock_hz
         self.message_filter = message_filter
+        self.order_by = order_by
         self.log = log or (lambda text: print(f"qiki bag play: {text}", file=sys.stderr, flush=True))
         self.counts: dict[str, int] = {}
         self.publishers_by_topic = {}
@@ -145,7 +148,7 @@ class Player(Node):
             self._next_clock = wall0
             n = 0
             if topics:
-                for conn, stamp, data in self.bag.messages(topics, start_ns=t0_ns):
+                for conn, stamp, data in self._messages(topics, t0_ns):
                     if self.message_filter is not None and not self.message_filter(conn.topic, data):
                         continue
                     self._sleep_until(wall0 + (stamp - t0_ns) / 1e9 / self.rate, wall0, t0_ns, stop)
@@ -161,6 +164,15 @@ class Player(Node):
                 break
         self._flush(stop)
         return total
+
+    def _messages(self, topics: list[str], t0_ns: int):
+        """The bag's messages in log-time order, or sorted (stable) by ``order_by(topic, log time, cdr)``."""
+        if self.order_by is None:
+            yield from self.bag.messages(topics, start_ns=t0_ns)
+            return
+        messages = [(conn, stamp, bytes(data)) for conn, stamp, data in self.bag.messages(topics, start_ns=t0_ns)]
+        messages.sort(key=lambda m: self.order_by(m[0].topic, m[1], m[2]))
+        yield from messages
 
     def _flush(self, stop: threading.Event, timeout_s: float = 3.0) -> None:
         """Give reliable subscribers time to acknowledge the last messages before the node goes away."""

@@ -21,10 +21,11 @@ is any track without an update for max_unupdated_s (e.g. one that left every ban
 
 Association is a gated global nearest neighbour (minimum total negative
 log-likelihood), confirmed tracks first: a tentative track only gets a detection
-no confirmed track took. A detection left over inside a confirmed track's looser
-birth gate (chi2 birth_gate_probability) starts no new track, so a rare gate miss
-(0.3 % of updates at the 99.7 % gate) does not spawn a duplicate that could later
-steal the target. Tracker.phase_time_s accumulates where a frame's time goes.
+no confirmed track took. A detection left over inside the looser birth gate
+(chi2 birth_gate_probability) of a confirmed track that got no detection this frame
+starts no new track, so a rare gate miss (0.3 % of updates at the 99.7 % gate) does
+not spawn a duplicate that could later steal the target, while a new object next to
+a well-tracked one still starts its track at once. Tracker.phase_time_s accumulates where a frame's time goes.
 """
 from __future__ import annotations
 
@@ -71,6 +72,9 @@ class TrackerConfig(BaseModel):
     confirm_m: int = Field(4, ge=1)
     confirm_n: int = Field(6, ge=1, le=32)
     max_coast_frames: int = Field(5, ge=0, description="covered misses a confirmed track survives")
+    tentative_max_misses: int = Field(
+        32, ge=0, description="consecutive covered misses a tentative track survives, on top of M-of-N "
+                              "(the default, 32, leaves M-of-N alone to decide)")
     init_velocity_std: float = Field(15.0, gt=0.0, description="velocity std of a one-point-initiated track [m/s]")
     tentative_max_age_s: float = Field(
         5.0, ge=0.0, description="a tentative track still unconfirmed this long after its birth is deleted, "
@@ -84,8 +88,8 @@ class TrackerConfig(BaseModel):
                                  "killed by the band the target has not entered yet")
     birth_gate_probability: float = Field(
         BIRTH_GATE_PROBABILITY, ge=0.0, lt=1.0,
-        description="an unassigned detection inside a confirmed track's gate of this chi2 probability starts "
-                    "no new track; 0 = every unassigned detection starts one")
+        description="an unassigned detection inside the gate of this chi2 probability of a confirmed track that "
+                    "missed this frame starts no new track; 0 = every unassigned detection starts one")
     friend_codes: list[int] = Field(default_factory=list)
     foe_codes: list[int] = Field(default_factory=list)
 
@@ -258,7 +262,7 @@ class Tracker:
         pt["predict"] += c1 - c0
 
         covered = np.ones(len(self), bool) if coverage is None else self._covered(coverage)
-        ti, mj, d2, logdet, claimed = self._candidates(meas)
+        ti, mj, d2, logdet, near = self._candidates(meas)
         c2 = clock()
         pt["gate"] += c2 - c1
         ti, mj = self._assign(len(meas), ti, mj, d2, logdet)
@@ -271,8 +275,9 @@ class Tracker:
         hit = np.zeros(len(self), bool)
         hit[ti] = True
         self._count_frame(hit, covered | hit)
-        unassigned = ~claimed
+        unassigned = np.ones(len(meas), bool)
         unassigned[mj] = False
+        unassigned[near[1][~hit[near[0]]]] = False  # inside the birth gate of a confirmed track that missed
         self._birth(t, meas, np.flatnonzero(unassigned))
         self._confirmed |= np.bitwise_count(self._hist) >= self.config.confirm_m
         self._delete_lost()
@@ -339,17 +344,15 @@ class Tracker:
             P[d + i, d + i] += q * dt
 
     def _candidates(self, meas: Measurements):
-        """Gated (track, measurement) pairs with their assignment cost, and the detections claimed for no birth.
+        """Gated (track, measurement) pairs, and the (confirmed track, detection) pairs within the birth gate.
 
         A pair is kept when its squared Mahalanobis distance d2 is within the gate; returned with
-        d2 and log det S. claimed[j] is True when detection j lies inside the birth gate of a
-        confirmed track.
+        d2 and log det S.
         """
         n, m, d = len(self), len(meas), self.config.dim
         none = np.zeros(0, np.intp)
-        claimed = np.zeros(m, bool)
         if n == 0 or m == 0:
-            return none, none, np.zeros(0), np.zeros(0), claimed
+            return none, none, np.zeros(0), np.zeros(0), (none, none)
         P = self._P
         gate = np.where(self._confirmed, max(self._gate, self._birth_gate), self._gate)
         # |nu|^2 <= gate * lambda_max(P + R) <= gate * (tr P + max tr R): a safe per-track search radius.
@@ -357,17 +360,15 @@ class Tracker:
         radius = np.sqrt(gate * (trace_p + np.trace(meas.R, axis1=1, axis2=2).max()))
         ti, mj = _pairs_in_radius(self._x[:d].T, meas.z, radius)
         if ti.size == 0:
-            return none, none, np.zeros(0), np.zeros(0), claimed
+            return none, none, np.zeros(0), np.zeros(0), (none, none)
         # np.take keeps the track axis contiguous (fancy indexing on the last axis would not).
         S = np.take(P[:d, :d], ti, axis=2) + np.take(meas.R.transpose(1, 2, 0), mj, axis=2)
         nu = meas.z[mj].T - np.take(self._x[:d], ti, axis=1)
         Sinv, logdet = _inv_logdet(S)
         d2 = sum(nu[a] * Sinv[a, b] * nu[b] for a in range(d) for b in range(d))
-        conf = self._confirmed[ti]
-        if self._birth_gate > 0.0:
-            claimed[mj[conf & (d2 <= self._birth_gate)]] = True
+        near = self._confirmed[ti] & (d2 <= self._birth_gate)
         ok = d2 <= self._gate
-        return ti[ok], mj[ok], d2[ok], logdet[ok], claimed
+        return ti[ok], mj[ok], d2[ok], logdet[ok], (ti[near], mj[near])
 
     def _assign(self, m: int, ti: np.ndarray, mj: np.ndarray, d2: np.ndarray, logdet: np.ndarray):
         """Global nearest neighbour over the gated pairs: confirmed tracks first, then tentative ones.
@@ -442,12 +443,14 @@ class Tracker:
             setattr(self, name, np.concatenate([getattr(self, name), born[name]], axis=axis))
 
     def _delete_lost(self) -> None:
-        """Drop tentative tracks that can no longer reach M-of-N or outlived tentative_max_age_s, confirmed
-        tracks coasting too long, and any track not updated for max_unupdated_s."""
+        """Drop tentative tracks that can no longer reach M-of-N, missed more than tentative_max_misses in a
+        row or outlived tentative_max_age_s, confirmed tracks coasting too long, and any track not updated
+        for max_unupdated_s."""
         cfg, t = self.config, self._t
         reachable = np.bitwise_count(self._hist) + (cfg.confirm_n - self._nhist) >= cfg.confirm_m
         if cfg.tentative_max_age_s > 0.0:
             reachable &= t - self._birth_t <= cfg.tentative_max_age_s
+        reachable &= self._misses <= cfg.tentative_max_misses
         keep = np.where(self._confirmed, self._misses <= cfg.max_coast_frames, reachable)
         if cfg.max_unupdated_s > 0.0:
             keep &= t - self._last_hit_t <= cfg.max_unupdated_s
