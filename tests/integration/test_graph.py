@@ -112,11 +112,22 @@ def test_node_dying_at_start_up_is_named(domain_id, leftover_processes, tmp_path
     assert leftover_processes(domain_id) == []
 
 
+def call(client, request, timeout_s: float = 30.0):
+    """Call a service from the observer's node (spun by its own thread) and wait for the answer."""
+    import threading
+    done = threading.Event()
+    future = client.call_async(request)
+    future.add_done_callback(lambda _: done.set())
+    assert done.wait(timeout_s), "no answer from the service"
+    return future.result()
+
+
 def test_sim_rejects_non_finite_commands_and_keeps_running(domain_id, observer, leftover_processes):
     """A NaN actuator command is rejected by the sim (event 901, counted, last valid command held)."""
     from qiki.plan import make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
     from qiki_msgs.msg import ActuatorCommand
+    from qiki_msgs.srv import OperatorCommand
     from qiki_ros import qos
     from qiki_ros.events import EventCode
 
@@ -137,5 +148,13 @@ def test_sim_rejects_non_finite_commands_and_keeps_running(domain_id, observer, 
         assert observer.wait_for(rejected, timeout_s=120), "the sim did not reject the NaN command"
         t_now = observer.state.sim_time_s
         assert observer.wait_for(lambda s: s.sim_time_s >= t_now + 1.0, timeout_s=60), "the sim stopped stepping"
+
+        # Operator commands through the service: safe mode is accepted, a mission start in safe mode is not.
+        client = observer.node.create_client(OperatorCommand, plan.graph.services[0].name)
+        assert client.wait_for_service(timeout_sec=30)
+        answer = call(client, OperatorCommand.Request(command=OperatorCommand.Request.SAFE_MODE))
+        assert (answer.accepted, answer.state) == (True, "SAFE_MODE"), answer
+        answer = call(client, OperatorCommand.Request(command=OperatorCommand.Request.START_MISSION))
+        assert not answer.accepted and answer.state == "SAFE_MODE" and "SAFE_MODE" in answer.reason, answer
         assert sup.dead() == []
     assert leftover_processes(domain_id) == []

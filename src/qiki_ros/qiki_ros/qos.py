@@ -4,8 +4,9 @@
   reliable, keep-last 100 so a busy subscriber rides out a burst, and transient-local so a subscriber
   whose DDS match completes a little after the graph starts still receives the first steps (discovery
   of one node's endpoints is not simultaneous; a lost step 0 would stall the lockstep barrier).
-- latched: status-like topics a late joiner needs once (agent status, BIOS report): reliable,
-  transient-local, keep-last 1.
+- latched: status-like topics a late joiner needs (agent status, BIOS report): reliable,
+  transient-local, keep-last 10 (the boot sequence publishes several statuses in one tick; a recorder
+  that joins late still gets all of them).
 - sync: the step barrier (StepDone), transient-local and deep enough that no announcement is lost.
 - events: coded events, kept for late joiners (a monitor started after boot still sees 1xx codes).
 """
@@ -13,7 +14,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 STREAM = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                      reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 EVENTS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
                     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
