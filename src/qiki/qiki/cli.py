@@ -119,6 +119,7 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
     finally:
         codes = sup.stop()
         wall = time.monotonic() - t0
+        observer.drain()
         observer.close()
         if recorder is not None:
             recorder.stop()

@@ -63,8 +63,9 @@ class GraphObserver:
         rclpy.init(context=self.context)
         self.node = Node("qiki_observer", context=self.context)
         self.state = GraphState()
+        self.received = 0
         self.cond = threading.Condition()
-        stream = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         sub = self.node.create_subscription
@@ -93,7 +94,18 @@ class GraphObserver:
     def _update(self, fn) -> None:
         with self.cond:
             fn(self.state)
+            self.received += 1
             self.cond.notify_all()
+
+    def drain(self, quiet_s: float = 0.5, timeout_s: float = 15.0) -> None:
+        """After the graph stopped: take what is still queued for us until nothing arrives for quiet_s."""
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while time.monotonic() < deadline:
+                seen = self.received
+                self.cond.wait(quiet_s)
+                if self.received == seen:
+                    return
 
     def _on_clock(self, msg: Clock) -> None:
         t, now = from_stamp(msg.clock), time.monotonic()

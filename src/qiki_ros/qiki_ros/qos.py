@@ -1,7 +1,8 @@
 """QoS profiles of the graph, chosen per kind of data (named by the `qos:` key in config/graph.yaml).
 
 - stream: sensor and state streams the next node must not lose (lockstep, tracker input):
-  reliable, keep-last 100 so a busy subscriber rides out a burst, and transient-local so a subscriber
+  reliable, keep-last 1000 so a subscriber outside the step barrier (observer, scorer, recorder) that
+  falls behind a fast lockstep run loses nothing, and transient-local so a subscriber
   whose DDS match completes a little after the graph starts still receives the first steps (discovery
   of one node's endpoints is not simultaneous; a lost step 0 would stall the lockstep barrier).
 - latched: status-like topics a late joiner needs (agent status, BIOS report): reliable,
@@ -12,7 +13,7 @@
 """
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-STREAM = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+STREAM = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
                     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                      reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
