@@ -1,6 +1,4 @@
 """The README stays true: its topic table is what `qiki graph` prints, its commands exist."""
-import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,16 +29,8 @@ class GraphState:
     """What the observer has seen so far."""
 
     sim_time_s: float = 0.0
-    clock_wall: tuple[float, float] | None = None   # wall time (monotonic) of the first and last /clock
-
-    def rtf(self) -> float | None:
-        """Real-time factor after start-up: sim seconds per wall second between the first and last clock."""
-        if self.clock_wall is None or self.clock_wall[1] <= self.clock_wall[0]:
-            return None
-        return self.sim_time_s_since_first / (self.clock_wall[1] - self.clock_wall[0])
-
-    sim_time_s_since_first: float = 0.0
-    _first_clock_s: float | None = None
+    first_clock: tuple[float, float] | None = None   # (sim time, wall monotonic) of the first /clock
+    last_clock_wall: float = 0.0                       # wall monotonic of the latest /clock
     frames: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
     detections: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
     confirmed_ids: dict[str, set] = field(default_factory=lambda: {"lr": set(), "sr": set()})
@@ -50,6 +42,12 @@ class GraphState:
     min_miss_distance_m: float = float("inf")    # closest ego-object centre distance seen in truth
     min_miss_object: int = 0
     _ego: dict = field(default_factory=dict)      # stamp -> ego position, until its truth arrives
+
+    def rtf(self) -> float | None:
+        """Real-time factor after start-up: sim seconds per wall second between the first and last clock."""
+        if self.first_clock is None or self.last_clock_wall <= self.first_clock[1]:
+            return None
+        return (self.sim_time_s - self.first_clock[0]) / (self.last_clock_wall - self.first_clock[1])
 
     def tracks_confirmed(self) -> dict[str, int]:
         return {band: len(ids) for band, ids in self.confirmed_ids.items()}
@@ -112,10 +110,9 @@ class GraphObserver:
 
         def upd(s: GraphState) -> None:
             s.sim_time_s = max(s.sim_time_s, t)
-            if s._first_clock_s is None:
-                s._first_clock_s, s.clock_wall = t, (now, now)
-            s.clock_wall = (s.clock_wall[0], now)
-            s.sim_time_s_since_first = s.sim_time_s - s._first_clock_s
+            if s.first_clock is None:
+                s.first_clock = (t, now)
+            s.last_clock_wall = now
         self._update(upd)
 
     def _on_frame(self, msg: RadarFrame) -> None:

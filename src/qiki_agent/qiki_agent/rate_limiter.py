@@ -8,7 +8,6 @@ output. `report` says what happened on the last step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 

@@ -100,7 +100,19 @@ class BotEgo(_Strict):
         return data
 
 
-class ObjectSpec(_Strict):
+class _KindDefaults:
+    """RCS and radius of a world object, defaulted by its kind when the scenario leaves them out."""
+
+    @property
+    def rcs(self) -> float:
+        return self.rcs_m2 if self.rcs_m2 is not None else DEFAULT_RCS_M2[self.kind]
+
+    @property
+    def radius(self) -> float:
+        return self.radius_m if self.radius_m is not None else DEFAULT_RADIUS_M[self.kind]
+
+
+class ObjectSpec(_KindDefaults, _Strict):
     """One explicit world object and its scripted motion."""
 
     profile: Literal["bot"] = Field("bot", exclude=True)  # injected from the scenario's profile
@@ -132,13 +144,6 @@ class ObjectSpec(_Strict):
             raise PydanticCustomError("behaviour", "behaviour 'static' needs velocity [0, 0, 0] or no velocity", {})
         return self
 
-    @property
-    def rcs(self) -> float:
-        return self.rcs_m2 if self.rcs_m2 is not None else DEFAULT_RCS_M2[self.kind]
-
-    @property
-    def radius(self) -> float:
-        return self.radius_m if self.radius_m is not None else DEFAULT_RADIUS_M[self.kind]
 
 
 class RandomMoversSpec(_Strict):
@@ -259,7 +264,7 @@ class Encounter(_Strict):
     relative_velocity: Vec3  # relative velocity at time_s [m/s], LVLH (rotating frame)
 
 
-class ShipObjectSpec(_Strict):
+class ShipObjectSpec(_KindDefaults, _Strict):
     """One orbiting object: exactly one of position (+ velocity, frame), elements or encounter."""
 
     profile: Literal["ship"] = Field("ship", exclude=True)
@@ -286,13 +291,6 @@ class ShipObjectSpec(_Strict):
             raise PydanticCustomError("state", "key {k} applies only with position", {"k": repr(stray[0])})
         return self
 
-    @property
-    def rcs(self) -> float:
-        return self.rcs_m2 if self.rcs_m2 is not None else DEFAULT_RCS_M2[self.kind]
-
-    @property
-    def radius(self) -> float:
-        return self.radius_m if self.radius_m is not None else DEFAULT_RADIUS_M[self.kind]
 
 
 class RandomDebrisSpec(_Strict):
