@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+
+from qiki_ros.stop_signal import stop_on_signals
 
 PROG = "qiki bag"
 SYNC_TOPIC = "/qiki/sync/step_done"
@@ -137,25 +137,6 @@ def _env(args) -> None:
 
 
 @contextmanager
-def _stop_on_signals():
-    """SIGINT/SIGTERM set the yielded event (restored afterwards)."""
-    stop = threading.Event()
-    previous = {}
-
-    def handle(signum, _frame) -> None:
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handle)
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@contextmanager
 def _ros_context():
     import rclpy
     from rclpy.context import Context
@@ -236,7 +217,7 @@ def cmd_record(args) -> int:
     log(f"recording {'all topics' if args.all else ' '.join(patterns)} into {out} (Ctrl-C to stop)")
     t0 = time.monotonic()
     rec = None
-    with _stop_on_signals() as stop, _closing(writer), _ros_context() as context:
+    with stop_on_signals() as stop, _closing(writer), _ros_context() as context:
         rec = Recorder(writer, patterns, all_topics=args.all, exclude=args.exclude, known=known, log=log,
                        node_name="qiki_bag_recorder", context=context)
         executor = _executor(args.executor, context)
@@ -287,7 +268,7 @@ def cmd_play(args) -> int:
             _err(f"{args.bag}: --start-offset {args.start_offset:g} s is past the end of the bag "
                  f"({info.duration_s:.3f} s long)")
             return 2
-        with _stop_on_signals() as stop, _ros_context() as context:
+        with stop_on_signals() as stop, _ros_context() as context:
             player = Player(bag, rate=args.rate, loop=args.loop, start_offset_s=args.start_offset,
                             topics=args.topics, clock_hz=args.clock, log=log, context=context,
                             message_filter=sync_filter(args.sync_from) if args.sync_from else None)
