@@ -71,3 +71,16 @@ def test_default_mission_completes_back_to_idle(tmp_path, domain_id, profile, du
     assert s["agent_state_final"] == "IDLE"
     assert states(s)[-1] == "IDLE" and "MISSION_ACTIVE" in states(s)
     assert s["events_by_code"].get(str(int(EventCode.MISSION_COMPLETE)), 0) == 1
+
+
+def test_friend_keeps_its_track_id_through_the_lr_to_sr_handover(tmp_path, domain_id):
+    """bot_patrol: the friend robot (transponder 1001) closes from 250 m and its range falls below
+    radar.sr_threshold_m (60 m) at about t = 77 s. Its confirmed track is reported on the LR topic, then on
+    the SR topic, under one id all along."""
+    s = run(tmp_path, domain_id, "--profile", "bot", "--scenario", "bot_patrol", "--duration", "95")
+    history = s["transponder_tracks"]["1001"]
+    print("friend 1001:", history)
+    assert history[0]["band"] == "lr" and history[0]["t_s"] < 30.0
+    handover = next(h["t_s"] for h in history if h["band"] == "sr")
+    assert 70.0 <= handover <= 85.0
+    assert {h["id"] for h in history} == {history[0]["id"]}

@@ -155,6 +155,8 @@ def _summary(plan: GraphPlan, report: dict) -> dict:
         "track_counts": {b: {"confirmed": m.distinct_confirmed, "false": m.false_tracks,
                              "missed": m.missed_targets, "id_switches": m.id_switches}
                          for b, m in sorted(s.scores.items())},
+        "transponder_tracks": {str(code): [{"t_s": t, "id": tid, "band": band} for t, tid, band in history]
+                               for code, history in sorted(s.coded_tracks.items())},
         "mission_result": s.mission_result,
         "min_miss_distance_m": round(s.min_miss_distance_m, 3) if s.min_miss_distance_m < float("inf") else None,
         "min_miss_object_id": s.min_miss_object or None,

@@ -34,6 +34,8 @@ class GraphState:
     frames: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
     detections: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
     confirmed_ids: dict[str, set] = field(default_factory=lambda: {"lr": set(), "sr": set()})
+    # transponder code -> [(sim time s, track id, band)] of its confirmed tracks, one entry per change
+    coded_tracks: dict[int, list[tuple[float, int, str]]] = field(default_factory=dict)
     agent_state: str = ""
     fsm_transitions: list[dict] = field(default_factory=list)
     events: list[tuple[float, int, str]] = field(default_factory=list)
@@ -126,8 +128,20 @@ class GraphObserver:
         self._update(upd)
 
     def _on_tracks(self, band: str, msg: TrackArray) -> None:
-        ids = unpack(msg.id, "uint32")[unpack(msg.status, "uint8") == TrackArray.STATUS_CONFIRMED]
-        self._update(lambda s: s.confirmed_ids[band].update(ids.tolist()))
+        status, ids, codes = unpack(msg.status, "uint8"), unpack(msg.id, "uint32"), unpack(msg.transponder_code, "uint32")
+        if len(status) != len(ids) or len(codes) != len(ids):
+            return
+        confirmed = ids[status == TrackArray.STATUS_CONFIRMED].tolist()
+        coded = (status != TrackArray.STATUS_TENTATIVE) & (codes != 0)
+        t = round(from_stamp(msg.header.stamp), 3)
+
+        def upd(s: GraphState) -> None:
+            s.confirmed_ids[band].update(confirmed)
+            for code, tid in zip(codes[coded].tolist(), ids[coded].tolist()):
+                history = s.coded_tracks.setdefault(code, [])
+                if not history or history[-1][1:] != (tid, band):
+                    history.append((t, tid, band))
+        self._update(upd)
 
     def _on_status(self, msg: AgentStatus) -> None:
         t = from_stamp(msg.header.stamp)
