@@ -490,3 +490,27 @@ def test_tentative_max_misses_drops_a_tentative_track_on_a_run_of_misses():
     lens = [len(tracker.step(k * 0.1, frame([[5.0, 5.0]], rng, std=0.5) if seen else empty))
             for k, seen in enumerate([1, 0, 0, 1, 0])]
     assert lens == [1, 1, 1, 1, 0]
+
+
+@pytest.mark.parametrize("cost, track0_takes", [("likelihood", "v"), ("mahalanobis", "u")])
+def test_assignment_cost_decides_an_ambiguous_pair(cost, track0_takes):
+    """Two confirmed tracks with equal covariances at (0, 0) and (1.6, 0); u = (0.1, 0) is 0.1 m from track 0
+    and 1.5 m from track 1, v is 1.7 m from track 0 and 3.0 m from track 1. Pairing (0-u, 1-v) has the smaller
+    total distance (3.1 vs 3.2), (0-v, 1-u) the smaller total squared distance (5.14 vs 9.01): the
+    maximum-likelihood cost picks the latter, the Mahalanobis-distance cost (Stone Soup's) the former."""
+    cfg = TrackerConfig(process_accel_std=0.0, init_velocity_std=0.5, assignment_cost=cost)
+    tracker, R = Tracker(cfg), np.broadcast_to(np.eye(2), (2, 2, 2))
+    anchors = np.array([[0.0, 0.0], [1.6, 0.0]])
+    for k in range(6):
+        out = tracker.step(k * DT, Measurements(anchors, R, 0, 0))
+    assert (out.status == STATUS_CONFIRMED).all()
+    x = -1.1094
+    u, v = np.array([0.1, 0.0]), np.array([x, np.sqrt(1.7**2 - x**2)])
+    assert np.linalg.norm(v - anchors[1]) == pytest.approx(3.0, abs=1e-3)
+    track0 = int(out.id[np.argmin(np.linalg.norm(out.state[:, :2] - anchors[0], axis=1))])
+    out = tracker.step(6 * DT, Measurements(np.array([u, v]), R, 0, 0))
+    p0 = out.state[list(out.id).index(track0), :2]
+    step = p0 - anchors[0]          # the update moves the track part of the way towards its detection
+    toward = {name: step @ (z - anchors[0]) / np.linalg.norm(z - anchors[0]) / np.linalg.norm(step)
+              for name, z in (("u", u), ("v", v))}
+    assert toward[track0_takes] > 0.99

@@ -20,7 +20,8 @@ tentative track unconfirmed tentative_max_age_s after its birth is deleted, and 
 is any track without an update for max_unupdated_s (e.g. one that left every band).
 
 Association is a gated global nearest neighbour (minimum total negative
-log-likelihood), confirmed tracks first: a tentative track only gets a detection
+log-likelihood by default, or total Mahalanobis distance as Stone Soup's GNN
+associators use: assignment_cost), confirmed tracks first: a tentative track only gets a detection
 no confirmed track took. A detection left over inside the looser birth gate
 (chi2 birth_gate_probability) of a confirmed track that got no detection this frame
 starts no new track, so a rare gate miss (0.3 % of updates at the 99.7 % gate) does
@@ -90,6 +91,9 @@ class TrackerConfig(BaseModel):
         BIRTH_GATE_PROBABILITY, ge=0.0, lt=1.0,
         description="an unassigned detection inside the gate of this chi2 probability of a confirmed track that "
                     "missed this frame starts no new track; 0 = every unassigned detection starts one")
+    assignment_cost: Literal["likelihood", "mahalanobis"] = Field(
+        "likelihood", description="GNN pair cost: likelihood = d^2 + log det S (maximum-likelihood assignment), "
+                                  "mahalanobis = d (the distance Stone Soup's Mahalanobis hypothesiser ranks by)")
     friend_codes: list[int] = Field(default_factory=list)
     foe_codes: list[int] = Field(default_factory=list)
 
@@ -375,14 +379,18 @@ class Tracker:
 
         Each stage is a minimum-cost partial assignment whose pair cost is the negative
         log-likelihood d2 + log det S less that of a detection on the gate of the frame's widest
-        S: every gated pair is worth taking, but a close pair is not traded for two far ones just
-        to assign more pairs. Tentative tracks only compete for what the confirmed ones left.
+        S (or, with assignment_cost "mahalanobis", the distance d less the gate's): every gated pair
+        is worth taking, but a close pair is not traded for two far ones just to assign more pairs.
+        Tentative tracks only compete for what the confirmed ones left.
         """
         n = len(self)
         if ti.size == 0:
             return ti, mj
         conf = self._confirmed[ti]
-        cost = d2 + logdet - (self._gate + logdet.max()) - 1e-9
+        if self.config.assignment_cost == "mahalanobis":
+            cost = np.sqrt(d2) - np.sqrt(self._gate) - 1e-9
+        else:
+            cost = d2 + logdet - (self._gate + logdet.max()) - 1e-9
         a1, b1 = _solve_sparse(n, m, ti[conf], mj[conf], cost[conf], forbidden=0.0)
         used = np.zeros(m, bool)
         used[b1] = True
