@@ -14,12 +14,12 @@ from functools import partial
 import numpy as np
 from transforms3d.quaternions import mat2quat, quat2mat
 
-from qiki_sim.devices import ERROR, OK, WARN, DeviceHealthModel
+from qiki_sim.devices import ERROR, OK, WARN
 from qiki_sim.lvlh import lvlh_rate, lvlh_rotation, to_lvlh
 from qiki_sim.orbit import OrbitalWorld, elements_to_state, gravity
 from qiki_sim.rigid_body import RigidBody
 from qiki_sim.scenario import Scenario
-from qiki_sim.simulation import EgoState
+from qiki_sim.simulation import EgoState, SteppedSimulation
 from qiki_sim.thrusters import Rcs, ThrustAllocator, default_rcs
 from qiki_sim.world import Truth
 
@@ -54,42 +54,26 @@ def initial_chaser_state(ego) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return r, v, q, w
 
 
-class ShipSimulation:
+class ShipSimulation(SteppedSimulation):
     """Ship profile: RCS-driven rigid-body chaser among OrbitalWorld objects, stepped at the scenario's dt."""
 
     def __init__(self, scenario: Scenario, seed: int = 0):
         if scenario.profile != "ship":
             raise ValueError(f"ShipSimulation needs a 'ship' scenario, got profile {scenario.profile!r}")
-        self.scenario = scenario
-        self.seed = seed or scenario.seed
         self.params = scenario.ego.params
         self.rcs = Rcs(self.params.rcs or default_rcs())
         self.allocator = ThrustAllocator(self.rcs)
-        self.reset()
+        super().__init__(scenario, seed)
         idx = next((i for i, o in enumerate(scenario.objects) if o.role == "target"), None)
         self.target_id = None if idx is None else int(self.world.id[idx])  # the object with role: target
 
-    def reset(self, seed: int = 0) -> None:
-        """Back to t = 0 with the scenario's initial state (and an optional new seed)."""
-        if seed:
-            self.seed = seed
+    def _reset_models(self) -> None:
         sc, p = self.scenario, self.params
-        self.rng = np.random.default_rng(self.seed)
         r, v, q, w = initial_chaser_state(sc.ego)
         self.body = RigidBody(p.inertia_kg_m2, r, v, q, w, p.dry_mass_kg + p.propellant_kg,
                               gravity=partial(gravity, j2=sc.ego.j2))
         self.world = OrbitalWorld.from_specs(sc.objects, sc.random_debris, self.rng, r, v, sc.dt_s, sc.ego.j2)
-        self.devices = DeviceHealthModel.for_profile(sc.profile, sc.failures)
         self.throttle = np.zeros(self.rcs.n)
-        self.step_index = 0
-
-    @property
-    def dt(self) -> float:
-        return self.scenario.dt_s
-
-    @property
-    def time_s(self) -> float:
-        return self.step_index * self.scenario.dt_s
 
     @property
     def propellant_kg(self) -> float:
@@ -120,9 +104,9 @@ class ShipSimulation:
         self.throttle = applied
         return ThrottleReport(bool(out.size), u, applied.copy(), reason)
 
-    def step(self) -> None:
-        """Advance one dt: chaser under the held throttles (scaled down if propellant runs out), then objects."""
-        dt, u = self.dt, self.throttle
+    def _advance(self, dt: float) -> None:
+        """Chaser under the held throttles (scaled down if propellant runs out), then objects."""
+        u = self.throttle
         flow = self.rcs.mass_flow(u)
         if flow * dt > self.propellant_kg:
             u = u * (self.propellant_kg / (flow * dt))
@@ -130,17 +114,12 @@ class ShipSimulation:
         force, torque = self.rcs.forces_torques(u)
         self.body.step(dt, force, torque, flow)
         self.world.step(dt)
-        self.step_index += 1
 
     def ego_state(self) -> EgoState:
         """Chaser state in ECI; energy_fraction is the propellant fraction."""
         s = self.body.state
         return EgoState(s.position, s.quaternion_wxyz, s.velocity, quat2mat(s.quaternion_wxyz).T @ s.velocity,
                         s.angular_velocity_body, s.mass_kg, self.propellant_fraction, self.propellant_kg)
-
-    def truth(self) -> Truth:
-        """World objects in ECI."""
-        return self.world.truth()
 
     def relative_truth_lvlh(self) -> Truth:
         """World objects relative to the chaser, in its LVLH frame (see lvlh.py): for the radar and evaluation."""

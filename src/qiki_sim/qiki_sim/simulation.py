@@ -35,8 +35,10 @@ class EgoState:
         return quat2mat(self.quaternion_wxyz)
 
 
-class BotSimulation:
-    """Ground-robot profile: differential-drive ego among scripted objects."""
+class SteppedSimulation:
+    """What both profiles share: scenario, seed, device health and the step counter that is the sim's
+    time. Subclasses build their vehicle and world in _reset_models (from self.rng) and advance them by
+    one dt in _advance."""
 
     def __init__(self, scenario: Scenario, seed: int = 0):
         self.scenario = scenario
@@ -47,12 +49,10 @@ class BotSimulation:
         """Back to t = 0 with the scenario's initial state (and an optional new seed)."""
         if seed:
             self.seed = seed
-        sc = self.scenario
         self.rng = np.random.default_rng(self.seed)
-        self.world = World.from_scenario(sc, self.rng)
-        self.ego = DiffDriveBot(sc.ego.params, sc.ego.x, sc.ego.y, sc.ego.yaw)
-        self.devices = DeviceHealthModel.for_profile(sc.profile, sc.failures)
+        self.devices = DeviceHealthModel.for_profile(self.scenario.profile, self.scenario.failures)
         self.step_index = 0
+        self._reset_models()
 
     @property
     def dt(self) -> float:
@@ -62,13 +62,36 @@ class BotSimulation:
     def time_s(self) -> float:
         return self.step_index * self.scenario.dt_s
 
+    def step(self) -> None:
+        """Advance one dt."""
+        self._advance(self.dt)
+        self.step_index += 1
+
+    def truth(self) -> Truth:
+        """World objects in the world frame."""
+        return self.world.truth()
+
+    def _reset_models(self) -> None:
+        raise NotImplementedError
+
+    def _advance(self, dt: float) -> None:
+        raise NotImplementedError
+
+
+class BotSimulation(SteppedSimulation):
+    """Ground-robot profile: differential-drive ego among scripted objects."""
+
+    def _reset_models(self) -> None:
+        sc = self.scenario
+        self.world = World.from_scenario(sc, self.rng)
+        self.ego = DiffDriveBot(sc.ego.params, sc.ego.x, sc.ego.y, sc.ego.yaw)
+
+    def _advance(self, dt: float) -> None:
+        self.ego.step(dt)
+        self.world.step(dt)
+
     def command(self, v: float, w: float) -> ClampReport:
         return self.ego.command(v, w)
-
-    def step(self) -> None:
-        self.ego.step(self.dt)
-        self.world.step(self.dt)
-        self.step_index += 1
 
     def ego_state(self) -> EgoState:
         s = self.ego.state
@@ -76,9 +99,6 @@ class BotSimulation:
         quat = np.array([np.cos(s.yaw / 2), 0.0, 0.0, np.sin(s.yaw / 2)])
         return EgoState(np.array([s.x, s.y, 0.0]), quat, np.array([vx, vy, 0.0]), np.array([s.v, 0.0, 0.0]),
                         np.array([0.0, 0.0, s.w]), self.ego.params.mass_kg, s.battery_soc)
-
-    def truth(self) -> Truth:
-        return self.world.truth()
 
     def device_readings(self):
         return self.devices.readings(self.time_s, self.ego.state.battery_soc)
