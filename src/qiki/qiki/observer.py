@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from qiki.graph import GraphSpec
 from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
+from qiki_ros.graph_node import GraphNode
 from qiki_ros.step_sync import stamp_ns
 from qiki_ros.packing import from_stamp, unpack
 
@@ -59,7 +59,7 @@ class GraphObserver:
     def __init__(self, graph: GraphSpec):
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.node = Node("qiki_observer", context=self.context)
+        self.node = GraphNode("qiki_observer", context=self.context)
         self.state = GraphState()
         self.received = 0
         self.cond = threading.Condition()
@@ -181,6 +181,11 @@ class GraphObserver:
                     return False
                 self.cond.wait(left)
             return True
+
+    def check(self, predicate) -> bool:
+        """predicate(state) now, without waiting."""
+        with self.cond:
+            return bool(predicate(self.state))
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=1.0)

@@ -4,7 +4,6 @@ the sim; the tracker and the agent never see it."""
 from __future__ import annotations
 
 import numpy as np
-from rclpy.node import Node
 
 from qiki_msgs.msg import RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
 from qiki_radar.scoring import TrackScorer
@@ -12,6 +11,7 @@ from qiki_radar.scorer_config import ScorerNodeConfig
 from qiki_radar.sensor_frame import sensor_view
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
+from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import unpack
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import stamp_ns
@@ -19,7 +19,7 @@ from qiki_ros.step_sync import stamp_ns
 BANDS = (TrackArray.BAND_LR, TrackArray.BAND_SR, TrackArray.BAND_UNION)
 
 
-class ScorerNode(Node):
+class ScorerNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("scorer")
         self.cfg = declare_model(self, ScorerNodeConfig)
