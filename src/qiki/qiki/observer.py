@@ -71,8 +71,7 @@ class GraphObserver:
         sub(Clock, topic("sim.clock"), self._on_clock, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         sub(RadarFrame, topic("radar.frame_lr"), self._on_frame, stream)
         sub(RadarFrame, topic("radar.frame_sr"), self._on_frame, stream)
-        sub(TrackArray, topic("tracker.tracks_lr"), lambda m: self._on_tracks("lr", m), stream)
-        sub(TrackArray, topic("tracker.tracks_sr"), lambda m: self._on_tracks("sr", m), stream)
+        sub(TrackArray, topic("tracker.tracks"), self._on_tracks, stream)   # union: rows carry their band
         sub(AgentStatus, topic("agent.status"), self._on_status, latched)
         sub(Event, topic("agent.events"), self._on_event, latched)
         sub(VehicleState, topic("sim.vehicle_state"), self._on_vehicle_state, stream)
@@ -125,9 +124,14 @@ class GraphObserver:
             s.detections[band] += len(msg.range_m)
         self._update(upd)
 
-    def _on_tracks(self, band: str, msg: TrackArray) -> None:
-        ids = unpack(msg.id, "uint32")[unpack(msg.status, "uint8") == TrackArray.STATUS_CONFIRMED]
-        self._update(lambda s: s.confirmed_ids[band].update(ids.tolist()))
+    def _on_tracks(self, msg: TrackArray) -> None:
+        confirmed = unpack(msg.status, "uint8") == TrackArray.STATUS_CONFIRMED
+        ids, bands = unpack(msg.id, "uint32")[confirmed], unpack(msg.track_band, "uint8")[confirmed]
+
+        def upd(s: GraphState) -> None:
+            for code, band in BANDS.items():
+                s.confirmed_ids[band].update(ids[bands == code].tolist())
+        self._update(upd)
 
     def _on_status(self, msg: AgentStatus) -> None:
         t = from_stamp(msg.header.stamp)

@@ -36,8 +36,8 @@ class ScorerNode(GraphNode):
         self.create_subscription(WorldTruth, "truth", self.on_truth, qos.STREAM)
         for port in ("frame_lr", "frame_sr"):
             self.create_subscription(RadarFrame, port, self.on_frame, qos.STREAM)
-        for port in ("tracks_lr", "tracks_sr", "tracks"):
-            self.create_subscription(TrackArray, port, self.on_tracks, qos.STREAM)
+        # the union tracks carry each track's band: the per-band topics would be the same rows again
+        self.create_subscription(TrackArray, "tracks", self.on_tracks, qos.STREAM)
 
     def on_frame(self, frame: RadarFrame) -> None:
         self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)
@@ -85,25 +85,33 @@ class ScorerNode(GraphNode):
                 del d[old]
 
     def score(self, msg: TrackArray, ids, pos, rng) -> None:
-        cov = self.coverage.get(msg.band)
+        """Score the union tracks and, split by their track_band, the LR and SR tracks (what the
+        tracker publishes per band)."""
+        status, tid = unpack(msg.status, np.uint8), unpack(msg.id, np.uint32)
+        tpos = unpack(msg.state).reshape(-1, 6)[:, :3]
+        band_of = unpack(msg.track_band, np.uint8)
+        for band in BANDS:
+            rows = np.ones(len(tid), bool) if band == TrackArray.BAND_UNION else band_of == band
+            self.score_band(band, msg.header, status[rows], tid[rows], tpos[rows], ids, pos, rng)
+
+    def score_band(self, band: int, header, status, tid, tpos, ids, pos, rng) -> None:
+        cov = self.coverage.get(band)
         if cov is None:
             return
         covered = (rng >= cov[0]) & (rng < cov[1])
-        status = unpack(msg.status, np.uint8)
         keep = status != TrackArray.STATUS_TENTATIVE
-        tid = unpack(msg.id, np.uint32)[keep]
-        tpos = unpack(msg.state).reshape(-1, 6)[keep, :3]
-        scorer = self.scorers[msg.band]
+        tid, tpos = tid[keep], tpos[keep]
+        scorer = self.scorers[band]
         res = scorer.update(ids, pos, tid, tpos, covered)
         if res is None:
             return
         s = scorer.summary()
-        out = TrackScore(band=msg.band, gospa_m=float(res.total), gospa_mean_m=float(s.gospa_mean),
+        out = TrackScore(band=band, gospa_m=float(res.total), gospa_mean_m=float(s.gospa_mean),
                          gospa_c_m=scorer.c, gospa_p=scorer.p, truth_in_coverage=int(covered.sum()),
                          tracks_confirmed=int(keep.sum()), distinct_confirmed=int(s.tracks_confirmed),
                          false_tracks=int(s.false_tracks), missed_targets=int(s.missed_targets),
                          id_switches=int(s.id_switches))
-        out.header = msg.header
+        out.header = header
         self.pub.publish(out)
 
 
