@@ -63,7 +63,10 @@ class GraphObserver:
         self.state = GraphState()
         self.received = 0
         self.cond = threading.Condition()
-        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+        # transient-local like the graph's stream publishers: a match that completes after the lockstep
+        # graph started stepping still delivers the first frames (a fast start lost up to ~1 s of them)
+        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         sub = self.node.create_subscription
