@@ -2,7 +2,7 @@
 
 Runs `qiki run --mode lockstep` per case and prints a Markdown table of the real-time factor measured
 by the observer between the first and the last /clock (start-up excluded).
-Usage: .venv/bin/python bench/bench_graph.py [--duration S]
+Usage: .venv/bin/python bench/bench_graph.py [--duration S] [--command-lag N] [--domain-id N]
 """
 import argparse
 import json
@@ -19,14 +19,18 @@ CASES = [("bot", "bot_patrol", "bot, 10 objects"), ("bot", "bot_crossing", "bot,
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=60.0, help="sim seconds per case")
+    ap.add_argument("--command-lag", type=int, help="actuation latency in steps (default: the params files)")
+    ap.add_argument("--domain-id", type=int, default=150, help="ROS_DOMAIN_ID of the first case (+1 per case)")
     args = ap.parse_args()
-    print(f"command: .venv/bin/python bench/bench_graph.py --duration {args.duration:g}\n")
+    lag = [] if args.command_lag is None else ["--command-lag", str(args.command_lag)]
+    print(f"command: .venv/bin/python bench/bench_graph.py {' '.join(sys.argv[1:])}".rstrip()
+          + f"\n\nload average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}\n")
     print("| case | sim s | wall s (incl. start-up) | real-time factor | radar frames LR/SR | agent final |")
     print("|---|---|---|---|---|---|")
     for i, (profile, scenario, label) in enumerate(CASES):
         with tempfile.TemporaryDirectory() as tmp:
             proc = subprocess.run([str(QIKI), "run", "--profile", profile, "--scenario", scenario, "--mode", "lockstep",
-                                   "--duration", str(args.duration), "--out", tmp, "--domain-id", str(150 + i)],
+                                   "--duration", str(args.duration), "--out", tmp, "--domain-id", str(args.domain_id + i)] + lag,
                                   capture_output=True, text=True)
             if proc.returncode:
                 print(f"| {label} | failed: {proc.stderr.strip()[-200:]} |")
@@ -34,6 +38,7 @@ def main() -> int:
             s = json.loads((Path(tmp) / "summary.json").read_text())
         print(f"| {label} | {s['sim_time_s']:.0f} | {s['wall_time_s']:.1f} | {s['rtf']} | "
               f"{s['frames']['lr']}/{s['frames']['sr']} | {s['agent_state_final']} |")
+    print(f"\nload average after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     return 0
 
 

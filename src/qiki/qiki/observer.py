@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from qiki.graph import GraphSpec
 from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
+from qiki_ros.graph_node import GraphNode
 from qiki_ros.step_sync import stamp_ns
 from qiki_ros.packing import from_stamp, unpack
 
@@ -61,11 +61,14 @@ class GraphObserver:
     def __init__(self, graph: GraphSpec):
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.node = Node("qiki_observer", context=self.context)
+        self.node = GraphNode("qiki_observer", context=self.context)
         self.state = GraphState()
         self.received = 0
         self.cond = threading.Condition()
-        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+        # transient-local like the graph's stream publishers: a match that completes after the lockstep
+        # graph started stepping still delivers the first frames (a fast start lost up to ~1 s of them)
+        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         sub = self.node.create_subscription
@@ -73,8 +76,7 @@ class GraphObserver:
         sub(Clock, topic("sim.clock"), self._on_clock, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         sub(RadarFrame, topic("radar.frame_lr"), self._on_frame, stream)
         sub(RadarFrame, topic("radar.frame_sr"), self._on_frame, stream)
-        sub(TrackArray, topic("tracker.tracks_lr"), lambda m: self._on_tracks("lr", m), stream)
-        sub(TrackArray, topic("tracker.tracks_sr"), lambda m: self._on_tracks("sr", m), stream)
+        sub(TrackArray, topic("tracker.tracks"), self._on_tracks, stream)   # union: rows carry their band
         sub(AgentStatus, topic("agent.status"), self._on_status, latched)
         sub(Event, topic("agent.events"), self._on_event, latched)
         sub(VehicleState, topic("sim.vehicle_state"), self._on_vehicle_state, stream)
@@ -127,17 +129,20 @@ class GraphObserver:
             s.detections[band] += len(msg.range_m)
         self._update(upd)
 
-    def _on_tracks(self, band: str, msg: TrackArray) -> None:
-        status, ids, codes = unpack(msg.status, "uint8"), unpack(msg.id, "uint32"), unpack(msg.transponder_code, "uint32")
-        if len(status) != len(ids) or len(codes) != len(ids):
+    def _on_tracks(self, msg: TrackArray) -> None:
+        status, ids = unpack(msg.status, "uint8"), unpack(msg.id, "uint32")
+        bands, codes = unpack(msg.track_band, "uint8"), unpack(msg.transponder_code, "uint32")
+        if not len(status) == len(ids) == len(bands) == len(codes):
             return
-        confirmed = ids[status == TrackArray.STATUS_CONFIRMED].tolist()
+        confirmed = status == TrackArray.STATUS_CONFIRMED
         coded = (status != TrackArray.STATUS_TENTATIVE) & (codes != 0)
         t = round(from_stamp(msg.header.stamp), 3)
 
         def upd(s: GraphState) -> None:
-            s.confirmed_ids[band].update(confirmed)
-            for code, tid in zip(codes[coded].tolist(), ids[coded].tolist()):
+            for code, band in BANDS.items():
+                s.confirmed_ids[band].update(ids[confirmed & (bands == code)].tolist())
+            for code, tid, b in zip(codes[coded].tolist(), ids[coded].tolist(), bands[coded].tolist()):
+                band = BANDS.get(b, str(b))
                 history = s.coded_tracks.setdefault(code, [])
                 if not history or history[-1][1:] != (tid, band):
                     history.append((t, tid, band))
@@ -195,6 +200,11 @@ class GraphObserver:
                     return False
                 self.cond.wait(left)
             return True
+
+    def check(self, predicate) -> bool:
+        """predicate(state) now, without waiting."""
+        with self.cond:
+            return bool(predicate(self.state))
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=1.0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.node import Node
 
 from qiki_agent.agent_config import AgentNodeConfig
 from qiki_agent.agent_core import AgentCore
@@ -16,12 +15,13 @@ from qiki_msgs.srv import OperatorCommand
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.events import EventCode
+from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, pack, to_stamp, unpack
 from qiki_ros.params import ConfigError, declare_model
 from qiki_ros.step_sync import StepSync
 
 
-class AgentNode(Node):
+class AgentNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("agent")
         self.cfg = declare_model(self, AgentNodeConfig)

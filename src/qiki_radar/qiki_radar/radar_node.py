@@ -7,7 +7,6 @@ the union of the scans of one instant goes to the union topic.
 from __future__ import annotations
 
 import numpy as np
-from rclpy.node import Node
 
 from qiki_msgs.msg import RadarFrame, VehicleState, WorldTruth
 from qiki_radar.frame_codec import detections_to_frame
@@ -16,12 +15,13 @@ from qiki_radar.radar_model import Detections, observe
 from qiki_radar.sensor_frame import SensorView, sensor_view
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
+from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, unpack
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
 
 
-class RadarNode(Node):
+class RadarNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("radar")
         self.cfg = declare_model(self, RadarNodeConfig)

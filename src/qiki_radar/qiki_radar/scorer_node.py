@@ -4,7 +4,6 @@ the sim; the tracker and the agent never see it."""
 from __future__ import annotations
 
 import numpy as np
-from rclpy.node import Node
 
 from qiki_msgs.msg import RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
 from qiki_radar.scoring import TrackScorer
@@ -12,6 +11,7 @@ from qiki_radar.scorer_config import ScorerNodeConfig
 from qiki_radar.sensor_frame import sensor_view
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
+from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import unpack
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import stamp_ns
@@ -19,7 +19,7 @@ from qiki_ros.step_sync import stamp_ns
 BANDS = (TrackArray.BAND_LR, TrackArray.BAND_SR, TrackArray.BAND_UNION)
 
 
-class ScorerNode(Node):
+class ScorerNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("scorer")
         self.cfg = declare_model(self, ScorerNodeConfig)
@@ -36,8 +36,8 @@ class ScorerNode(Node):
         self.create_subscription(WorldTruth, "truth", self.on_truth, qos.STREAM)
         for port in ("frame_lr", "frame_sr"):
             self.create_subscription(RadarFrame, port, self.on_frame, qos.STREAM)
-        for port in ("tracks_lr", "tracks_sr", "tracks"):
-            self.create_subscription(TrackArray, port, self.on_tracks, qos.STREAM)
+        # the union tracks carry each track's band: the per-band topics would be the same rows again
+        self.create_subscription(TrackArray, "tracks", self.on_tracks, qos.STREAM)
 
     def on_frame(self, frame: RadarFrame) -> None:
         self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)
@@ -85,25 +85,33 @@ class ScorerNode(Node):
                 del d[old]
 
     def score(self, msg: TrackArray, ids, pos, rng) -> None:
-        cov = self.coverage.get(msg.band)
+        """Score the union tracks and, split by their track_band, the LR and SR tracks (what the
+        tracker publishes per band)."""
+        status, tid = unpack(msg.status, np.uint8), unpack(msg.id, np.uint32)
+        tpos = unpack(msg.state).reshape(-1, 6)[:, :3]
+        band_of = unpack(msg.track_band, np.uint8)
+        for band in BANDS:
+            rows = np.ones(len(tid), bool) if band == TrackArray.BAND_UNION else band_of == band
+            self.score_band(band, msg.header, status[rows], tid[rows], tpos[rows], ids, pos, rng)
+
+    def score_band(self, band: int, header, status, tid, tpos, ids, pos, rng) -> None:
+        cov = self.coverage.get(band)
         if cov is None:
             return
         covered = (rng >= cov[0]) & (rng < cov[1])
-        status = unpack(msg.status, np.uint8)
         keep = status != TrackArray.STATUS_TENTATIVE
-        tid = unpack(msg.id, np.uint32)[keep]
-        tpos = unpack(msg.state).reshape(-1, 6)[keep, :3]
-        scorer = self.scorers[msg.band]
+        tid, tpos = tid[keep], tpos[keep]
+        scorer = self.scorers[band]
         res = scorer.update(ids, pos, tid, tpos, covered)
         if res is None:
             return
         s = scorer.summary()
-        out = TrackScore(band=msg.band, gospa_m=float(res.total), gospa_mean_m=float(s.gospa_mean),
+        out = TrackScore(band=band, gospa_m=float(res.total), gospa_mean_m=float(s.gospa_mean),
                          gospa_c_m=scorer.c, gospa_p=scorer.p, truth_in_coverage=int(covered.sum()),
                          tracks_confirmed=int(keep.sum()), distinct_confirmed=int(s.tracks_confirmed),
                          false_tracks=int(s.false_tracks), missed_targets=int(s.missed_targets),
                          id_switches=int(s.id_switches))
-        out.header = msg.header
+        out.header = header
         self.pub.publish(out)
 
 

@@ -65,6 +65,10 @@ def sparse_min_cost_matching(n: int, m: int, ri: np.ndarray, cj: np.ndarray, cos
         return none, none
     if np.any(cost >= 0.0):
         raise ValueError("candidate costs must be negative")
+    if np.unique(ri).size == ri.size and np.unique(cj).size == cj.size:
+        # every pair is a component of its own (the usual frame): all of them, in component order
+        order = np.argsort(ri, kind="stable")
+        return ri[order], cj[order]
     graph = coo_matrix((np.ones(ri.size), (ri, n + cj)), shape=(n + m, n + m))
     ncomp, label = connected_components(graph, directed=False)
     comp = label[ri]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point
-from rclpy.node import Node
 from transforms3d.quaternions import quat2mat
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -19,6 +18,7 @@ from qiki_radar.tracker import Coverage, Measurements, Tracker, TrackSet
 from qiki_radar.tracker_config import TrackerNodeConfig
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
+from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
@@ -27,7 +27,7 @@ IFF_COLOURS = {TrackArray.IFF_UNKNOWN: (1.0, 0.85, 0.1), TrackArray.IFF_FRIEND: 
                TrackArray.IFF_FOE: (1.0, 0.15, 0.1)}
 
 
-class TrackerNode(Node):
+class TrackerNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("tracker")
         self.cfg = declare_model(self, TrackerNodeConfig)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from geometry_msgs.msg import Quaternion
-from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 
 from qiki_msgs.msg import ActuatorCommand, DeviceHealth, Event, VehicleState, WorldTruth
@@ -22,6 +21,7 @@ from qiki_msgs.srv import LoadScenario, ResetScenario
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.events import EventCode
+from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import pack, to_stamp
 from qiki_ros.params import ConfigError, declare_model
 from qiki_ros.step_sync import StepSync
@@ -39,7 +39,7 @@ def to_quaternion_msg(q_wxyz) -> Quaternion:
     return Quaternion(x=x, y=y, z=z, w=w)
 
 
-class SimNode(Node):
+class SimNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("sim")
         self.cfg = declare_model(self, SimNodeConfig)
