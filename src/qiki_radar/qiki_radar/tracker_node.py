@@ -6,15 +6,14 @@ track id; the per-band topics carry the tracks whose last detection came from th
 from __future__ import annotations
 
 import numpy as np
-from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import Point
 from transforms3d.quaternions import quat2mat
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import MarkerArray
 
 from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_radar.frame_codec import frame_to_detections, tracks_to_msg
 from qiki_radar.radar_model import polar_to_world
 from qiki_radar.tracker import Coverage, Measurements, Tracker, TrackSet
+from qiki_radar.track_markers import track_markers
 from qiki_radar.tracker_config import TrackerNodeConfig
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
@@ -22,10 +21,6 @@ from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
-
-IFF_COLOURS = {TrackArray.IFF_UNKNOWN: (1.0, 0.85, 0.1), TrackArray.IFF_FRIEND: (0.1, 0.9, 0.2),
-               TrackArray.IFF_FOE: (1.0, 0.15, 0.1)}
-
 
 class TrackerNode(GraphNode):
     def __init__(self) -> None:
@@ -41,6 +36,7 @@ class TrackerNode(GraphNode):
                                        (TrackArray.BAND_UNION, "tracks"))}
         self.pub_markers = self.create_publisher(MarkerArray, "markers", qos.STREAM)   # for rviz, not stepped
         self._next_markers_s = 0.0
+        self.band_reach_m: dict[int, float] = {}     # band -> max range of its latest frame [m], for rviz
         self.frame_topics = [self.sync.subscribe(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
         self.sync.start()
 
@@ -70,6 +66,7 @@ class TrackerNode(GraphNode):
             self.get_logger().warning(f"{int((~finite).sum())} non-finite detections dropped "
                                       f"({self.detections_dropped} so far)", throttle_duration_sec=1.0)
             det = det.select(finite)
+        self.band_reach_m[frame.band] = frame.max_range_m
         p = frame.sensor_pose.position
         sensor_pos = np.array([p.x, p.y, p.z])
         q = frame.sensor_pose.orientation
@@ -89,38 +86,9 @@ class TrackerNode(GraphNode):
         t = from_stamp(frame.header.stamp)
         if self.pub_markers.get_subscription_count() and t >= self._next_markers_s:
             self._next_markers_s = t + 1.0 / self.cfg.markers.rate_hz
-            self.pub_markers.publish(self.markers(frame, tracks))
-
-    def markers(self, frame: RadarFrame, tracks: TrackSet) -> MarkerArray:
-        """Confirmed tracks for rviz in the world frame: IFF colour, id label, velocity arrow.
-
-        A DELETEALL first removes markers of tracks that no longer exist.
-        """
-        out = MarkerArray(markers=[Marker(action=Marker.DELETEALL)])
-        show = np.flatnonzero(tracks.confirmed_mask())[: self.cfg.markers.max_tracks]
-        s = self.cfg.markers.scale_m
-        for i in show:
-            x, y, z, vx, vy, vz = (float(v) for v in tracks.state[i])
-            r, g, b = IFF_COLOURS.get(int(tracks.iff[i]), IFF_COLOURS[TrackArray.IFF_UNKNOWN])
-            tid = int(tracks.id[i])
-            for ns, mtype in (("track", Marker.CYLINDER), ("label", Marker.TEXT_VIEW_FACING),
-                              ("velocity", Marker.ARROW)):
-                m = Marker(ns=ns, id=tid, type=mtype, action=Marker.ADD, lifetime=Duration(sec=2))
-                m.header.stamp, m.header.frame_id = frame.header.stamp, self.cfg.world_frame
-                m.color.r, m.color.g, m.color.b, m.color.a = r, g, b, 0.9
-                m.pose.orientation.w = 1.0
-                if mtype == Marker.ARROW:
-                    m.points = [Point(x=x, y=y, z=z), Point(x=x + vx, y=y + vy, z=z + vz)]
-                    m.scale.x, m.scale.y, m.scale.z = 0.15 * s, 0.3 * s, 0.3 * s
-                else:
-                    m.pose.position.x, m.pose.position.y = x, y
-                    m.pose.position.z = z + (1.2 * s if mtype == Marker.TEXT_VIEW_FACING else 0.0)
-                    m.scale.x = m.scale.y = s
-                    m.scale.z = 0.6 * s if mtype == Marker.TEXT_VIEW_FACING else 0.2 * s
-                    m.text = f"{tid}" if mtype == Marker.TEXT_VIEW_FACING else ""
-                out.markers.append(m)
-        return out
-
+            self.pub_markers.publish(track_markers(
+                tracks, self.cfg.world_frame, frame.header.stamp, frame.sensor_pose, self.band_reach_m,
+                self.cfg.markers.max_tracks, self.cfg.markers.scale_m))
 
 def main(args=None) -> int:
     return run_node(TrackerNode, args)
