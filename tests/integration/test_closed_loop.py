@@ -2,6 +2,8 @@
 a collision course ends in ALERT, an avoidance manoeuvre and a miss above the safe radius; an injected
 device failure reaches SAFE_MODE within 1 s of sim time; the default mission completes back in IDLE."""
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ def run(tmp_path, domain_id, *args) -> dict:
     proc = subprocess.run([str(QIKI), "run", "--out", str(out), "--domain-id", str(domain_id), *args],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "━" not in proc.stderr       # no progress bar when stderr is not a terminal
     return json.loads((out / "summary.json").read_text())
 
 
@@ -84,3 +87,28 @@ def test_friend_keeps_its_track_id_through_the_lr_to_sr_handover(tmp_path, domai
     handover = next(h["t_s"] for h in history if h["band"] == "sr")
     assert 70.0 <= handover <= 85.0
     assert {h["id"] for h in history} == {history[0]["id"]}
+
+
+def test_run_shows_progress_on_a_terminal(tmp_path, domain_id):
+    """On a terminal `qiki run` draws sim time / duration (the runs above, on pipes, draw nothing)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(QIKI), "run", "--out", str(tmp_path / "run"), "--domain-id", str(domain_id),
+                             "--duration", "4"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=slave)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 4096)     # blocks until output; EIO once the child closed the pty
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+        proc.wait(timeout=120)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, text[-2000:]
+    assert "sim" in text and "/ 4.0 s" in text and "━" in text, text[-2000:]

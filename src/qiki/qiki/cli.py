@@ -12,11 +12,13 @@ import signal
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
 from qiki.graph import ConfigError
 from qiki.plan import GraphPlan, UsageError, make_plan
+from qiki_ros.terminal_progress import TerminalProgress
 
 
 def _positive(text: str) -> float:
@@ -116,15 +118,21 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
     t0 = time.monotonic()
     sup.start()
     failed = []
+    # qiki run (logs to files) shows sim time / duration on a terminal; bringup's console has the node logs
+    progress = TerminalProgress("sim", args.duration or 0.0) if log_dir is not None and args.duration else None
     try:
-        while not stop.event.is_set():
-            # poll: waking on every message of a fast lockstep run costs the graph CPU
-            stop.event.wait(0.02 if args.duration is not None else 0.1)
-            if args.duration is not None and observer.check(lambda s: s.sim_time_s >= args.duration):
-                break
-            failed = sup.dead()
-            if failed:
-                break
+        with progress or nullcontext():
+            while not stop.event.is_set():
+                # poll: waking on every message of a fast lockstep run costs the graph CPU
+                stop.event.wait(0.02 if args.duration is not None else 0.1)
+                if args.duration is not None and observer.check(lambda s: s.sim_time_s >= args.duration):
+                    break
+                if progress is not None:
+                    sim_s, rtf = observer.read(lambda s: (s.sim_time_s, s.rtf()))
+                    progress.update(sim_s, f"x{rtf:.1f}" if rtf else "")
+                failed = sup.dead()
+                if failed:
+                    break
     finally:
         codes = sup.stop()
         wall = time.monotonic() - t0

@@ -203,8 +203,12 @@ class GraphObserver:
 
     def check(self, predicate) -> bool:
         """predicate(state) now, without waiting."""
+        return bool(self.read(predicate))
+
+    def read(self, fn):
+        """fn(state) under the state's lock (a consistent snapshot of what fn reads)."""
         with self.cond:
-            return bool(predicate(self.state))
+            return fn(self.state)
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=1.0)

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qiki_ros.stop_signal import stop_on_signals
+from qiki_ros.terminal_progress import TerminalProgress
 
 PROG = "qiki bag"
 SYNC_TOPIC = "/qiki/sync/step_done"
@@ -280,7 +281,8 @@ def cmd_play(args) -> int:
                 if args.delay:
                     stop.wait(args.delay)
                 t0 = time.monotonic()
-                total = player.play(stop)
+                with TerminalProgress("play", info.duration_s - args.start_offset) as bar:
+                    total = player.play(stop, progress=bar.update if bar.enabled else None)
             finally:
                 player.destroy_node()
     log(f"published {total} messages in {time.monotonic() - t0:.1f} s")

@@ -133,12 +133,14 @@ class Player(Node):
 
     # ----------------------------------------------------------------------------------------- playback
     def play(self, stop: threading.Event | None = None,
-             gate: Callable[[str, bytes], None] | None = None) -> int:
+             gate: Callable[[str, bytes], None] | None = None,
+             progress: Callable[[float], None] | None = None) -> int:
         """Play the bag (again and again with ``loop``). Returns the number of messages published.
 
         ``gate(topic, cdr)``, when given, is called before each message is published and may block (it
         returns when the message may go, and may set ``stop``). ``rate=math.inf`` publishes as fast as the
-        gate allows, without the recorded timing."""
+        gate allows, without the recorded timing. ``progress(bag seconds played)`` is called after each
+        published message."""
         stop = stop or threading.Event()
         topics = list(self.publishers_by_topic)
         total = 0
@@ -159,6 +161,8 @@ class Player(Node):
                     self.publishers_by_topic[conn.topic].publish(data)
                     self.counts[conn.topic] += 1
                     n += 1
+                    if progress is not None:
+                        progress((stamp - t0_ns) / 1e9)
             total += n
             if not self.loop or stop.is_set() or n == 0:
                 break
