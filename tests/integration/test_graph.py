@@ -27,7 +27,10 @@ def _booted(state):
 
 
 def _graph_up(state):
-    return state.tracks_confirmed()["lr"] >= 1 and state.tracks_confirmed()["sr"] >= 1 and _booted(state)
+    """Frames and confirmed tracks in both bands (frames and tracks arrive on different subscriptions, so
+    either may be counted first) and the agent booted."""
+    return (state.frames["lr"] > 0 and state.frames["sr"] > 0 and state.tracks_confirmed()["lr"] >= 1
+            and state.tracks_confirmed()["sr"] >= 1 and _booted(state))
 
 
 def test_graph_tracks_both_bands_and_agent_idles(domain_id, observer, leftover_processes):
