@@ -245,16 +245,19 @@ def scope_figure(data: RunData, max_labels: int = 25, title: str = ""):
     xs, ys = [], []
     if len(data.truth):
         paths = _paths(data.truth["t"], data.truth["id"], data.truth["x"], data.truth["y"])
-        ax.add_collection(LineCollection(paths, colors="0.6", linewidths=0.8, label="truth trajectories"))
+        ax.add_collection(LineCollection(paths, colors="0.2", linewidths=0.6, alpha=0.7, zorder=4,
+                                         label="truth trajectories"))
     if len(data.ego):
-        ax.plot(data.ego["x"], data.ego["y"], color="black", lw=1.5, label="ego path")
+        ax.plot(data.ego["x"], data.ego["y"], color="black", lw=1.5,
+                label="ego path" if data.frame == "map" else "ego (LVLH origin)")
         ax.plot(data.ego["x"][-1:], data.ego["y"][-1:], marker="^", color="black", ms=9, ls="none")
         xs.append(data.ego["x"]), ys.append(data.ego["y"])
     tr = data.tracks
     for code, (name, color) in IFF_STYLE.items():
         rows = tr[tr["iff"] == code]
         if len(rows):
-            ax.scatter(rows["x"], rows["y"], s=4, color=color, label=f"confirmed track: {name}", zorder=3)
+            ax.scatter(rows["x"], rows["y"], s=3, color=color, alpha=0.5, lw=0,
+                       label=f"confirmed track: {name}", zorder=3)
     if len(tr):
         xs.append(tr["x"]), ys.append(tr["y"])
         # sparse id labels: each id once, at its last confirmed position, at most max_labels (longest-lived)
