@@ -65,6 +65,7 @@ def test_device_failure_reaches_safe_mode_within_1s(tmp_path, domain_id, profile
     print(f"{profile}: {device} failed at {at_s} s, SAFE_MODE at {entered[0]} s")
     assert at_s <= entered[0] <= at_s + 1.0
     assert s["agent_state_final"] == "SAFE_MODE"
+    assert s["plots"] == []            # not recorded: no figures
 
 
 @pytest.mark.parametrize("profile, duration", [("bot", 150), ("ship", 90)])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from qiki.graph import ConfigError
 from qiki.plan import GraphPlan, UsageError, make_plan
+from qiki.plots import PlotInputError
 from qiki_ros.terminal_progress import TerminalProgress
 
 
@@ -67,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--record", action="store_true", help="record the graph's topics into DIR/bag (rosbag2, MCAP)")
     from qiki_bag.commands import add_bag_parser
     add_bag_parser(sub)
+    pl = sub.add_parser("plot", help="PNG figures of a recorded run: radar scope, FSM timeline, GOSPA")
+    pl.add_argument("input", type=Path, metavar="RUN_DIR_OR_BAG",
+                    help="run directory of 'qiki run --record' (with bag/) or a bag directory")
+    pl.add_argument("--out", type=Path, metavar="DIR",
+                    help="output directory (default: the run directory; for a bag, BAG-plots next to it)")
     g = sub.add_parser("graph", help="print the graph's topics and services as a Markdown table")
     g.add_argument("--profile", help=argparse.SUPPRESS)
     return p
@@ -211,8 +217,19 @@ def cmd_run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     report = _supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
     summary = _summary(plan, report)
+    summary["plots"] = []
+    plot_note = "none (not recorded: 'qiki run --record' writes them, or 'qiki plot' a bag)"
     if args.record:
         summary["bag"] = "bag"
+        if not report["failed"]:
+            from qiki_bag.reader import BagError
+            t0 = time.monotonic()
+            try:
+                summary["plots"] = make_plots(out / "bag", out)
+                plot_note = f"{', '.join(summary['plots'])} ({time.monotonic() - t0:.1f} s)"
+            except (PlotInputError, BagError) as exc:
+                plot_note = f"none ({exc})"
+                print(f"qiki run: warning: no plots: {exc}", file=sys.stderr)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     line = _failure_line(report)
     if line:
@@ -229,8 +246,43 @@ def cmd_run(args) -> int:
           + f" (c = {summary['gospa_c_m']} m, p = 2)")
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
+    print(f"  plots             {plot_note}")
     print(f"  summary           {out / 'summary.json'}")
     return 0 if report["signal"] is None else 128 + report["signal"]
+
+
+def make_plots(bag: Path, out: Path) -> list[str]:
+    """Figures of a bag into out (qiki.plots); returns the file names. Raises PlotInputError / BagError."""
+    from qiki.graph import load_graph
+    from qiki.plan import config_dir
+    from qiki.plots import TOPICS, load_run, write_plots
+
+    graph = load_graph(config_dir() / "graph.yaml")
+    ports = {"tracks": "tracker.tracks", "truth": "sim.truth", "ego": "sim.vehicle_state",
+             "frame_sr": "radar.frame_sr", "frame_lr": "radar.frame_lr", "status": "agent.status",
+             "events": "agent.events", "score": "scorer.track_score"}
+    topics = {key: graph.topic_of(port) or TOPICS[key] for key, port in ports.items()}
+    return write_plots(load_run(bag, topics), out)
+
+
+def cmd_plot(args) -> int:
+    from qiki.plots import resolve_input
+    t0 = time.monotonic()
+    bag, default_out = resolve_input(args.input)
+    out = args.out or default_out
+    from qiki_bag.reader import BagError
+    try:
+        names = make_plots(bag, out)
+    except BagError as exc:
+        raise PlotInputError(f"{exc}; qiki plot reads a run directory of 'qiki run --record' or a readable "
+                             "rosbag2 bag (check it with 'qiki bag info')") from None
+    summary = out / "summary.json"
+    if summary.exists() and out.resolve() == default_out.resolve() and (out / "bag").exists():
+        data = json.loads(summary.read_text())       # the run directory: list the figures in its summary
+        data["plots"] = names
+        summary.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"qiki plot: {', '.join(str(out / n) for n in names)} ({time.monotonic() - t0:.1f} s)")
+    return 0
 
 
 def graph_table(graph) -> str:
@@ -253,10 +305,15 @@ def cmd_graph(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from qiki_bag.reader import BagError
     try:
         from qiki_bag.commands import run_bag
-        return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph, "bag": run_bag}[args.command](args)
+        return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph, "bag": run_bag,
+                "plot": cmd_plot}[args.command](args)
     except (UsageError, ConfigError) as exc:
+        print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (PlotInputError, BagError) as exc:   # qiki plot: one line naming the file and the fix
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
