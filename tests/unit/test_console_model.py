@@ -90,6 +90,10 @@ def test_1000_tracks_are_capped_and_fast():
     shown = np.array([float(r[2]) for r in view.rows])
     np.testing.assert_allclose(shown, np.sort(full)[:100], atol=0.051)   # the 100 nearest, in order
     assert sum(view.by_iff.values()) == n
+    page2 = cm.track_rows(tracks, ego, max_rows=100, offset=100)
+    np.testing.assert_allclose([float(r[2]) for r in page2.rows], np.sort(full)[100:200], atol=0.051)
+    last = cm.track_rows(tracks, ego, max_rows=100, offset=950)
+    assert len(last.rows) == 50 and last.offset == 950
     assert per_call < 0.02, f"{per_call * 1e3:.1f} ms per 1000-track view"
 
 

@@ -35,12 +35,12 @@ COMMAND_KEYS = {
 }
 COMMAND_NAMES = {SAFE_MODE: "SAFE_MODE", RESET: "RESET", START_MISSION: "START_MISSION", ABORT: "ABORT"}
 
-MAX_ROWS = 100          # track rows the table shows (nearest first)
+MAX_ROWS = 100          # most track rows the table shows at once (nearest first; fewer if the screen is smaller)
 MAX_TRANSITIONS = 8     # FSM transitions kept
 MAX_EVENTS = 200        # events kept
 
 
-@dataclass
+@dataclass(eq=False)   # compared by identity: a new message is a new object
 class Tracks:
     """One TrackArray as numpy arrays (N tracks)."""
 
@@ -58,7 +58,7 @@ class Tracks:
                    np.zeros(0, np.uint8), np.zeros((0, 6)))
 
 
-@dataclass
+@dataclass(eq=False)
 class Ego:
     """The own vehicle in its header frame (VehicleState)."""
 
@@ -140,21 +140,24 @@ class TrackRows:
     """The table's rows: the nearest `max_rows` tracks as strings, plus counts for the caption."""
 
     total: int
+    offset: int
     by_iff: dict[str, int]
     rows: list[tuple]          # (id, band, range, bearing, closing, (iff text, style), status)
     keys: list[str]            # row keys (track ids)
 
 
-def track_rows(tracks: Tracks, ego: Ego | None, max_rows: int = MAX_ROWS) -> TrackRows:
-    """Nearest-first rows of at most max_rows tracks; only those rows are formatted."""
+def track_rows(tracks: Tracks, ego: Ego | None, max_rows: int = MAX_ROWS, offset: int = 0) -> TrackRows:
+    """Rows `offset` .. `offset + max_rows` of the tracks sorted nearest first; only those rows are formatted."""
     n = len(tracks.id)
     rng, bearing, closing = relative_kinematics(tracks, ego)
     closing = np.where(np.abs(closing) < 5e-3, 0.0, closing)     # no "-0.00"
-    if n > max_rows:
-        top = np.argpartition(rng, max_rows - 1)[:max_rows]
-        order = top[np.argsort(rng[top], kind="stable")]
+    offset = max(0, min(offset, n - 1))
+    k = min(n, offset + max(max_rows, 0))
+    if k < n:
+        top = np.argpartition(rng, k - 1)[:k]
+        order = top[np.argsort(rng[top], kind="stable")][offset:]
     else:
-        order = np.argsort(rng, kind="stable")
+        order = np.argsort(rng, kind="stable")[offset:k]
     counts = np.bincount(tracks.iff.astype(np.int64), minlength=3) if n else np.zeros(3, int)
     by_iff = {IFF_NAMES[k]: int(counts[k]) for k in IFF_NAMES}
     rows, keys = [], []
@@ -164,7 +167,7 @@ def track_rows(tracks: Tracks, ego: Ego | None, max_rows: int = MAX_ROWS) -> Tra
         rows.append((str(tid), BAND_NAMES.get(b, str(b)), f"{r:9.1f}", f"{br:7.1f}", f"{c:+8.2f}",
                      (IFF_NAMES.get(f, str(f)), IFF_STYLES.get(f, "")), STATUS_NAMES.get(st, str(st))))
         keys.append(str(tid))
-    return TrackRows(total=n, by_iff=by_iff, rows=rows, keys=keys)
+    return TrackRows(total=n, offset=offset, by_iff=by_iff, rows=rows, keys=keys)
 
 
 def unreachable_message(snap: Snapshot, after_s: float) -> str | None:
