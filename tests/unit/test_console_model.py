@@ -118,3 +118,8 @@ def test_answer_and_status_lines():
     assert cm.answer_line(snap) == "RESET: no answer (service /qiki/agent/command not available)"
     snap.agent_seen, snap.state = True, "IDLE"
     assert cm.status_line(snap).startswith("FSM IDLE")
+
+
+def test_transition_events_are_parsed():
+    assert cm.parse_transition("BOOTING -> IDLE (self_test_passed)") == ("BOOTING", "IDLE", "self_test_passed")
+    assert cm.parse_transition("mission patrol started: 4 waypoint(s)") is None

@@ -8,6 +8,7 @@ commands through `source.command()` without blocking.
 """
 from __future__ import annotations
 
+import signal
 import time
 
 from rich.text import Text
@@ -115,7 +116,7 @@ class ConsoleApp(App):
         self._set_text("answer", answer_line(snap))
         if self._changed("fsm", (snap.state, tuple(snap.transitions))):
             lines = [f"state  {snap.state or '?'}", ""] + [
-                f"{t:8.1f} s  {a} -> {b}" for t, a, b in reversed(snap.transitions)]
+                f"{t:7.1f} s  {a} -> {b}" for t, a, b, _ in reversed(snap.transitions)]
             self._set_text("fsm", "\n".join(lines))
         if self._changed("bios", (snap.bios_seq, tuple(snap.bios), tuple(snap.device_values.items()))):
             self._render_bios(snap)
@@ -187,8 +188,13 @@ def run_console(domain_id: int, profile: str | None, unreachable_after_s: float 
 
     plan = make_plan(profile)
     adapter = ConsoleAdapter(plan.graph, domain_id=domain_id, profile=plan.profile)
+    app = ConsoleApp(adapter, unreachable_after_s=unreachable_after_s)
+    # In the terminal Ctrl-C is a key (raw mode); SIGINT/SIGTERM from outside quit like `q` does.
+    previous = {sig: signal.signal(sig, lambda *_: app.exit()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        ConsoleApp(adapter, unreachable_after_s=unreachable_after_s).run()
+        app.run()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         adapter.close()
     return 0

@@ -93,7 +93,7 @@ class Snapshot:
     mission_result: str = ""
     health_score: float = 0.0
     all_systems_go: bool = False
-    transitions: list[tuple[float, str, str]] = field(default_factory=list)   # (t_s, from, to)
+    transitions: list[tuple[float, str, str, str]] = field(default_factory=list)   # (t_s, from, to, trigger)
     bios_seq: int | None = None
     bios: list[tuple[str, int, str]] = field(default_factory=list)            # (name, level, message)
     device_values: dict[str, tuple[int, float]] = field(default_factory=dict)  # raw: name -> (level, value)
@@ -102,6 +102,15 @@ class Snapshot:
     events: list[tuple[float, int, int, str, str]] = field(default_factory=list)  # (t_s, code, sev, source, text)
     pending: str = ""                 # command waiting for its answer
     answer: Answer | None = None
+
+
+def parse_transition(message: str) -> tuple[str, str, str] | None:
+    """(from, to, trigger) of an FSM transition event's text "A -> B (trigger)", else None."""
+    head, _, rest = message.partition(" (")
+    source, arrow, dest = head.partition(" -> ")
+    if not arrow or not source or not dest or " " in source or " " in dest:
+        return None
+    return source, dest, rest.rstrip(")")
 
 
 def quat_yaw(w: float, x: float, y: float, z: float) -> float:

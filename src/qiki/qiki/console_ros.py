@@ -18,10 +18,11 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
 from qiki.console_model import (COMMAND_NAMES, MAX_EVENTS, MAX_TRANSITIONS, Answer, Ego, Snapshot, Tracks,
-                                quat_yaw)
+                                parse_transition, quat_yaw)
 from qiki.graph import GraphSpec
 from qiki_msgs.msg import AgentStatus, BiosReport, DeviceHealth, Event, TrackArray, VehicleState
 from qiki_msgs.srv import OperatorCommand
+from qiki_ros.events import EventCode
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, unpack
 
@@ -68,11 +69,8 @@ class ConsoleAdapter:
 
     # --- callbacks (executor thread) ------------------------------------------------------------
     def _on_status(self, msg: AgentStatus) -> None:
-        t = from_stamp(msg.header.stamp)
         with self._lock:
             s = self._snap
-            if msg.state != s.state and (s.state or msg.previous_state):
-                s.transitions = (s.transitions + [(t, msg.previous_state or s.state, msg.state)])[-MAX_TRANSITIONS:]
             s.agent_seen, s.state = True, msg.state
             s.mission, s.mission_progress, s.mission_result = msg.mission, msg.mission_progress, msg.mission_result
             s.health_score, s.all_systems_go = msg.health_score, msg.all_systems_go
@@ -93,8 +91,13 @@ class ConsoleAdapter:
 
     def _on_event(self, msg: Event) -> None:
         item = (from_stamp(msg.header.stamp), int(msg.code), int(msg.severity), msg.source, msg.message)
+        # the transitions come from the FSM transition events (transient-local, depth 200): a console that
+        # attaches late still gets the history, where the latched status holds only the current state
+        tr = parse_transition(msg.message) if msg.code == EventCode.FSM_TRANSITION else None
         with self._lock:
             self._snap.events = (self._snap.events + [item])[-MAX_EVENTS:]
+            if tr is not None:
+                self._snap.transitions = (self._snap.transitions + [(item[0], *tr)])[-MAX_TRANSITIONS:]
 
     def _on_tracks(self, msg: TrackArray) -> None:
         ids = unpack(msg.id, "uint32")
