@@ -21,3 +21,13 @@ def test_readme_commands_are_make_targets_and_ci_calls_the_test_command():
         assert f"make {target}" in readme
         assert f"\n{target}:" in makefile
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_documents_every_qiki_subcommand():
+    from qiki.cli import _parser
+
+    readme = (ROOT / "README.md").read_text()
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    for name in sub.choices:
+        assert f"| `qiki {name}" in readme, f"qiki {name} is missing from the README's command table"
+    assert "### Steer the agent from the console" in readme

@@ -1,4 +1,5 @@
-"""`qiki`: start the QIKI graph (`bringup`), run a headless job and summarise it (`run`).
+"""`qiki`: start the QIKI graph (`bringup`), run a headless job and summarise it (`run`), watch and steer a
+running graph (`console`).
 
 Errors in arguments or configuration print one line and exit with code 2; a node that dies prints
 one line naming it and exits with code 1.
@@ -73,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="run directory of 'qiki run --record' (with bag/) or a bag directory")
     pl.add_argument("--out", type=Path, metavar="DIR",
                     help="output directory (default: the run directory; for a bag, BAG-plots next to it)")
+    c = sub.add_parser("console", help="terminal console on a running graph: FSM, BIOS, tracks, events, "
+                                       "operator commands (keys s, r, m, a)")
+    c.add_argument("--profile", help="vehicle profile of the graph (default: the graph's default_profile)")
+    c.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID of the graph (default: $ROS_DOMAIN_ID or 0)")
+    c.add_argument("--wait", type=_positive, default=3.0, metavar="S",
+                   help="say that no graph is reachable after S seconds without agent status (default 3)")
     g = sub.add_parser("graph", help="print the graph's topics and services as a Markdown table")
     g.add_argument("--profile", help=argparse.SUPPRESS)
     return p
@@ -303,13 +310,21 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_console(args) -> int:
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    domain = _domain(args)
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
+    from qiki.console import run_console
+    return run_console(domain, args.profile, unreachable_after_s=args.wait)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from qiki_bag.reader import BagError
     try:
         from qiki_bag.commands import run_bag
         return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph, "bag": run_bag,
-                "plot": cmd_plot}[args.command](args)
+                "plot": cmd_plot, "console": cmd_console}[args.command](args)
     except (UsageError, ConfigError) as exc:
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2
