@@ -6,7 +6,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	@.venv/bin/qiki run
+	@.venv/bin/qiki run --record
 
 test: setup
 	@.venv/bin/python -m pytest
