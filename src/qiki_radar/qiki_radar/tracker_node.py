@@ -5,14 +5,11 @@ track id; the per-band topics carry the tracks whose last detection came from th
 """
 from __future__ import annotations
 
-import numpy as np
-from transforms3d.quaternions import quat2mat
 from visualization_msgs.msg import MarkerArray
 
 from qiki_msgs.msg import RadarFrame, TrackArray
-from qiki_radar.frame_codec import frame_to_detections, tracks_to_msg
-from qiki_radar.radar_model import polar_to_world
-from qiki_radar.tracker import Coverage, Measurements, Tracker, TrackSet
+from qiki_radar.frame_codec import frame_measurements, tracks_to_msg
+from qiki_radar.tracker import Tracker, TrackSet
 from qiki_radar.track_markers import track_markers
 from qiki_radar.tracker_config import TrackerNodeConfig
 from qiki_ros import qos
@@ -54,27 +51,18 @@ class TrackerNode(GraphNode):
                                       throttle_duration_sec=1.0)
             return
         try:
-            det = frame_to_detections(frame)
+            meas, coverage, dropped = frame_measurements(frame, self.cfg.tracker.dim)
         except ValueError as exc:
             self.frames_dropped_malformed += 1
             self.get_logger().warning(f"radar frame dropped: {exc} ({self.frames_dropped_malformed} so far)",
                                       throttle_duration_sec=1.0)
             return
-        finite = det.validate()
-        if not finite.all():
-            self.detections_dropped += int((~finite).sum())
-            self.get_logger().warning(f"{int((~finite).sum())} non-finite detections dropped "
+        if dropped:
+            self.detections_dropped += dropped
+            self.get_logger().warning(f"{dropped} non-finite or out-of-range detections dropped "
                                       f"({self.detections_dropped} so far)", throttle_duration_sec=1.0)
-            det = det.select(finite)
         self.band_reach_m[frame.band] = frame.max_range_m
-        p = frame.sensor_pose.position
-        sensor_pos = np.array([p.x, p.y, p.z])
-        q = frame.sensor_pose.orientation
-        rot = quat2mat([q.w, q.x, q.y, q.z])
-        z, R = polar_to_world(det, sensor_pos, rot, frame.range_std_m, frame.azimuth_std_rad,
-                              frame.elevation_std_rad)
-        meas = Measurements.from_world(z, R, det.band, det.transponder_code, self.cfg.tracker.dim)
-        tracks = self.tracker.step(t, meas, Coverage(sensor_pos, frame.min_range_m, frame.max_range_m))
+        tracks = self.tracker.step(t, meas, coverage)
         self.publish(frame, tracks)
 
     def publish(self, frame: RadarFrame, tracks: TrackSet) -> None:
