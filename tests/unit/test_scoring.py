@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from qiki_radar.scoring import GospaResult, TrackScorer, gospa, sparse_min_cost_matching
+from qiki_radar.scoring import GospaResult, TrackScorer, gospa
 
 C = 10.0
 
@@ -84,13 +84,6 @@ def test_gospa_large_sparse_equals_dense():
     a, b = linear_sum_assignment(cost)
     dense = (cost[a, b].sum() + C**2 / 2 * (len(x) + len(y))) ** 0.5
     assert gospa(x, y, C).total == pytest.approx(dense, rel=1e-9)
-
-
-def test_sparse_min_cost_matching_rejects_non_negative_costs():
-    with pytest.raises(ValueError):
-        sparse_min_cost_matching(1, 1, [0], [0], [0.0])
-    a, b = sparse_min_cost_matching(2, 2, [0, 0, 1], [0, 1, 0], [-5.0, -1.0, -4.5])
-    assert sorted(zip(a.tolist(), b.tolist())) == [(0, 1), (1, 0)]  # -1 - 4.5 beats 0-0 alone (-5)
 
 
 def test_scorer_counts_id_switches_with_hysteresis():

@@ -2,14 +2,13 @@
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
 from qiki_radar import tracker as tracker_module
 from qiki_radar.radar_model import RadarBand, observe, polar_to_world
 from qiki_radar.tracker import (
-    IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, PHASES, STATUS_COASTING, STATUS_CONFIRMED, STATUS_TENTATIVE, _UNGATED,
-    Coverage, Measurements, Tracker, TrackerConfig, TrackSet, _inv_logdet, _pairs_in_radius, _solve_sparse,
+    IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, PHASES, STATUS_COASTING, STATUS_CONFIRMED, STATUS_TENTATIVE,
+    Coverage, Measurements, Tracker, TrackerConfig, TrackSet, _inv_logdet, _pairs_in_radius,
 )
 
 DT = 0.5
@@ -382,29 +381,6 @@ def test_inverse_and_log_determinant(d):
     inv, logdet = _inv_logdet(np.ascontiguousarray(S.transpose(1, 2, 0)))
     np.testing.assert_allclose(inv.transpose(2, 0, 1), np.linalg.inv(S), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(logdet, np.linalg.slogdet(S)[1], rtol=1e-10)
-
-
-@pytest.mark.parametrize("forbidden", [_UNGATED, 0.0])
-@pytest.mark.parametrize("dense_max", [0, 40000])
-def test_sparse_assignment_equals_dense_hungarian(dense_max, forbidden, monkeypatch):
-    """The same optimum as one dense linear_sum_assignment, whether solved per component
-    (dense_max = 0) or at once: most pairs first then least cost (forbidden = _UNGATED), or the
-    least-cost partial assignment of negative costs (forbidden = 0)."""
-    monkeypatch.setattr(tracker_module, "_DENSE_ASSIGN_MAX", dense_max)
-    rng = np.random.default_rng(26)
-    for _ in range(400):
-        n, m = rng.integers(1, 12, 2)
-        mask = rng.random((n, m)) < rng.uniform(0.05, 0.6)
-        values = rng.uniform(0.0, 20.0, (n, m)) if forbidden else rng.uniform(-20.0, -0.1, (n, m))
-        C = np.where(mask, values, forbidden)
-        ti, mj = np.nonzero(mask)
-        a, b = _solve_sparse(n, m, ti, mj, C[ti, mj], forbidden)
-        assert len(set(a.tolist())) == a.size and len(set(b.tolist())) == b.size and mask[a, b].all()
-        r, c = linear_sum_assignment(C)
-        ok = C[r, c] < forbidden
-        if forbidden:
-            assert a.size == ok.sum()
-        assert C[a, b].sum() == pytest.approx(C[r[ok], c[ok]].sum())
 
 
 @pytest.mark.parametrize("dim", [2, 3])

@@ -12,10 +12,7 @@ import threading
 import time
 
 import numpy as np
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 
 from qiki.console_model import (COMMAND_NAMES, MAX_EVENTS, MAX_TRANSITIONS, Answer, Ego, Snapshot, Tracks,
                                 parse_transition, quat_yaw)
@@ -25,6 +22,7 @@ from qiki_msgs.srv import OperatorCommand
 from qiki_ros.events import EventCode
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, unpack
+from qiki_ros.spin_thread import SpinThread, private_context
 
 COMMAND_TIMEOUT_S = 10.0
 
@@ -33,9 +31,7 @@ class ConsoleAdapter:
     """Subscribes to the graph's status topics; `snapshot()` and `command()` are safe from any thread."""
 
     def __init__(self, graph: GraphSpec, domain_id: int = 0, profile: str = ""):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
-        self.node = GraphNode("qiki_console", context=self.context)
+        self.node = GraphNode("qiki_console", context=private_context(domain_id))
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
         self._status_wall: float | None = None
@@ -56,16 +52,7 @@ class ConsoleAdapter:
         sub(VehicleState, topic("sim.vehicle_state"), self._on_vehicle_state, latest)
         service = next(s.name for s in graph.services if s.server == "agent.command")
         self.client = self.node.create_client(OperatorCommand, service)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, name="qiki-console-ros", daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # context shut down while spinning
-            pass
+        self._spinner = SpinThread(self.node, "qiki-console-ros")
 
     # --- callbacks (executor thread) ------------------------------------------------------------
     def _on_status(self, msg: AgentStatus) -> None:
@@ -156,8 +143,4 @@ class ConsoleAdapter:
             self._snap.answer = answer
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        if self.context.ok():
-            rclpy.shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
+        self._spinner.close()

@@ -10,8 +10,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
@@ -20,6 +18,7 @@ from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.step_sync import stamp_ns
 from qiki_ros.packing import from_stamp, unpack
+from qiki_ros.spin_thread import SpinThread, private_context
 
 BANDS = {RadarFrame.BAND_LR: "lr", RadarFrame.BAND_SR: "sr"}
 
@@ -59,9 +58,7 @@ class GraphObserver:
     """Runs an rclpy node in a background thread; `state` is read under `cond`."""
 
     def __init__(self, graph: GraphSpec):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = GraphNode("qiki_observer", context=self.context)
+        self.node = GraphNode("qiki_observer", context=private_context())
         self.state = GraphState()
         self.received = 0
         self.cond = threading.Condition()
@@ -82,16 +79,7 @@ class GraphObserver:
         sub(VehicleState, topic("sim.vehicle_state"), self._on_vehicle_state, stream)
         sub(TrackScore, topic("scorer.track_score"), self._on_score, stream)
         sub(WorldTruth, topic("sim.truth"), self._on_truth, stream)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # context shut down while spinning
-            pass
+        self._spinner = SpinThread(self.node, "qiki-observer")
 
     def _update(self, fn) -> None:
         with self.cond:
@@ -211,8 +199,4 @@ class GraphObserver:
             return fn(self.state)
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        if self.context.ok():
-            rclpy.shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
+        self._spinner.close()

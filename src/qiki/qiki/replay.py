@@ -385,7 +385,6 @@ class _Collector:
     """Subscribes (raw CDR) to the replayed nodes' outputs and StepDone; lets the player wait on them."""
 
     def __init__(self, context, topics: ReplayTopics, steps: list[int]) -> None:
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.qos import HistoryPolicy, QoSProfile
         from rclpy.serialization import deserialize_message
@@ -393,6 +392,7 @@ class _Collector:
         from qiki_bag.commands import graph_topics
         from qiki_bag.recorder import import_message
         from qiki_msgs.msg import StepDone
+        from qiki_ros.spin_thread import SpinThread
 
         self._decode_done = lambda data: deserialize_message(data, StepDone)
         self.topics = topics
@@ -413,16 +413,7 @@ class _Collector:
                              durability=q.durability)
             self.node.create_subscription(import_message(topics.types[topic]), topic, self._callback(topic), qos,
                                           raw=True)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:   # the context shut down while spinning
-            pass
+        self._spinner = SpinThread(self.node, "qiki-replay-collector")
 
     def _callback(self, topic: str):
         def on_message(data: bytes, info) -> None:
@@ -471,9 +462,7 @@ class _Collector:
         return True
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        self.thread.join(timeout=2.0)
+        self._spinner.close(shutdown_context=False)     # replay() owns the context
 
 
 def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | None = None,
@@ -488,7 +477,6 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
     last step, every counted output of every step arrived, and no message came for ``quiet_s`` (the agent's
     status and events are not counted in its StepDone)."""
     import rclpy
-    from rclpy.signals import SignalHandlerOptions
 
     from qiki.plan import make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
@@ -496,6 +484,7 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
     from qiki_bag.player import Player
     from qiki_bag.reader import open_bag
     from qiki_bag.typestore import workspace_typestore
+    from qiki_ros.spin_thread import private_context
 
     if domain_id is None:
         raise ReplayError("replay needs a private domain_id")
@@ -514,8 +503,7 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
         tmp = tempfile.TemporaryDirectory(prefix="qiki-replay-")
         log_dir = tmp.name
     steps = fixture.steps
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(domain_id), signal_handler_options=SignalHandlerOptions.NO)
+    context = private_context(int(domain_id))
     collector = sup = None
     stop = threading.Event()
     t0 = time.monotonic()

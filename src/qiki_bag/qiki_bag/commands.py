@@ -140,10 +140,9 @@ def _env(args) -> None:
 @contextmanager
 def _ros_context():
     import rclpy
-    from rclpy.context import Context
-    from rclpy.signals import SignalHandlerOptions
-    context = Context()
-    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+
+    from qiki_ros.spin_thread import private_context
+    context = private_context()
     try:
         yield context
     finally:

@@ -17,7 +17,7 @@ throughout QIKI) the minimum may be taken over partial assignments, which decomp
 
 A pair farther apart than c is never worth assigning (it costs c^p, exactly a miss plus a false),
 so only pairs within c are candidates: they are found with a k-d tree and the optimal assignment
-is solved per connected component with scipy.optimize.linear_sum_assignment. This keeps the
+is solved per connected component (qiki_radar.assignment, shared with the tracker's association). This keeps the
 metric exact and cheap for 10^4 objects.
 
 QIKI reports "GOSPA per target" as (d^p / n)^(1/p), in metres: the GOSPA contribution of an
@@ -26,15 +26,13 @@ nothing is tracked). Defaults: c = 20 m, p = 2, alpha = 2.
 """
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+
+from qiki_radar.assignment import sparse_min_cost_matching
 
 GOSPA_C_M = 20.0
 GOSPA_P = 2
@@ -51,48 +49,6 @@ class GospaResult:
     false: float  # c^p / alpha per unassigned estimate [m^p]
     n_missed: int = 0
     n_false: int = 0
-
-
-def sparse_min_cost_matching(n: int, m: int, ri: np.ndarray, cj: np.ndarray, cost: np.ndarray):
-    """Minimum-cost partial matching between n rows and m columns over candidate pairs (ri, cj).
-
-    Every candidate cost must be negative (a saving over leaving both unmatched, which costs 0).
-    Solved exactly per connected component of the candidate graph; returns matched (rows, cols).
-    """
-    none = np.zeros(0, np.intp)
-    ri, cj, cost = np.asarray(ri, np.intp), np.asarray(cj, np.intp), np.asarray(cost, np.float64)
-    if ri.size == 0:
-        return none, none
-    if np.any(cost >= 0.0):
-        raise ValueError("candidate costs must be negative")
-    if np.unique(ri).size == ri.size and np.unique(cj).size == cj.size:
-        # every pair is a component of its own (the usual frame): all of them, in component order
-        order = np.argsort(ri, kind="stable")
-        return ri[order], cj[order]
-    graph = coo_matrix((np.ones(ri.size), (ri, n + cj)), shape=(n + m, n + m))
-    ncomp, label = connected_components(graph, directed=False)
-    comp = label[ri]
-    rows_in = np.bincount(label[np.unique(ri)], minlength=ncomp)
-    cols_in = np.bincount(label[n + np.unique(cj)], minlength=ncomp)
-    # A component with one row or one column: its cheapest pair is the optimum (vectorised).
-    star = (rows_in[comp] == 1) | (cols_in[comp] == 1)
-    order = np.flatnonzero(star)[np.lexsort((cost[star], comp[star]))]
-    first = order[np.r_[True, comp[order][1:] != comp[order][:-1]]] if order.size else order
-    out_r, out_c = [ri[first]], [cj[first]]
-    rest = np.flatnonzero(~star)
-    rest = rest[np.argsort(comp[rest], kind="stable")]
-    bounds = np.flatnonzero(np.r_[True, comp[rest][1:] != comp[rest][:-1], True]) if rest.size else []
-    for s, e in itertools.pairwise(bounds):
-        pairs = rest[s:e]
-        rows, r = np.unique(ri[pairs], return_inverse=True)
-        cols, c = np.unique(cj[pairs], return_inverse=True)
-        C = np.zeros((rows.size, cols.size))
-        C[r, c] = cost[pairs]
-        a, b = linear_sum_assignment(C)
-        ok = C[a, b] < 0.0
-        out_r.append(rows[a[ok]])
-        out_c.append(cols[b[ok]])
-    return np.concatenate(out_r).astype(np.intp), np.concatenate(out_c).astype(np.intp)
 
 
 def _points(a, dim: int | None = None) -> np.ndarray:

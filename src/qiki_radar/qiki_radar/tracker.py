@@ -37,11 +37,10 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
+
+from qiki_radar.assignment import sparse_min_cost_matching
 
 STATUS_TENTATIVE = 0
 STATUS_CONFIRMED = 1
@@ -54,10 +53,7 @@ IFF_FOE = 2
 STATE_DIM = 6
 GATE_PROBABILITY = 0.997
 BIRTH_GATE_PROBABILITY = 0.9999
-_UNGATED = 1e12  # cost of a forbidden pair inside an assignment component
-# Below these many (track x measurement) cells a dense computation beats the k-d tree / the component split.
-_DENSE_PAIRS_MAX = 1024
-_DENSE_ASSIGN_MAX = 40000
+_DENSE_PAIRS_MAX = 1024  # below these many (track x measurement) cells a dense distance matrix beats the k-d tree
 PHASES = ("predict", "gate", "assign", "update", "manage", "output")
 
 
@@ -391,11 +387,11 @@ class Tracker:
             cost = np.sqrt(d2) - np.sqrt(self._gate) - 1e-9
         else:
             cost = d2 + logdet - (self._gate + logdet.max()) - 1e-9
-        a1, b1 = _solve_sparse(n, m, ti[conf], mj[conf], cost[conf], forbidden=0.0)
+        a1, b1 = sparse_min_cost_matching(n, m, ti[conf], mj[conf], cost[conf])
         used = np.zeros(m, bool)
         used[b1] = True
         rest = ~conf & ~used[mj]
-        a2, b2 = _solve_sparse(n, m, ti[rest], mj[rest], cost[rest], forbidden=0.0)
+        a2, b2 = sparse_min_cost_matching(n, m, ti[rest], mj[rest], cost[rest])
         return np.r_[a1, a2].astype(np.intp), np.r_[b1, b2].astype(np.intp)
 
     def _update(self, ti: np.ndarray, mj: np.ndarray, meas: Measurements) -> None:
@@ -568,76 +564,3 @@ def _pairs_grid(points: np.ndarray, targets: np.ndarray, radius: np.ndarray):
     dist2 = sum((tcols[a][mj] - pcols[a][pi]) ** 2 for a in range(d))
     keep = dist2 <= radius[pi] ** 2
     return pi[keep].astype(np.intp), mj[keep].astype(np.intp)
-
-
-def _solve_sparse(n: int, m: int, ti: np.ndarray, mj: np.ndarray, cost: np.ndarray, forbidden: float = _UNGATED):
-    """Min-cost assignment over candidate pairs, solved per connected component of the bipartite graph.
-
-    forbidden is the cost of a non-candidate cell: _UNGATED (huge) maximises the number of pairs
-    first, 0 with all costs negative gives the minimum-cost partial assignment.
-    """
-    none = np.zeros(0, np.intp)
-    if ti.size == 0:
-        return none, none
-    # A pair whose track and measurement have no other candidate is a component of its own: assigned.
-    alone = (np.bincount(ti, minlength=n)[ti] == 1) & (np.bincount(mj, minlength=m)[mj] == 1)
-    if alone.any():
-        if alone.all():
-            return ti.astype(np.intp), mj.astype(np.intp)
-        rest = ~alone
-        a, b = _solve_sparse(n, m, ti[rest], mj[rest], cost[rest], forbidden)
-        return np.r_[ti[alone], a].astype(np.intp), np.r_[mj[alone], b].astype(np.intp)
-    rows, r = np.unique(ti, return_inverse=True)
-    cols, c = np.unique(mj, return_inverse=True)
-    if rows.size * cols.size <= _DENSE_ASSIGN_MAX:  # small frame: one dense problem beats building the graph
-        C = np.full((rows.size, cols.size), forbidden)
-        C[r, c] = cost
-        a, b = linear_sum_assignment(C)
-        ok = C[a, b] < forbidden
-        return rows[a[ok]].astype(np.intp), cols[b[ok]].astype(np.intp)
-    graph = coo_matrix((np.ones(ti.size), (ti, n + mj)), shape=(n + m, n + m))
-    ncomp, label = connected_components(graph, directed=False)
-    comp = label[ti]
-    tracks_in = np.bincount(label[rows], minlength=ncomp)
-    meas_in = np.bincount(label[n + cols], minlength=ncomp)
-    # Components with a single track or a single measurement: the cheapest pair wins (vectorised).
-    star = (tracks_in[comp] == 1) | (meas_in[comp] == 1)
-    order = np.flatnonzero(star)[np.lexsort((cost[star], comp[star]))]
-    first = order[np.r_[True, comp[order][1:] != comp[order][:-1]]] if order.size else order
-    out_t, out_m = [ti[first]], [mj[first]]
-    # The remaining (small) components: dense Hungarian each, on blocks of one flat cost buffer built at once.
-    rest = np.flatnonzero(~star)
-    if rest.size:
-        rt, rm, rc = ti[rest], mj[rest], comp[rest]
-        rows, row_local, row_start, nrows = _local_index(np.unique(rt), label[:n], ncomp)
-        cols, col_local, col_start, ncols = _local_index(np.unique(rm), label[n:], ncomp)
-        comps = np.unique(rc)
-        size = nrows[comps] * ncols[comps]
-        offset = np.zeros(ncomp, np.intp)
-        offset[comps] = np.cumsum(size) - size
-        buf = np.full(int(size.sum()), forbidden)
-        buf[offset[rc] + row_local[rt] * ncols[rc] + col_local[rm]] = cost[rest]
-        for c in comps.tolist():
-            nr, nc, o = int(nrows[c]), int(ncols[c]), int(offset[c])
-            C = buf[o:o + nr * nc].reshape(nr, nc)
-            a, b = linear_sum_assignment(C)
-            ok = C[a, b] < forbidden
-            out_t.append(rows[row_start[c] + a[ok]])
-            out_m.append(cols[col_start[c] + b[ok]])
-    return np.concatenate(out_t).astype(np.intp), np.concatenate(out_m).astype(np.intp)
-
-
-def _local_index(members: np.ndarray, label: np.ndarray, ncomp: int):
-    """Number the members (unique node ids, label[node] = component) within their component.
-
-    Returns the members sorted by component, a node -> local index map, and per component the
-    start of its members in the sorted array and their count.
-    """
-    comp = label[members]
-    order = np.argsort(comp, kind="stable")
-    members, comp = members[order], comp[order]
-    count = np.bincount(comp, minlength=ncomp)
-    start = np.cumsum(count) - count
-    local = np.zeros(label.size, np.intp)
-    local[members] = np.arange(members.size) - start[comp]
-    return members, local, start, count

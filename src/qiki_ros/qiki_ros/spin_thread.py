@@ -1,0 +1,46 @@
+"""An rclpy node spun by a background thread, in a context of its own: for the tools that watch or drive a
+graph (observer, console, replay) from a process whose main thread is busy with something else.
+
+The context is initialised without rclpy's signal handlers: the process decides what Ctrl-C does
+(qiki_ros.stop_signal), and a signal never shuts the context down under a running callback."""
+from __future__ import annotations
+
+import threading
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+
+
+def private_context(domain_id: int | None = None) -> Context:
+    """A fresh, initialised rclpy Context (on ROS_DOMAIN_ID unless domain_id is given), no signal handlers."""
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
+    return context
+
+
+class SpinThread:
+    """Spins `node` on its own SingleThreadedExecutor in a daemon thread until close()."""
+
+    def __init__(self, node, name: str = "qiki-spin"):
+        self.node = node
+        self.executor = SingleThreadedExecutor(context=node.context)
+        self.executor.add_node(node)
+        self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # the context shut down while spinning
+            pass
+
+    def close(self, shutdown_context: bool = True) -> None:
+        """Stop spinning and destroy the node (and shut its context down unless the caller owns it)."""
+        context = self.node.context
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        if shutdown_context and context.ok():
+            rclpy.shutdown(context=context)
+        self._thread.join(timeout=2.0)
