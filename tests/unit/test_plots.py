@@ -98,15 +98,21 @@ def test_timeline_and_gospa_figures():
     assert [lbl.split(" ")[0] for lbl in ax.get_legend_handles_labels()[1]] == ["LR", "SR", "union", "cut-off"]
 
 
-def test_lvlh_batch_matches_the_scorers_sensor_view():
+def test_rowwise_lvlh_of_the_scope_matches_the_scorers_sensor_view():
     from qiki_radar.sensor_frame import sensor_view
+    from qiki_sim.lvlh import to_lvlh, to_lvlh_rowwise
     rng = np.random.default_rng(3)
     r = np.array([6_778_000.0, 1000.0, -500.0]) + rng.normal(0, 1e3, 3)
     v = np.array([10.0, 7_668.0, 30.0])
     obj = r + rng.normal(0, 2000, (5, 3))
     want = sensor_view("lvlh", r, v, np.array([1.0, 0, 0, 0]), obj, np.tile(v, (5, 1))).target_position
-    got = plots.lvlh_batch(np.tile(r, (5, 1)), np.tile(v, (5, 1)), obj)
+    got = to_lvlh_rowwise(np.tile(r, (5, 1)), np.tile(v, (5, 1)), obj)
     np.testing.assert_allclose(got, want, atol=1e-6)
+    # a different chaser state on every row (a recorded run): each row in its own frame
+    rs, vs = r + rng.normal(0, 5e4, (5, 3)), v + rng.normal(0, 50, (5, 3))
+    rows = to_lvlh_rowwise(rs, vs, obj)
+    for k in range(5):
+        np.testing.assert_allclose(rows[k], to_lvlh(rs[k], vs[k], obj[k:k + 1], vs[k:k + 1])[0][0], atol=1e-6)
 
 
 def test_qiki_plot_cli_on_a_bag(tmp_path, capsys):

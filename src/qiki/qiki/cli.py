@@ -138,7 +138,7 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
             while not stop.event.is_set():
                 # poll: waking on every message of a fast lockstep run costs the graph CPU
                 stop.event.wait(0.02 if args.duration is not None else 0.1)
-                if args.duration is not None and observer.check(lambda s: s.sim_time_s >= args.duration):
+                if args.duration is not None and observer.read(lambda s: s.sim_time_s >= args.duration):
                     break
                 if progress is not None:
                     sim_s, rtf = observer.read(lambda s: (s.sim_time_s, s.rtf()))
@@ -249,7 +249,7 @@ def cmd_run(args) -> int:
     path = " -> ".join([t["from"] for t in summary["fsm_transitions"][:1]] +
                        [t["to"] for t in summary["fsm_transitions"]]) or summary["agent_state_final"]
     print(f"  agent             {path} (final {summary['agent_state_final']}), events {summary['events_count']}")
-    print(f"  GOSPA mean [m]    " + "  ".join(f"{b.upper()} {v}" for b, v in summary["gospa_mean"].items())
+    print("  GOSPA mean [m]    " + "  ".join(f"{b.upper()} {v}" for b, v in summary["gospa_mean"].items())
           + f" (c = {summary['gospa_c_m']} m, p = 2)")
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
@@ -260,16 +260,8 @@ def cmd_run(args) -> int:
 
 def make_plots(bag: Path, out: Path) -> list[str]:
     """Figures of a bag into out (qiki.plots); returns the file names. Raises PlotInputError / BagError."""
-    from qiki.graph import load_graph
-    from qiki.plan import config_dir
-    from qiki.plots import TOPICS, load_run, write_plots
-
-    graph = load_graph(config_dir() / "graph.yaml")
-    ports = {"tracks": "tracker.tracks", "truth": "sim.truth", "ego": "sim.vehicle_state",
-             "frame_sr": "radar.frame_sr", "frame_lr": "radar.frame_lr", "status": "agent.status",
-             "events": "agent.events", "score": "scorer.track_score"}
-    topics = {key: graph.topic_of(port) or TOPICS[key] for key, port in ports.items()}
-    return write_plots(load_run(bag, topics), out)
+    from qiki.plots import load_run, write_plots
+    return write_plots(load_run(bag), out)
 
 
 def cmd_plot(args) -> int:
@@ -325,10 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         from qiki_bag.commands import run_bag
         return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph, "bag": run_bag,
                 "plot": cmd_plot, "console": cmd_console}[args.command](args)
-    except (UsageError, ConfigError) as exc:
-        print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (PlotInputError, BagError) as exc:   # qiki plot: one line naming the file and the fix
+    except (UsageError, ConfigError, PlotInputError, BagError) as exc:   # one line naming the thing and the fix
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early

@@ -21,6 +21,7 @@ from qiki_ros.packing import from_stamp, unpack
 from qiki_ros.spin_thread import SpinThread, private_context
 
 BANDS = {RadarFrame.BAND_LR: "lr", RadarFrame.BAND_SR: "sr"}
+SCORE_BANDS = {**BANDS, TrackArray.BAND_UNION: "union"}
 
 
 @dataclass
@@ -170,7 +171,7 @@ class GraphObserver:
         self._update(upd)
 
     def _on_score(self, msg: TrackScore) -> None:
-        band = {TrackArray.BAND_LR: "lr", TrackArray.BAND_SR: "sr", TrackArray.BAND_UNION: "union"}.get(msg.band)
+        band = SCORE_BANDS.get(msg.band)
         if band:
             self._update(lambda s: s.scores.__setitem__(band, msg))
 
@@ -188,10 +189,6 @@ class GraphObserver:
                     return False
                 self.cond.wait(left)
             return True
-
-    def check(self, predicate) -> bool:
-        """predicate(state) now, without waiting."""
-        return bool(self.read(predicate))
 
     def read(self, fn):
         """fn(state) under the state's lock (a consistent snapshot of what fn reads)."""

@@ -23,26 +23,23 @@ from pathlib import Path
 
 import numpy as np
 
-# topic names as in config/graph.yaml (load_run's `topics` argument overrides them)
-TOPICS = {
-    "tracks": "/qiki/tracks",
-    "truth": "/qiki/sim/truth",
-    "ego": "/qiki/sim/vehicle_state",
-    "frame_sr": "/qiki/radar/sr/frame",
-    "frame_lr": "/qiki/radar/lr/frame",
-    "status": "/qiki/agent/status",
-    "events": "/qiki/events",
-    "score": "/qiki/eval/track_score",
-}
+from qiki_msgs.msg import Event, TrackArray
+from qiki_sim.lvlh import to_lvlh_rowwise
+
+# what each figure reads: graph ports, resolved to topic names through config/graph.yaml
+PORTS = {"tracks": "tracker.tracks", "truth": "sim.truth", "ego": "sim.vehicle_state",
+         "frame_sr": "radar.frame_sr", "frame_lr": "radar.frame_lr", "status": "agent.status",
+         "events": "agent.events", "score": "scorer.track_score"}
 PLOT_TOPICS = ("tracks", "truth", "status", "events", "score")   # a bag needs at least one of these
 FILES = {"scope": "scope.png", "timeline": "fsm_timeline.png", "gospa": "gospa.png"}
 SIZES_IN = {"scope": (8.0, 8.0), "timeline": (10.0, 4.0), "gospa": (10.0, 4.0)}
 DPI = 100                                     # -> 800x800, 1000x400, 1000x400 pixels
 
-STATUS_CONFIRMED, IFF_FRIEND, IFF_FOE = 1, 1, 2                 # TrackArray constants
-IFF_STYLE = {0: ("unknown", "tab:orange"), IFF_FRIEND: ("friend", "tab:blue"), IFF_FOE: ("foe", "tab:red")}
-SEVERITY_STYLE = {0: ("INFO", "tab:blue"), 1: ("WARN", "tab:orange"), 2: ("ERROR", "tab:red")}
-BAND_STYLE = {0: ("LR", "tab:purple"), 1: ("SR", "tab:green"), 2: ("union", "black")}
+IFF_STYLE = {TrackArray.IFF_UNKNOWN: ("unknown", "tab:orange"), TrackArray.IFF_FRIEND: ("friend", "tab:blue"),
+             TrackArray.IFF_FOE: ("foe", "tab:red")}
+SEVERITY_STYLE = {Event.INFO: ("INFO", "tab:blue"), Event.WARN: ("WARN", "tab:orange"), Event.ERROR: ("ERROR", "tab:red")}
+BAND_STYLE = {TrackArray.BAND_LR: ("LR", "tab:purple"), TrackArray.BAND_SR: ("SR", "tab:green"),
+              TrackArray.BAND_UNION: ("union", "black")}
 
 
 class PlotInputError(ValueError):
@@ -80,22 +77,12 @@ class RunData:
     score: np.ndarray = field(default_factory=lambda: _empty(("t", "f8"), ("band", "u1"), ("gospa", "f8")))
     gospa_c_m: float | None = None
     end_t: float = 0.0                         # last sim time seen in the bag [s]
+    topics: dict[str, str] = field(default_factory=dict)  # PORTS key -> topic name read
     missing: list[str] = field(default_factory=list)   # plotted topics absent from the bag
     source: str = ""
 
 
 # ------------------------------------------------------------------------------------------ frames
-def lvlh_batch(r_chaser: np.ndarray, v_chaser: np.ndarray, r_obj: np.ndarray) -> np.ndarray:
-    """Row-wise qiki_sim.lvlh.to_lvlh positions: chaser states (N, 3) and object positions (N, 3) in ECI
-    -> object positions (N, 3) in each row's chaser LVLH (x radial, y along-track, z orbit normal)."""
-    x = r_chaser / np.linalg.norm(r_chaser, axis=1, keepdims=True)
-    h = np.cross(r_chaser, v_chaser)
-    z = h / np.linalg.norm(h, axis=1, keepdims=True)
-    y = np.cross(z, x)
-    d = r_obj - r_chaser
-    return np.stack([(d * x).sum(1), (d * y).sum(1), (d * z).sum(1)], axis=1)
-
-
 def _plane(frame: str, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(horizontal, vertical) plot coordinates of (N, 3) tracking-frame positions."""
     if frame == "lvlh":
@@ -112,13 +99,22 @@ def _stamp(msg) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
+def plot_topics(graph=None) -> dict[str, str]:
+    """PORTS key -> topic name in the graph description (the installed config/graph.yaml by default)."""
+    if graph is None:
+        from qiki.graph import load_graph
+        from qiki.plan import config_dir
+        graph = load_graph(config_dir() / "graph.yaml")
+    return {key: graph.topic_of(port) for key, port in PORTS.items()}
+
+
 def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunData:
-    """Decode the plotted topics of a bag into :class:`RunData`.
+    """Decode the plotted topics of a bag into :class:`RunData` (topics: plot_topics() by default).
 
     Raises qiki_bag.reader.BagError (unreadable bag) or PlotInputError (none of the plotted topics)."""
     from qiki_bag.reader import open_bag
 
-    names = {**TOPICS, **(topics or {})}
+    names = topics or plot_topics()
     key_of = {v: k for k, v in names.items()}
     cols: dict[str, list] = {k: [] for k in names}
     with open_bag(bag_path, warn=lambda _msg: None) as bag:
@@ -127,7 +123,7 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
         if len(missing) == len(PLOT_TOPICS):
             raise PlotInputError(f"{bag_path}: none of the plotted topics ({', '.join(missing)}) is in this "
                                  "bag; record with 'qiki run --record' or 'qiki bag record' (default topics)")
-        data = RunData(missing=missing, source=str(bag_path))
+        data = RunData(topics=names, missing=missing, source=str(bag_path))
         for key in ("frame_sr", "frame_lr"):       # coverage is constant: the first frame of each band
             for _topic, _t, msg in bag.decoded([names[key]]):
                 cols[key].append(msg)
@@ -176,7 +172,7 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
         cat = lambda i, dt: np.concatenate([np.asarray(r[i], dtype=dt) for r in cols["tracks"]])  # noqa: E731
         state = cat(6, np.float64).reshape(-1, 6)
         status = cat(3, np.uint8)
-        keep = status == STATUS_CONFIRMED
+        keep = status == TrackArray.STATUS_CONFIRMED
         h, v = _plane(data.frame, state[:, :3])
         data.tracks = _records(t=t, id=cat(2, np.uint32), iff=cat(4, np.uint8), band=cat(5, np.uint8),
                                x=h, y=v)[keep]
@@ -196,7 +192,7 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
                 ok = ego_ns[order][j] == t_ns
                 row = ego[order][j]
             row = row[ok]
-            pos = lvlh_batch(row[:, 1:4], row[:, 4:7], pos[ok])
+            pos = to_lvlh_rowwise(row[:, 1:4], row[:, 4:7], pos[ok])
             t_ns, ids, kind = t_ns[ok], ids[ok], kind[ok]
         h, v = _plane(data.frame, pos)
         data.truth = _records(t=t_ns / 1e9, id=ids, kind=kind, x=h, y=v)
@@ -267,7 +263,7 @@ def scope_figure(data: RunData, max_labels: int = 25, title: str = ""):
         counts = np.diff(np.r_[-1, np.flatnonzero(np.diff(ids_sorted)), len(order) - 1])
         for i in last[np.argsort(-counts, kind="stable")[:max_labels]]:
             ax.annotate(str(tr["id"][i]), (tr["x"][i], tr["y"][i]), xytext=(3, 3), textcoords="offset points",
-                        fontsize=7, color=IFF_STYLE.get(int(tr["iff"][i]), IFF_STYLE[0])[1])
+                        fontsize=7, color=IFF_STYLE.get(int(tr["iff"][i]), IFF_STYLE[TrackArray.IFF_UNKNOWN])[1])
     if data.sr_range_m and len(data.ego):
         cx, cy = data.ego["x"][-1], data.ego["y"][-1]
         r = data.sr_range_m
@@ -285,7 +281,7 @@ def scope_figure(data: RunData, max_labels: int = 25, title: str = ""):
     ax.set_ylabel(AXIS_LABELS[data.frame][1])
     ax.set_title(title or f"Plan-position view, frame {data.frame}"
                  + (" (truth ECI -> LVLH, in-plane projection)" if data.frame == "lvlh" else ""), fontsize=10)
-    absent = [t for t in (TOPICS["tracks"], TOPICS["truth"]) if t in data.missing]
+    absent = [data.topics[k] for k in ("tracks", "truth") if data.topics.get(k) in data.missing]
     if absent:
         _note(ax, f"not in the bag: {', '.join(absent)}")
     if ax.get_legend_handles_labels()[0]:
@@ -320,7 +316,7 @@ def timeline_figure(data: RunData, title: str = ""):
     ax.set_xlabel("sim time [s]")
     ax.grid(True, axis="x", lw=0.3)
     ax.set_title(title or "Agent FSM state and events", fontsize=10)
-    absent = [t for t in (TOPICS["status"], TOPICS["events"]) if t in data.missing]
+    absent = [data.topics[k] for k in ("status", "events") if data.topics.get(k) in data.missing]
     if absent:
         _note(ax, f"not in the bag: {', '.join(absent)}")
     if ax.get_legend_handles_labels()[0]:
@@ -344,8 +340,8 @@ def gospa_figure(data: RunData, title: str = ""):
     ax.set_ylabel("GOSPA [m] (p = 2, alpha = 2)")
     ax.grid(True, lw=0.3)
     ax.set_title(title or "Tracking error against truth (GOSPA) per band", fontsize=10)
-    if TOPICS["score"] in data.missing:
-        _note(ax, f"not in the bag: {TOPICS['score']}")
+    if data.topics.get("score") in data.missing:
+        _note(ax, f"not in the bag: {data.topics['score']}")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize=7)
     return fig

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from transforms3d.quaternions import quat2mat
 
 from qiki_msgs.msg import RadarFrame, TrackArray

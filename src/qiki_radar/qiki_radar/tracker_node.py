@@ -78,6 +78,7 @@ class TrackerNode(GraphNode):
                 tracks, self.cfg.world_frame, frame.header.stamp, frame.sensor_pose, self.band_reach_m,
                 self.cfg.markers.max_tracks, self.cfg.markers.scale_m))
 
+
 def main(args=None) -> int:
     return run_node(TrackerNode, args)
 

@@ -40,6 +40,18 @@ def to_lvlh(r_chaser: np.ndarray, v_chaser: np.ndarray, r_obj: np.ndarray, v_obj
     return rel_pos, rel_vel
 
 
+def to_lvlh_rowwise(r_chaser: np.ndarray, v_chaser: np.ndarray, r_obj: np.ndarray) -> np.ndarray:
+    """to_lvlh positions, one chaser state per row: chaser (N, 3) position and velocity and object
+    positions (N, 3) in ECI -> each object's position (N, 3) in its row's chaser LVLH (e.g. a recorded
+    run, where the chaser moves between stamps)."""
+    r, v = np.asarray(r_chaser, dtype=float), np.asarray(v_chaser, dtype=float)
+    x = r / np.linalg.norm(r, axis=1, keepdims=True)
+    h = np.cross(r, v)
+    z = h / np.linalg.norm(h, axis=1, keepdims=True)
+    d = np.asarray(r_obj, dtype=float) - r
+    return np.stack([(d * x).sum(1), (d * np.cross(z, x)).sum(1), (d * z).sum(1)], axis=1)
+
+
 def from_lvlh(r_chaser: np.ndarray, v_chaser: np.ndarray, rel_pos: np.ndarray, rel_vel: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of to_lvlh: LVLH relative states (N, 3) -> ECI positions and velocities."""

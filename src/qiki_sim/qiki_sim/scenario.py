@@ -145,7 +145,6 @@ class ObjectSpec(_KindDefaults, _Strict):
         return self
 
 
-
 class RandomMoversSpec(_Strict):
     """count constant-velocity movers drawn from the scenario rng: uniform position, heading, speed, RCS."""
 
@@ -290,7 +289,6 @@ class ShipObjectSpec(_KindDefaults, _Strict):
         if self.position is None and stray:
             raise PydanticCustomError("state", "key {k} applies only with position", {"k": repr(stray[0])})
         return self
-
 
 
 class RandomDebrisSpec(_Strict):
