@@ -10,7 +10,9 @@ import pytest
 def domain_id(monkeypatch):
     """A ROS_DOMAIN_ID for this test's graph, set in this process's env (the observer reads it)."""
     rng = random.Random(os.getpid() * 7919 + id(monkeypatch))
-    dom = rng.randrange(20, 100)
+    # skip domains that a graph of another test session on this machine is using right now
+    free = [d for d in range(20, 100) if not _processes_in_domain(d)] or list(range(20, 100))
+    dom = rng.choice(free)
     monkeypatch.setenv("ROS_DOMAIN_ID", str(dom))
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     return dom
