@@ -58,6 +58,7 @@ class Loop:
     watch_id: int | None = None  # object whose distance to the ego is recorded every step
     distance: list = field(default_factory=list)  # (t, distance to watch_id) [m]
     closest: tuple = (math.inf, -1, 0.0)  # (distance, id, t) of the nearest approach of any object [m]
+    tracker_down: tuple = (math.inf, math.inf)  # sim time window with no tracks and the tracker's heartbeat lost
 
     @classmethod
     def make(cls, sc: Scenario, **cfg_overrides) -> "Loop":
@@ -105,7 +106,10 @@ class Loop:
             agent.on_vehicle_state(t, e.position, e.quaternion_wxyz, e.velocity_world, e.angular_velocity_body)
             if k % tick_steps == 0:
                 agent.on_radar_frame(t)
-                agent.on_tracks(t, **self.tracks())
+                down = self.tracker_down[0] <= t < self.tracker_down[1]
+                agent.on_upstream(t, ["tracker"] if down else [])
+                if not down:
+                    agent.on_tracks(t, **self.tracks())
                 cmd = agent.tick(t)
                 self.apply(cmd)
                 self.states.append((t, agent.fsm.state))
@@ -247,6 +251,22 @@ def test_radar_failure_puts_the_bot_in_safe_mode_within_a_second_and_it_resumes_
     assert "resumed" in resumed[3] and agent.fsm.state == "MISSION_ACTIVE" and agent.mission_result == "active"
     print(f"\nradar_sr ERROR at t={fail_at} s -> SAFE_MODE at t={entered:.2f} s (latency {latency:.2f} s); "
           f"recovered at t={recovered.t_s:.1f} s")
+
+
+def test_lost_tracker_heartbeat_means_safe_mode_at_the_next_tick_and_the_patrol_resumes_after_it_is_back():
+    loop = Loop.make(scenario("bot_patrol"))
+    loop.tracker_down = (20.0, 21.0)
+    loop.run(35.0)
+    agent = loop.agent
+    entered = next(t for t, s in loop.states if s == "SAFE_MODE")
+    assert entered == pytest.approx(20.0)
+    silent = loop.first(EventCode.UPSTREAM_SILENT)
+    assert silent and "tracker" in silent[3]
+    assert loop.first(EventCode.UPSTREAM_RESUMED)[0] == pytest.approx(21.0)
+    assert all((c.v, c.w) == (0.0, 0.0) for t, c in loop.commands if 20.0 <= t < 21.0)
+    recovered = next(h for h in agent.fsm.history if h.trigger == "recover")
+    assert 21.0 + 5.0 <= recovered.t_s <= 21.0 + 6.5       # rule `recovered`: 5 s of fresh tracks and heartbeats
+    assert agent.fsm.state == "MISSION_ACTIVE" and agent.mission_result == "active"
 
 
 def test_operator_abort_is_not_undone_by_autostart_and_start_restarts_the_patrol():

@@ -27,7 +27,8 @@ def engine(profile="bot", path=None):
 def facts(state="IDLE", **changes):
     """A healthy, quiet vehicle: no rule's condition holds except threat_gone's (no threat)."""
     base = Facts(state=state, seconds_in_state=100.0, bios_ok=True, health_score=1.0,
-                 seconds_since_radar_frame=0.1, threat_count=0, min_tcpa_s=math.inf, min_dcpa_m=math.inf,
+                 seconds_since_radar_frame=0.1, seconds_since_tracks=0.1, upstream_silent=0, threat_count=0,
+                 min_tcpa_s=math.inf, min_dcpa_m=math.inf,
                  mission_pending=True, mission_done=False, mission_progress=0.3, safe_mode_commanded=True)
     return dataclasses.replace(base, **changes)
 
@@ -36,12 +37,15 @@ def facts(state="IDLE", **changes):
 TRIPS = {
     "bios_failed": ({"bios_ok": False}, {"IDLE", "MISSION_ACTIVE", "ALERT"}),
     "radar_silent": ({"seconds_since_radar_frame": 30.0}, {"IDLE", "MISSION_ACTIVE", "ALERT"}),
+    "upstream_silent": ({"upstream_silent": 1}, {"IDLE", "MISSION_ACTIVE", "ALERT"}),
+    "tracker_silent": ({"seconds_since_tracks": 30.0}, {"IDLE", "MISSION_ACTIVE", "ALERT"}),
     "collision_threat": ({"threat_count": 1, "min_tcpa_s": 4.0, "min_dcpa_m": 0.5}, {"IDLE", "MISSION_ACTIVE"}),
     "threat_gone": ({"threat_count": 0}, {"ALERT"}),
     "mission_finished": ({"mission_done": True, "mission_progress": 1.0}, {"MISSION_ACTIVE"}),
     "recovered": ({"safe_mode_commanded": False}, {"SAFE_MODE"}),
 }
-TRIGGERS = {"bios_failed": "enter_safe_mode", "radar_silent": "enter_safe_mode", "collision_threat": "threat_detected",
+TRIGGERS = {"bios_failed": "enter_safe_mode", "radar_silent": "enter_safe_mode",
+            "upstream_silent": "enter_safe_mode", "tracker_silent": "enter_safe_mode", "collision_threat": "threat_detected",
             "threat_gone": "threat_cleared", "mission_finished": "mission_complete", "recovered": "recover"}
 # facts under which the rule's condition is false (threat_gone needs a threat present)
 QUIET = {name: {} for name in TRIPS} | {"threat_gone": {"threat_count": 2, "min_tcpa_s": 3.0, "min_dcpa_m": 1.0}}

@@ -130,7 +130,7 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
     sup = GraphSupervisor(commands, env, log_dir)
     t0 = time.monotonic()
     sup.start()
-    failed = []
+    failed, restarts = [], []
     # qiki run (logs to files) shows sim time / duration on a terminal; bringup's console has the node logs
     progress = TerminalProgress("sim", args.duration or 0.0) if log_dir is not None and args.duration else None
     try:
@@ -143,7 +143,14 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
                 if progress is not None:
                     sim_s, rtf = observer.read(lambda s: (s.sim_time_s, s.rtf()))
                     progress.update(sim_s, f"x{rtf:.1f}" if rtf else "")
-                failed = sup.dead()
+                made, failed = sup.restart_dead()
+                for r in made:
+                    sim_s = observer.read(lambda s: s.sim_time_s)
+                    restarts.append({"node": r.node, "exit_code": r.exit_code, "wall_s": r.wall_s,
+                                     "sim_time_s": round(sim_s, 3), "attempt": r.attempt})
+                    policy = plan.graph.node(r.node).restart
+                    print(f"qiki: node '{r.node}' exited with code {r.exit_code}: restarted ({r.attempt} of "
+                          f"{policy.max_restarts} within {policy.within_s:g} s)", file=sys.stderr)
                 if failed:
                     break
     finally:
@@ -154,7 +161,7 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
         if recorder is not None:
             recorder.stop()
     return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,
-            "signal": stop.signal}
+            "signal": stop.signal, "restarts": restarts}
 
 
 def _summary(plan: GraphPlan, report: dict) -> dict:
@@ -172,6 +179,7 @@ def _summary(plan: GraphPlan, report: dict) -> dict:
         "wall_time_s": round(report["wall_time_s"], 3),
         "rtf": round(s.rtf(), 2) if s.rtf() else None,
         "nodes": [{"name": n, "exit_code": c} for n, c in report["codes"].items()],
+        "restarts": report["restarts"],
         "frames": dict(s.frames),
         "detections": dict(s.detections),
         "tracks_confirmed": s.tracks_confirmed(),

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SYNC_TYPE = "qiki_msgs/msg/StepDone"   # the step barrier topic, not data
 
@@ -23,6 +23,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RestartPolicy(_Strict):
+    """What the runner does when the node's process exits without being asked to (launch_ros `respawn`)."""
+    policy: Literal["never", "on-failure"] = "never"
+    max_restarts: int = Field(3, ge=1)        # at most this many restarts...
+    within_s: float = Field(60.0, gt=0)       # ...within this many wall seconds, then the run fails
+
+    def allows(self, restart_times: list[float], now_s: float) -> bool:
+        """May the node be restarted at wall time now_s, given the wall times of its earlier restarts?"""
+        recent = [t for t in restart_times if now_s - t < self.within_s]
+        return self.policy == "on-failure" and len(recent) < self.max_restarts
+
+
 class NodeSpec(_Strict):
     name: str
     package: str
@@ -30,6 +42,7 @@ class NodeSpec(_Strict):
     use_sim_time: bool = True
     files: dict[str, str] = {}
     config_model: str | None = None   # "module:Class" of the node's pydantic parameter model
+    restart: RestartPolicy = RestartPolicy()
 
 
 class TopicSpec(_Strict):

@@ -494,7 +494,9 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
                           f"{profile}/{scenario or fixture.scenario}")
     plan = make_plan(fixture.profile, fixture.scenario)
     topics = replay_topics(plan.graph)
-    commands = [(n, cmd) for n, cmd in plan.commands() if n.name in REPLAYED_NODES]
+    # the bag holds every producer's StepDone: never run on without one (that would make outputs timing-dependent)
+    commands = [(n, cmd + ["-p", "sync.producer_timeout_s:=0.0"]) for n, cmd in plan.commands()
+                if n.name in REPLAYED_NODES]
     env = graph_env(domain_id)
     env.update(DETERMINISM_ENV)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"     # this process's participant too

@@ -2,7 +2,9 @@
 
 Each node runs in its own session (so a terminal Ctrl-C reaches only the supervisor, which then
 stops the nodes in order, as `ros2 launch` does) and with PR_SET_PDEATHSIG, so the kernel stops it
-even if the supervisor is killed outright. No node outlives the supervisor.
+even if the supervisor is killed outright. No node outlives the supervisor. A node that dies on its
+own is restarted as its graph.yaml `restart` policy allows (`restart_dead()`), and every restart is
+recorded.
 """
 from __future__ import annotations
 
@@ -53,12 +55,22 @@ def node_command(graph: GraphSpec, node: NodeSpec, params_file: Path, overrides:
 
 
 @dataclass
+class Restart:
+    """One restart of a node: why and when (wall seconds since the graph started)."""
+    node: str
+    exit_code: int            # negative: killed by that signal
+    wall_s: float
+    attempt: int              # 1 for the node's first restart
+
+
+@dataclass
 class NodeProcess:
     spec: NodeSpec
     cmd: list[str]
     log_path: Path | None
     popen: subprocess.Popen | None = None
     stopped_by_us: bool = False
+    restart_times: list[float] = field(default_factory=list)   # monotonic times of its restarts
     _log: object = field(default=None, repr=False)
 
     def last_lines(self, n: int = 3) -> str:
@@ -73,19 +85,26 @@ class GraphSupervisor:
 
     def __init__(self, commands: list[tuple[NodeSpec, list[str]]], env: dict[str, str], log_dir: Path | None):
         self.env = env
+        self.t0 = time.monotonic()
         self.procs = [NodeProcess(spec, cmd, log_dir / f"{spec.name}.log" if log_dir else None)
                       for spec, cmd in commands]
         if log_dir:
             log_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
+        self.t0 = time.monotonic()
         for p in self.procs:
-            out = None
-            if p.log_path is not None:
-                p._log = out = open(p.log_path, "wb")
-            p.popen = subprocess.Popen(p.cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
-                                       stderr=subprocess.STDOUT if out else None,
-                                       start_new_session=True, preexec_fn=_die_with_parent)
+            self._launch(p)
+
+    def _launch(self, p: NodeProcess) -> None:
+        out = None
+        if p.log_path is not None:
+            if p._log:
+                p._log.close()
+            p._log = out = open(p.log_path, "ab" if p.popen else "wb")   # a restart appends
+        p.popen = subprocess.Popen(p.cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT if out else None,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
 
     def pids(self) -> list[int]:
         return [p.popen.pid for p in self.procs if p.popen]
@@ -93,6 +112,20 @@ class GraphSupervisor:
     def dead(self) -> list[NodeProcess]:
         """Nodes that exited although nobody asked them to."""
         return [p for p in self.procs if p.popen and p.popen.poll() is not None and not p.stopped_by_us]
+
+    def restart_dead(self) -> tuple[list[Restart], list[NodeProcess]]:
+        """Restart every dead node its policy allows; return (restarts made, nodes that stay dead)."""
+        restarts, failed = [], []
+        now = time.monotonic()
+        for p in self.dead():
+            if not p.spec.restart.allows(p.restart_times, now):
+                failed.append(p)
+                continue
+            code = p.popen.returncode
+            p.restart_times.append(now)
+            self._launch(p)
+            restarts.append(Restart(p.spec.name, code, round(now - self.t0, 3), len(p.restart_times)))
+        return restarts, failed
 
     def stop(self, timeout_s: float = 5.0) -> dict[str, int]:
         """SIGINT every node, then SIGTERM, then SIGKILL the process group; return exit codes."""

@@ -146,6 +146,8 @@ class AgentCore:
         self._codes = np.zeros(0, np.uint32)  # transponder code per track
         self._tracks_t = 0.0
         self._last_radar_t: Optional[float] = None
+        self._last_tracks_t: Optional[float] = None
+        self.upstream_silent: tuple[str, ...] = ()   # upstream nodes whose step heartbeat stopped
         self.inputs_rejected = 0
         # outputs and bookkeeping
         self.threat_report: ThreatReport = self.threat_assessment.assess(np.zeros(3), np.zeros(3), self._tracks)
@@ -258,11 +260,26 @@ class AgentCore:
                             tracks.state[good], None if tracks.covariance is None else tracks.covariance[good])
             codes = codes[good]
         self._tracks, self._codes, self._tracks_t = tracks, codes, float(t_s)
+        self._last_tracks_t = float(t_s)
 
     def on_radar_frame(self, t_s: float) -> None:
         """A radar frame arrived (radar liveness, fact seconds_since_radar_frame)."""
         if _finite(t_s):
             self._last_radar_t = float(t_s)
+
+    def on_upstream(self, t_s: float, silent) -> None:
+        """The upstream nodes (sim, radar, tracker) whose StepDone heartbeat the step barrier lost
+        (fact upstream_silent); a change is an event."""
+        silent = tuple(sorted(silent))
+        if silent == self.upstream_silent:
+            return
+        lost, back = sorted(set(silent) - set(self.upstream_silent)), sorted(set(self.upstream_silent) - set(silent))
+        self.upstream_silent = silent
+        if lost:
+            self.emit(EventCode.UPSTREAM_SILENT, ERROR, f"no step heartbeat from {', '.join(lost)}: "
+                      "running without it")
+        if back:
+            self.emit(EventCode.UPSTREAM_RESUMED, INFO, f"step heartbeat back from {', '.join(back)}")
 
     # --- ticking ------------------------------------------------------------------------------
     def start(self, now_s: float) -> None:
@@ -350,9 +367,12 @@ class AgentCore:
     def _facts(self, now_s: float) -> Facts:
         report, bios = self.threat_report, self.bios
         radar_t = self._last_radar_t if self._last_radar_t is not None else self._start_t
+        tracks_t = self._last_tracks_t if self._last_tracks_t is not None else self._start_t
         return Facts(state=self.fsm.state, seconds_in_state=now_s - self._state_since,
                      bios_ok=bool(bios and bios.all_systems_go), health_score=bios.health_score if bios else 0.0,
-                     seconds_since_radar_frame=max(0.0, now_s - radar_t), threat_count=report.count,
+                     seconds_since_radar_frame=max(0.0, now_s - radar_t),
+                     seconds_since_tracks=max(0.0, now_s - tracks_t),
+                     upstream_silent=len(self.upstream_silent), threat_count=report.count,
                      min_tcpa_s=report.min_tcpa_s, min_dcpa_m=report.min_dcpa_m,
                      mission_pending=self._result == "active", mission_done=bool(self.mission.done),
                      mission_progress=self.mission_progress, safe_mode_commanded=self._safe_mode_commanded)

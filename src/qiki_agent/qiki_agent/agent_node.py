@@ -71,6 +71,7 @@ class AgentNode(GraphNode):
                                 unpack(msg.iff, np.uint8), unpack(msg.track_band, np.uint8), unpack(msg.state),
                                 unpack(msg.covariance) if len(msg.covariance) == 36 * n else None,
                                 unpack(msg.transponder_code, np.uint32))
+        self.core.on_upstream(self._t_s, (name.rpartition("/")[2] for name in self.sync.barrier.absent))
         if self._next_tick_ns is None:
             self._next_tick_ns = t_ns
         if t_ns >= self._next_tick_ns:

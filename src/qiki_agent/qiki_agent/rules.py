@@ -51,6 +51,8 @@ class Facts:
     bios_ok: bool  # latest self test says all systems go (BiosResult.all_systems_go); False before the first
     health_score: float  # latest BiosResult.health_score in [0, 1]; 0 before the first
     seconds_since_radar_frame: float  # since the last radar/track frame; since agent start if none yet [s]
+    seconds_since_tracks: float  # since the last track array from the tracker; since agent start if none yet [s]
+    upstream_silent: int  # upstream nodes (sim, radar, tracker) whose step heartbeat the barrier lost
     threat_count: int  # ThreatReport.count
     min_tcpa_s: float  # ThreatReport.min_tcpa_s (inf when no threat) [s]
     min_dcpa_m: float  # ThreatReport.min_dcpa_m (inf when no threat) [m]

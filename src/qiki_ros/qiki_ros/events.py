@@ -30,3 +30,7 @@ class EventCode(IntEnum):
     INPUT_DROPPED = 903
     CONFIG_ERROR = 904
     INPUT_REJECTED = 905       # the agent core ignored a malformed input (NaN/inf, inconsistent lengths)
+    AGENT_SILENT = 906         # lockstep sim: the agent finished no step in time; stepping without it, vehicle stopped
+    AGENT_RESUMED = 907        # lockstep sim: the agent announces steps again
+    UPSTREAM_SILENT = 908      # the agent lost the step heartbeat (StepDone) of an upstream node: it runs without it
+    UPSTREAM_RESUMED = 909     # that node announces steps again

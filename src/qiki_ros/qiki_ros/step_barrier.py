@@ -4,45 +4,96 @@ Each node announces StepDone(t) after publishing everything it had for step t, w
 messages per topic. A consumer may process t once every upstream node has announced t and every
 message it listed on the consumer's topics has arrived. Steps are released in time order, so a
 node's outputs are a function of its stamped inputs alone, never of delivery timing.
+
+A producer that stops announcing (its process died) would hold the barrier forever: `expire()` drops
+a producer the oldest pending step has waited on for longer than a wall-clock timeout, so the graph
+runs on without it (degraded, and counted), and its next StepDone re-admits it from that step on.
 """
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass
 class _Step:
+    opened_s: float                                                     # wall time the first part arrived
     done: dict[str, dict[str, int]] = field(default_factory=dict)      # producer -> {topic: count}
     data: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
 
 
 class StepBarrier:
-    def __init__(self, upstream: set[str], topics: set[str]):
+    def __init__(self, upstream: set[str], topics: set[str], clock: Callable[[], float] | None = None):
         self.upstream = set(upstream)
         self.topics = set(topics)
+        self._clock = clock or time.monotonic
         self._steps: dict[int, _Step] = {}
         self.last_released: int | None = None
         self.skipped = 0          # steps given up because a later step completed first (start-up)
+        self.absent: set[str] = set()          # producers dropped by expire(), not waited for
+        self.rejoined_at: dict[str, int] = {}  # producer -> first step it announced after coming back
+        self.seen: set[str] = set()            # producers that announced at least once
+        self.expired = 0          # producers dropped by expire() so far
+        self.rejoined = 0         # producers re-admitted so far
+
+    def _step(self, stamp_ns: int) -> _Step:
+        step = self._steps.get(stamp_ns)
+        if step is None:
+            step = self._steps[stamp_ns] = _Step(self._clock())
+        return step
 
     def add_data(self, topic: str, stamp_ns: int, msg: Any) -> None:
         if self.last_released is not None and stamp_ns <= self.last_released:
             return
-        self._steps.setdefault(stamp_ns, _Step()).data[topic].append(msg)
+        self._step(stamp_ns).data[topic].append(msg)
 
     def add_done(self, producer: str, stamp_ns: int, topics: list[str], counts: list[int]) -> None:
         if producer not in self.upstream:
             return
         if self.last_released is not None and stamp_ns <= self.last_released:
             return
+        self.seen.add(producer)
+        if producer in self.absent:
+            self.absent.discard(producer)
+            self.rejoined_at[producer] = stamp_ns
+            self.rejoined += 1
         expected = {t: int(c) for t, c in zip(topics, counts) if t in self.topics}
-        self._steps.setdefault(stamp_ns, _Step()).done[producer] = expected
+        self._step(stamp_ns).done[producer] = expected
 
-    def _complete(self, step: _Step) -> bool:
-        if set(step.done) != self.upstream:
+    def _required(self, stamp_ns: int) -> set[str]:
+        """Producers step t waits for: not dropped, and (if they came back) announced from before t."""
+        return {p for p in self.upstream - self.absent if self.rejoined_at.get(p, -1) <= stamp_ns}
+
+    def _complete(self, stamp_ns: int) -> bool:
+        step = self._steps[stamp_ns]
+        if not self._required(stamp_ns) <= set(step.done):
             return False
         return all(len(step.data.get(t, ())) >= n for per in step.done.values() for t, n in per.items())
+
+    def expire(self, timeout_s: float, unseen_timeout_s: float | None = None) -> list[str]:
+        """Drop the producers the oldest pending step has waited on for more than timeout_s (wall);
+        returns their names. A producer that never announced (still starting) gets unseen_timeout_s
+        (default 10 x timeout_s). Their StepDone, when it comes, re-admits them."""
+        if not self._steps:
+            return []
+        t = min(self._steps)
+        step = self._steps[t]
+        waited = self._clock() - step.opened_s
+        if waited <= timeout_s or self._complete(t):
+            return []
+        unseen_timeout_s = 10 * timeout_s if unseen_timeout_s is None else unseen_timeout_s
+        waiting = self._required(t) - set(step.done)
+        missing = sorted(p for p in waiting if p in self.seen or waited > unseen_timeout_s)
+        if waiting and not missing:
+            return []
+        self.absent.update(missing)
+        self.expired += len(missing)
+        if not waiting:   # every producer announced, a listed message never came: give the step up
+            del self._steps[t]
+            self.skipped += 1
+        return missing
 
     def release(self) -> list[tuple[int, dict[str, list[Any]]]]:
         """Steps that became complete, oldest first, with their messages by topic.
@@ -52,7 +103,7 @@ class StepBarrier:
         """
         out = []
         while self._steps:
-            complete = [t for t in sorted(self._steps) if self._complete(self._steps[t])]
+            complete = [t for t in sorted(self._steps) if self._complete(t)]
             if not complete:
                 break
             t = complete[0]

@@ -2,19 +2,21 @@
 
 A node declares what it publishes and subscribes through StepSync; its `on_step(t_ns, inputs)`
 callback runs once per sim step, when the barrier releases it, and StepDone(t) follows automatically.
+A wall-clock timer drops an upstream node that stopped announcing (`sync.producer_timeout_s`), so a
+crashed node does not freeze the graph; it is re-admitted when it announces again.
 """
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any, Callable
 
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.subscription_content_filter_options import ContentFilterOptions
 
 from qiki_msgs.msg import StepDone
 from qiki_ros import qos
 from qiki_ros.step_barrier import StepBarrier
-
 
 
 def stamp_ns(stamp) -> int:
@@ -48,6 +50,7 @@ class StepSync:
         # every node of the barrier (the sim starts stepping only when all of them listen)
         self.members = {f"{ns}/{name}" for name in node.declare_parameter("sync.members", [""]).value if name}
         self.upstream = {f"{ns}/{name}" for name in upstream if name}
+        self.producer_timeout_s = node.declare_parameter("sync.producer_timeout_s", 1.0).value
         self.on_step = on_step
         self.announce = announce
         self.counts: Counter = Counter()
@@ -64,6 +67,17 @@ class StepSync:
                                     [f"'{p}'" for p in producers]) if producers else None
         self.node.create_subscription(StepDone, "step_done", self._on_done, qos.SYNC,
                                       content_filter_options=filt)
+        if producers and self.producer_timeout_s > 0:   # wall clock: sim time stands still while we wait
+            self.node.create_timer(min(0.25, self.producer_timeout_s / 2), self._expire,
+                                   clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def _expire(self) -> None:
+        gone = self.barrier.expire(self.producer_timeout_s)
+        if gone:
+            self.node.get_logger().warning(
+                f"step barrier: no StepDone from {', '.join(gone)} for {self.producer_timeout_s:g} s: stepping "
+                f"without it until it announces again ({self.barrier.expired} dropped so far)")
+            self._release()
 
     def members_listening(self) -> set[str]:
         """Barrier members whose step_done subscription is visible in the graph."""
@@ -87,7 +101,11 @@ class StepSync:
         return sub.topic_name
 
     def _on_done(self, msg: StepDone) -> None:
+        rejoined = self.barrier.rejoined
         self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts))
+        if self.barrier.rejoined != rejoined:
+            self.node.get_logger().info(f"step barrier: {msg.node} announces again: waiting for it from "
+                                        f"t={stamp_ns(msg.header.stamp) * 1e-9:.3f} s on")
         self._release()
 
     def _release(self) -> None:

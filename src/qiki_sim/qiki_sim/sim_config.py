@@ -17,6 +17,9 @@ class ClockConfig(_Strict):
     command_lag_steps: int = Field(1, ge=1, description="actuation latency: a command computed at step n "
                                                         "applies from step n + command_lag_steps")
     stall_warn_s: float = Field(5.0, gt=0, description="lockstep: warn when no step for this long [s wall]")
+    agent_timeout_s: float = Field(2.0, ge=0, description="lockstep: when the agent has finished no step for this "
+                                   "long (crashed), step on without it at one step per 0.05 s, vehicle "
+                                   "stopped, until it is back [s wall]; 0 waits forever")
 
 
 class PublishConfig(_Strict):

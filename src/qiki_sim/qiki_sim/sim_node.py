@@ -63,6 +63,7 @@ class SimNode(GraphNode):
         self.create_service(LoadScenario, "load_scenario", self.on_load)
         self.sync.start()
         self.commands_rejected = 0
+        self.steps_without_agent = 0                    # lockstep steps taken while the agent was silent
         self.commands_clamped = 0
         self.pending: dict[int, ActuatorCommand] = {}   # step index -> command that applies from it
         self.agent_done_step = -1                       # last step the agent has finished
@@ -70,6 +71,8 @@ class SimNode(GraphNode):
         self._started = False
         self._wait_start = time.monotonic()
         self._last_progress = time.monotonic()
+        self._last_agent_s = time.monotonic()
+        self._agent_silent = False
         lockstep = self.cfg.clock.mode == "lockstep"
         period = 0.05 if lockstep else self.sim.dt / self.cfg.clock.rate_factor
         self.timer = self.create_timer(period, self.on_timer)
@@ -84,6 +87,11 @@ class SimNode(GraphNode):
             if self.valid_command(msg):
                 self.pending[n + self.cfg.clock.command_lag_steps] = msg
         self.agent_done_step = max(self.agent_done_step, n)
+        self._last_agent_s = time.monotonic()
+        if self.steps_without_agent and self._agent_silent:
+            self._agent_silent = False
+            self.get_logger().info(f"lockstep: the agent is back at step {n}, stepping with it again")
+            self.event(EventCode.AGENT_RESUMED, Event.INFO, f"agent finished step {n}: lockstep resumed")
         if self.cfg.clock.mode == "lockstep":
             self.advance()
 
@@ -160,10 +168,39 @@ class SimNode(GraphNode):
             return
         if self.cfg.clock.mode == "realtime":
             self.step()
-        elif not self.advance() and time.monotonic() - self._last_progress > self.cfg.clock.stall_warn_s:
+        elif self.advance():
+            return
+        elif 0 < self._agent_timeout_s() < time.monotonic() - self._last_agent_s:
+            self.step_without_agent()
+        elif time.monotonic() - self._last_progress > self.cfg.clock.stall_warn_s:
             self.get_logger().warning(f"lockstep: waiting for the agent to finish step {self.sim.step_index + 1 - self.cfg.clock.command_lag_steps} "
                                       f"(pending steps in the barrier: {len(self.sync.barrier.pending())})",
                                       throttle_duration_sec=self.cfg.clock.stall_warn_s)
+
+    def _agent_timeout_s(self) -> float:
+        """How long the agent may be silent: until its first step it may still be starting."""
+        timeout = self.cfg.clock.agent_timeout_s
+        return timeout if self.agent_done_step >= 0 or not timeout else max(timeout, self.cfg.start.wait_timeout_s)
+
+    def step_without_agent(self) -> None:
+        """Lockstep with a silent agent (crashed, restarting): take one step with the vehicle stopped,
+        as a drive's command watchdog would, so the rest of the graph goes on and notices."""
+        if not self._agent_silent:
+            self._agent_silent = True
+            self.pending.clear()
+            self.get_logger().warning(f"lockstep: the agent finished no step for {self.cfg.clock.agent_timeout_s:g} s: "
+                                      "stepping without it, vehicle stopped")
+            self.event(EventCode.AGENT_SILENT, Event.ERROR, f"agent silent for {self.cfg.clock.agent_timeout_s:g} s: "
+                       "vehicle stopped, sim stepping without it")
+        self.stop_vehicle()
+        self.steps_without_agent += 1
+        self.step()
+
+    def stop_vehicle(self) -> None:
+        if self.sim.scenario.profile == "bot":
+            self.sim.command(0.0, 0.0)
+        else:
+            self.sim.command_thrusters(np.zeros(self.sim.rcs.n))
 
     def advance(self) -> bool:
         """Lockstep: take every step the agent's progress allows; True if any was taken."""

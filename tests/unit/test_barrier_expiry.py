@@ -1,0 +1,94 @@
+"""StepBarrier without a producer that stopped announcing: dropped after the timeout, re-admitted later."""
+from qiki_ros.step_barrier import StepBarrier
+
+S = 1_000_000_000
+
+
+class WallClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def barrier(clock: WallClock) -> StepBarrier:
+    return StepBarrier({"/q/sim", "/q/tracker"}, {"/q/tracks", "/q/state"}, clock=clock)
+
+
+def announce(b: StepBarrier, producer: str, t: int, topic: str | None = None) -> None:
+    if topic:
+        b.add_data(topic, t * S, f"{producer}@{t}")
+    b.add_done(producer, t * S, [topic] if topic else [], [1] if topic else [])
+
+
+def test_a_silent_producer_holds_the_step_until_the_timeout_then_is_dropped():
+    clock = WallClock()
+    b = barrier(clock)
+    announce(b, "/q/sim", 1, "/q/state")
+    announce(b, "/q/tracker", 1, "/q/tracks")
+    assert [t for t, _ in b.release()] == [1 * S]
+    announce(b, "/q/sim", 2, "/q/state")          # the tracker died before step 2
+    assert b.release() == []
+    clock.t = 0.9
+    assert b.expire(1.0) == [] and b.release() == []
+    clock.t = 1.1
+    assert b.expire(1.0) == ["/q/tracker"]
+    released = b.release()
+    assert [t for t, _ in released] == [2 * S] and "/q/tracks" not in released[0][1]
+    announce(b, "/q/sim", 3, "/q/state")           # later steps no longer wait for it
+    assert [t for t, _ in b.release()] == [3 * S]
+    assert b.expired == 1 and b.absent == {"/q/tracker"}
+
+
+def test_a_producer_that_announces_again_is_waited_for_from_that_step_on():
+    clock = WallClock()
+    b = barrier(clock)
+    announce(b, "/q/sim", 0, "/q/state")
+    announce(b, "/q/tracker", 0, "/q/tracks")
+    announce(b, "/q/sim", 1, "/q/state")
+    clock.t = 5.0
+    assert b.expire(1.0) == []                      # step 0 is complete: release it, never give it up
+    assert [t for t, _ in b.release()] == [0]
+    assert b.expire(1.0) == ["/q/tracker"]
+    assert [t for t, _ in b.release()] == [1 * S]
+    announce(b, "/q/sim", 2, "/q/state")
+    announce(b, "/q/sim", 3, "/q/state")           # step 3 released: nobody waits for the tracker yet
+    assert [t for t, _ in b.release()] == [2 * S, 3 * S]
+    announce(b, "/q/tracker", 5, "/q/tracks")      # restarted tracker, first step it saw
+    announce(b, "/q/sim", 4, "/q/state")
+    announce(b, "/q/sim", 5, "/q/state")
+    assert [t for t, _ in b.release()] == [4 * S, 5 * S]   # 4 is before its return: not waited for
+    announce(b, "/q/sim", 6, "/q/state")
+    assert b.release() == []                         # 6 waits for the tracker again
+    announce(b, "/q/tracker", 6, "/q/tracks")
+    assert [t for t, _ in b.release()] == [6 * S]
+    assert b.rejoined == 1 and b.absent == set()
+
+
+def test_a_step_missing_only_a_listed_message_is_given_up_after_the_timeout():
+    clock = WallClock()
+    b = barrier(clock)
+    b.add_done("/q/sim", 1 * S, ["/q/state"], [1])   # announced one message that never arrives
+    announce(b, "/q/tracker", 1, "/q/tracks")
+    clock.t = 2.0
+    assert b.expire(1.0) == [] and b.pending() == [] and b.skipped == 1
+    assert b.absent == set()
+
+
+def test_nothing_pending_nothing_expires():
+    clock = WallClock()
+    b = barrier(clock)
+    clock.t = 100.0
+    assert b.expire(1.0) == [] and b.expired == 0
+
+
+def test_a_producer_never_heard_from_is_still_starting_and_gets_the_longer_timeout():
+    clock = WallClock()
+    b = barrier(clock)
+    announce(b, "/q/sim", 1, "/q/state")           # the tracker has not announced anything yet
+    clock.t = 5.0
+    assert b.expire(1.0) == [] and b.release() == []
+    clock.t = 10.5
+    assert b.expire(1.0) == ["/q/tracker"]
+    assert [t for t, _ in b.release()] == [1 * S]
