@@ -92,3 +92,4 @@ def test_a_producer_never_heard_from_is_still_starting_and_gets_the_longer_timeo
     clock.t = 10.5
     assert b.expire(1.0) == ["/q/tracker"]
     assert [t for t, _ in b.release()] == [1 * S]
+

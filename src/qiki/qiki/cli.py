@@ -143,7 +143,7 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
                 if progress is not None:
                     sim_s, rtf = observer.read(lambda s: (s.sim_time_s, s.rtf()))
                     progress.update(sim_s, f"x{rtf:.1f}" if rtf else "")
-                made, failed = sup.restart_dead()
+                made, failed = sup.restart_dead(["-p", "sync.join_running:=true"])   # see qiki_ros.step_sync
                 for r in made:
                     sim_s = observer.read(lambda s: s.sim_time_s)
                     restarts.append({"node": r.node, "exit_code": r.exit_code, "wall_s": r.wall_s,

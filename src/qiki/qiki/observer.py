@@ -36,6 +36,9 @@ class GraphState:
     confirmed_ids: dict[str, set] = field(default_factory=lambda: {"lr": set(), "sr": set()})
     # transponder code -> [(sim time s, track id, band)] of its confirmed tracks, one entry per change
     coded_tracks: dict[int, list[tuple[float, int, str]]] = field(default_factory=dict)
+    # wall monotonic of the latest: radar frame ('frame'), track array with a confirmed track ('tracks'),
+    # track score ('score'), agent status ('status'), event of each code ('event:<code>')
+    seen_wall: dict[str, float] = field(default_factory=dict)
     agent_state: str = ""
     fsm_transitions: list[dict] = field(default_factory=list)
     events: list[tuple[float, int, str]] = field(default_factory=list)
@@ -113,7 +116,10 @@ class GraphObserver:
         if band is None:
             return
 
+        now = time.monotonic()
+
         def upd(s: GraphState) -> None:
+            s.seen_wall["frame"] = now
             s.frames[band] += 1
             s.detections[band] += len(msg.range_m)
         self._update(upd)
@@ -127,7 +133,11 @@ class GraphObserver:
         coded = (status != TrackArray.STATUS_TENTATIVE) & (codes != 0)
         t = round(from_stamp(msg.header.stamp), 3)
 
+        now = time.monotonic()
+
         def upd(s: GraphState) -> None:
+            if confirmed.any():
+                s.seen_wall["tracks"] = now
             for code, band in BANDS.items():
                 s.confirmed_ids[band].update(ids[confirmed & (bands == code)].tolist())
             for code, tid, b in zip(codes[coded].tolist(), ids[coded].tolist(), bands[coded].tolist()):
@@ -140,7 +150,10 @@ class GraphObserver:
     def _on_status(self, msg: AgentStatus) -> None:
         t = from_stamp(msg.header.stamp)
 
+        now = time.monotonic()
+
         def upd(s: GraphState) -> None:
+            s.seen_wall["status"] = now
             if msg.state != s.agent_state and (s.agent_state or msg.previous_state):
                 s.fsm_transitions.append({"t_s": round(t, 3), "from": msg.previous_state or s.agent_state,
                                           "to": msg.state})
@@ -173,11 +186,20 @@ class GraphObserver:
     def _on_score(self, msg: TrackScore) -> None:
         band = SCORE_BANDS.get(msg.band)
         if band:
-            self._update(lambda s: s.scores.__setitem__(band, msg))
+            now = time.monotonic()
+
+            def upd(s: GraphState) -> None:
+                s.seen_wall["score"] = now
+                s.scores[band] = msg
+            self._update(upd)
 
     def _on_event(self, msg: Event) -> None:
-        item = (from_stamp(msg.header.stamp), int(msg.code), msg.message)
-        self._update(lambda s: s.events.append(item))
+        item, now = (from_stamp(msg.header.stamp), int(msg.code), msg.message), time.monotonic()
+
+        def upd(s: GraphState) -> None:
+            s.seen_wall[f"event:{item[1]}"] = now
+            s.events.append(item)
+        self._update(upd)
 
     def wait_for(self, predicate, timeout_s: float) -> bool:
         """Block until predicate(state) is true (re-checked on every message) or timeout."""

@@ -96,13 +96,13 @@ class GraphSupervisor:
         for p in self.procs:
             self._launch(p)
 
-    def _launch(self, p: NodeProcess) -> None:
+    def _launch(self, p: NodeProcess, extra_args: list[str] = ()) -> None:
         out = None
         if p.log_path is not None:
             if p._log:
                 p._log.close()
             p._log = out = open(p.log_path, "ab" if p.popen else "wb")   # a restart appends
-        p.popen = subprocess.Popen(p.cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
+        p.popen = subprocess.Popen(p.cmd + list(extra_args), env=self.env, stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT if out else None,
                                    start_new_session=True, preexec_fn=_die_with_parent)
 
@@ -113,8 +113,9 @@ class GraphSupervisor:
         """Nodes that exited although nobody asked them to."""
         return [p for p in self.procs if p.popen and p.popen.poll() is not None and not p.stopped_by_us]
 
-    def restart_dead(self) -> tuple[list[Restart], list[NodeProcess]]:
-        """Restart every dead node its policy allows; return (restarts made, nodes that stay dead)."""
+    def restart_dead(self, extra_args: list[str] = ()) -> tuple[list[Restart], list[NodeProcess]]:
+        """Restart every dead node its policy allows, its command line + extra_args; return (restarts
+        made, nodes that stay dead)."""
         restarts, failed = [], []
         now = time.monotonic()
         for p in self.dead():
@@ -123,7 +124,7 @@ class GraphSupervisor:
                 continue
             code = p.popen.returncode
             p.restart_times.append(now)
-            self._launch(p)
+            self._launch(p, list(extra_args))
             restarts.append(Restart(p.spec.name, code, round(now - self.t0, 3), len(p.restart_times)))
         return restarts, failed
 

@@ -32,12 +32,14 @@ class ScorerNode(GraphNode):
         self._views: dict[int, tuple] = {}
         self.pending: dict[int, list[TrackArray]] = {}
         self.pub = self.create_publisher(TrackScore, "track_score", qos.STREAM)
-        self.create_subscription(VehicleState, "vehicle_state", self.on_ego, qos.STREAM)
-        self.create_subscription(WorldTruth, "truth", self.on_truth, qos.STREAM)
+        # restarted into a running graph: live data only, old steps are not scored twice
+        stream = qos.live_only(qos.STREAM) if self.declare_parameter("sync.join_running", False).value else qos.STREAM
+        self.create_subscription(VehicleState, "vehicle_state", self.on_ego, stream)
+        self.create_subscription(WorldTruth, "truth", self.on_truth, stream)
         for port in ("frame_lr", "frame_sr"):
-            self.create_subscription(RadarFrame, port, self.on_frame, qos.STREAM)
+            self.create_subscription(RadarFrame, port, self.on_frame, stream)
         # the union tracks carry each track's band: the per-band topics would be the same rows again
-        self.create_subscription(TrackArray, "tracks", self.on_tracks, qos.STREAM)
+        self.create_subscription(TrackArray, "tracks", self.on_tracks, stream)
 
     def on_frame(self, frame: RadarFrame) -> None:
         self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)

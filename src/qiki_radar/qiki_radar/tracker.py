@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy.spatial import cKDTree
-from scipy.stats import chi2
+from scipy.special import gammaincinv
 
 from qiki_radar.assignment import sparse_min_cost_matching
 
@@ -52,6 +52,12 @@ IFF_FOE = 2
 
 STATE_DIM = 6
 GATE_PROBABILITY = 0.997
+
+
+def chi2_quantile(probability: float, dof: int) -> float:
+    """scipy.stats.chi2.ppf, computed as it does, without importing scipy.stats (~1 s at node start-up,
+    which a restarted tracker cannot afford)."""
+    return float(2.0 * gammaincinv(dof / 2.0, probability))
 BIRTH_GATE_PROBABILITY = 0.9999
 _DENSE_PAIRS_MAX = 1024  # below these many (track x measurement) cells a dense distance matrix beats the k-d tree
 PHASES = ("predict", "gate", "assign", "update", "manage", "output")
@@ -111,14 +117,14 @@ class TrackerConfig(BaseModel):
     @property
     def gate(self) -> float:
         """Effective chi-square gate on the squared Mahalanobis distance."""
-        return self.gate_chi2 if self.gate_chi2 > 0.0 else float(chi2.ppf(GATE_PROBABILITY, self.dim))
+        return self.gate_chi2 if self.gate_chi2 > 0.0 else chi2_quantile(GATE_PROBABILITY, self.dim)
 
     @property
     def birth_gate(self) -> float:
         """Squared Mahalanobis distance to a confirmed track under which a detection starts no track (0 = off)."""
         if self.birth_gate_probability <= 0.0:
             return 0.0
-        return max(self.gate, float(chi2.ppf(self.birth_gate_probability, self.dim)))
+        return max(self.gate, chi2_quantile(self.birth_gate_probability, self.dim))
 
 
 @dataclass

@@ -30,7 +30,8 @@ class EventCode(IntEnum):
     INPUT_DROPPED = 903
     CONFIG_ERROR = 904
     INPUT_REJECTED = 905       # the agent core ignored a malformed input (NaN/inf, inconsistent lengths)
-    AGENT_SILENT = 906         # lockstep sim: the agent finished no step in time; stepping without it, vehicle stopped
-    AGENT_RESUMED = 907        # lockstep sim: the agent announces steps again
+    NODE_SILENT = 906          # lockstep sim: a barrier member announced no step in time (crashed, restarting):
+                               # real-time pace until it is back; the agent: stepping without it, vehicle stopped
+    NODE_RESUMED = 907         # lockstep sim: that member announces steps again
     UPSTREAM_SILENT = 908      # the agent lost the step heartbeat (StepDone) of an upstream node: it runs without it
     UPSTREAM_RESUMED = 909     # that node announces steps again

@@ -7,6 +7,7 @@ crashed node does not freeze the graph; it is re-admitted when it announces agai
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any, Callable
 
@@ -41,9 +42,11 @@ class CountedPublisher:
 class StepSync:
     """Barrier membership of one node. Upstream node names come from the `sync.upstream` parameter,
     which the launcher derives from config/graph.yaml (the producers of the topics the node reads).
-    `announce=False` for the sim, which announces its own steps rather than its inputs'."""
+    `announce=False` for the sim, which announces its own steps rather than its inputs'; `watch_members`
+    (the sim) hears every member's StepDone, so `heard` tells which member went silent."""
 
-    def __init__(self, node: Node, on_step: Callable[[int, dict[str, list[Any]]], None], announce: bool = True):
+    def __init__(self, node: Node, on_step: Callable[[int, dict[str, list[Any]]], None], announce: bool = True,
+                 watch_members: bool = False):
         self.node = node
         ns = node.get_namespace().rstrip("/")
         upstream = node.declare_parameter("sync.upstream", [""]).value
@@ -53,8 +56,13 @@ class StepSync:
         self.producer_timeout_s = node.declare_parameter("sync.producer_timeout_s", 1.0).value
         self.on_step = on_step
         self.announce = announce
+        self.watch_members = watch_members
+        self.heard: dict[str, float] = {}    # node -> wall (monotonic) time of its latest StepDone
         self.counts: Counter = Counter()
         self.barrier = StepBarrier(self.upstream, set())
+        # a node restarted into a running graph joins it live: its subscriptions are volatile, so the
+        # transient-local history of its inputs (up to the QoS depth of old steps) is not delivered again
+        self.joining = node.declare_parameter("sync.join_running", False).value
         self.pub_done = node.create_publisher(StepDone, "step_done", qos.SYNC)
         self.name = node.get_fully_qualified_name()
 
@@ -62,12 +70,12 @@ class StepSync:
         """Join the barrier: call last in the node's constructor, after every subscription exists,
         so that a node listed on the barrier topic is ready for data."""
         # DDS content filter: only the upstream nodes' announcements reach this node's executor.
-        producers = sorted(self.upstream)
+        producers = sorted(self.upstream | (self.members - {self.name} if self.watch_members else set()))
         filt = ContentFilterOptions(" OR ".join(f"node = %{i}" for i in range(len(producers))),
                                     [f"'{p}'" for p in producers]) if producers else None
-        self.node.create_subscription(StepDone, "step_done", self._on_done, qos.SYNC,
+        self.node.create_subscription(StepDone, "step_done", self._on_done, self.qos(qos.SYNC),
                                       content_filter_options=filt)
-        if producers and self.producer_timeout_s > 0:   # wall clock: sim time stands still while we wait
+        if self.upstream and self.producer_timeout_s > 0:   # wall clock: sim time stands still while we wait
             self.node.create_timer(min(0.25, self.producer_timeout_s / 2), self._expire,
                                    clock=Clock(clock_type=ClockType.STEADY_TIME))
 
@@ -78,6 +86,10 @@ class StepSync:
                 f"step barrier: no StepDone from {', '.join(gone)} for {self.producer_timeout_s:g} s: stepping "
                 f"without it until it announces again ({self.barrier.expired} dropped so far)")
             self._release()
+
+    def qos(self, profile):
+        """The subscription QoS: live only (no history) when joining a running graph."""
+        return qos.live_only(profile) if self.joining else profile
 
     def members_listening(self) -> set[str]:
         """Barrier members whose step_done subscription is visible in the graph."""
@@ -95,12 +107,13 @@ class StepSync:
         def callback(msg) -> None:
             self.barrier.add_data(holder["topic"], stamp_ns(msg.header.stamp), msg)
             self._release()
-        sub = self.node.create_subscription(msg_type, port, callback, qos)
+        sub = self.node.create_subscription(msg_type, port, callback, self.qos(qos))
         holder["topic"] = sub.topic_name
         self.barrier.topics.add(sub.topic_name)
         return sub.topic_name
 
     def _on_done(self, msg: StepDone) -> None:
+        self.heard[msg.node] = time.monotonic()
         rejoined = self.barrier.rejoined
         self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts))
         if self.barrier.rejoined != rejoined:

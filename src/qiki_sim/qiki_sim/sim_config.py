@@ -17,10 +17,12 @@ class ClockConfig(_Strict):
     command_lag_steps: int = Field(1, ge=1, description="actuation latency: a command computed at step n "
                                                         "applies from step n + command_lag_steps")
     stall_warn_s: float = Field(5.0, gt=0, description="lockstep: warn when no step for this long [s wall]")
+    member_timeout_s: float = Field(1.0, gt=0, description="lockstep: a barrier member that announced no step for "
+                                    "this long (crashed, restarting) slows the clock to real time until it is "
+                                    "back, leaving the CPU to its restart [s wall]")
     agent_timeout_s: float = Field(2.0, ge=0, description="lockstep: when the agent has finished no step for this "
-                                   "long (crashed), step on without it at one step per 0.05 s, vehicle "
-                                   "stopped, until it is back [s wall]; 0 waits forever")
-
+                                   "long, step on without it at real time, vehicle stopped, until it is back "
+                                   "[s wall]; 0 waits forever")
 
 class PublishConfig(_Strict):
     device_health_hz: float = Field(2.0, gt=0, description="device health rate [Hz of sim time]")

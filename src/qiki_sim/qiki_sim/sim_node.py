@@ -50,7 +50,7 @@ class SimNode(GraphNode):
             self.sim = SIMULATIONS[scenario.profile](scenario, self.cfg.seed)
         except ScenarioError as exc:
             raise ConfigError(str(exc)) from None
-        self.sync = StepSync(self, self.on_agent_step, announce=False)
+        self.sync = StepSync(self, self.on_agent_step, announce=False, watch_members=True)
         self.pub_clock = self.sync.publisher(Clock, "clock", qos.CLOCK)
         self.pubs = {
             "vehicle_state": self.sync.publisher(VehicleState, "vehicle_state", qos.STREAM),
@@ -73,6 +73,7 @@ class SimNode(GraphNode):
         self._last_progress = time.monotonic()
         self._last_agent_s = time.monotonic()
         self._agent_silent = False
+        self.silent: list[str] = []                     # barrier members that stopped announcing
         lockstep = self.cfg.clock.mode == "lockstep"
         period = 0.05 if lockstep else self.sim.dt / self.cfg.clock.rate_factor
         self.timer = self.create_timer(period, self.on_timer)
@@ -88,10 +89,7 @@ class SimNode(GraphNode):
                 self.pending[n + self.cfg.clock.command_lag_steps] = msg
         self.agent_done_step = max(self.agent_done_step, n)
         self._last_agent_s = time.monotonic()
-        if self.steps_without_agent and self._agent_silent:
-            self._agent_silent = False
-            self.get_logger().info(f"lockstep: the agent is back at step {n}, stepping with it again")
-            self.event(EventCode.AGENT_RESUMED, Event.INFO, f"agent finished step {n}: lockstep resumed")
+        self._agent_silent = False
         if self.cfg.clock.mode == "lockstep":
             self.advance()
 
@@ -168,9 +166,11 @@ class SimNode(GraphNode):
             return
         if self.cfg.clock.mode == "realtime":
             self.step()
-        elif self.advance():
             return
-        elif 0 < self._agent_timeout_s() < time.monotonic() - self._last_agent_s:
+        self.watch_members()
+        if self.advance():
+            return
+        elif 0 < self._agent_timeout_s() < time.monotonic() - self._last_agent_s and not self._paced():
             self.step_without_agent()
         elif time.monotonic() - self._last_progress > self.cfg.clock.stall_warn_s:
             self.get_logger().warning(f"lockstep: waiting for the agent to finish step {self.sim.step_index + 1 - self.cfg.clock.command_lag_steps} "
@@ -182,6 +182,20 @@ class SimNode(GraphNode):
         timeout = self.cfg.clock.agent_timeout_s
         return timeout if self.agent_done_step >= 0 or not timeout else max(timeout, self.cfg.start.wait_timeout_s)
 
+    def watch_members(self) -> None:
+        """Lockstep: note the barrier members that stopped announcing (an event when that changes)."""
+        now = time.monotonic()
+        silent = sorted(m for m, t in self.sync.heard.items() if now - t > self.cfg.clock.member_timeout_s)
+        gone, back = sorted(set(silent) - set(self.silent)), sorted(set(self.silent) - set(silent))
+        self.silent = silent
+        if gone:
+            self.get_logger().warning(f"lockstep: no step from {', '.join(gone)} for {self.cfg.clock.member_timeout_s:g} s: "
+                                      "stepping at real time until it is back")
+            self.event(EventCode.NODE_SILENT, Event.ERROR, f"no step from {', '.join(gone)}: real-time pace")
+        if back:
+            self.get_logger().info(f"lockstep: {', '.join(back)} announces steps again")
+            self.event(EventCode.NODE_RESUMED, Event.INFO, f"{', '.join(back)} announces steps again")
+
     def step_without_agent(self) -> None:
         """Lockstep with a silent agent (crashed, restarting): take one step with the vehicle stopped,
         as a drive's command watchdog would, so the rest of the graph goes on and notices."""
@@ -190,8 +204,6 @@ class SimNode(GraphNode):
             self.pending.clear()
             self.get_logger().warning(f"lockstep: the agent finished no step for {self.cfg.clock.agent_timeout_s:g} s: "
                                       "stepping without it, vehicle stopped")
-            self.event(EventCode.AGENT_SILENT, Event.ERROR, f"agent silent for {self.cfg.clock.agent_timeout_s:g} s: "
-                       "vehicle stopped, sim stepping without it")
         self.stop_vehicle()
         self.steps_without_agent += 1
         self.step()
@@ -202,10 +214,17 @@ class SimNode(GraphNode):
         else:
             self.sim.command_thrusters(np.zeros(self.sim.rcs.n))
 
+    def _paced(self) -> bool:
+        """With a member silent the clock runs at most at real time: is the next step not due yet?"""
+        return bool(self.silent) and time.monotonic() - self._last_progress < self.sim.dt
+
     def advance(self) -> bool:
-        """Lockstep: take every step the agent's progress allows; True if any was taken."""
+        """Lockstep: take every step the agent's progress allows (paced while a member is silent);
+        True if any was taken."""
         moved = False
         while self._started and self.sim.step_index + 1 - self.cfg.clock.command_lag_steps <= self.agent_done_step:
+            if self._paced():
+                break
             self.step()
             moved = True
         return moved
