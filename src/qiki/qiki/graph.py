@@ -31,6 +31,13 @@ class NodeSpec(_Strict):
     files: dict[str, str] = {}
     config_model: str | None = None   # "module:Class" of the node's pydantic parameter model
 
+    def model(self) -> type[BaseModel] | None:
+        """The node's pydantic parameter model class (imported from `config_model`), or None."""
+        if not self.config_model:
+            return None
+        module, _, cls = self.config_model.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
 
 class TopicSpec(_Strict):
     name: str
@@ -112,14 +119,19 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
 
 
+def first_error(exc: ValidationError) -> tuple[str, str, Any]:
+    """(dotted location, message, offending input or None) of a pydantic error's first entry."""
+    err = exc.errors()[0]
+    return ".".join(str(p) for p in err["loc"]), err["msg"], err.get("input")
+
+
 def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = prefix + ".".join(str(p) for p in err["loc"])
-        got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
-        raise ConfigError(f"{path}: {key or '(top level)'}: {err['msg']}{got}") from None
+        loc, msg, value = first_error(exc)
+        got = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
+        raise ConfigError(f"{path}: {(prefix + loc) or '(top level)'}: {msg}{got}") from None
 
 
 def load_graph(path: Path) -> GraphSpec:
@@ -131,11 +143,10 @@ def node_key(namespace: str, node: str) -> str:
     return f"/**/{node}"
 
 
-def load_params(path: Path, graph: GraphSpec) -> dict[str, dict]:
-    """Read a ROS 2 params file and check each node's section against the node's parameter model.
+def params_sections(path: Path, graph: GraphSpec) -> dict[str, dict]:
+    """Read a ROS 2 params file's shape: `/**/<node>: ros__parameters: {...}` per known node.
 
-    Returns {node name: ros__parameters mapping}. Unknown node sections, unknown keys and wrong
-    types are reported as one line naming the file and the key.
+    Returns {node name: ros__parameters mapping}; the values are not checked here (see load_params).
     """
     data = read_yaml(path)
     if not isinstance(data, dict):
@@ -150,11 +161,20 @@ def load_params(path: Path, graph: GraphSpec) -> dict[str, dict]:
         params = section["ros__parameters"] or {}
         if not isinstance(params, dict):
             raise ConfigError(f"{path}: {key}.ros__parameters: expected a mapping")
-        node = by_key[key]
-        if node.config_model:
-            module, _, cls = node.config_model.partition(":")
-            model = getattr(importlib.import_module(module), cls)
-            checked = {k: v for k, v in params.items() if k != "use_sim_time"}
-            _validate(model, checked, path, prefix=f"{key}.ros__parameters.")
-        out[node.name] = params
+        out[by_key[key].name] = params
     return out
+
+
+def load_params(path: Path, graph: GraphSpec) -> dict[str, dict]:
+    """Read a ROS 2 params file and check each node's section against the node's parameter model.
+
+    Returns {node name: ros__parameters mapping}. Unknown node sections, unknown keys and wrong
+    types are reported as one line naming the file and the key.
+    """
+    sections = params_sections(path, graph)
+    for name, params in sections.items():
+        model = graph.node(name).model()
+        if model is not None:
+            checked = {k: v for k, v in params.items() if k != "use_sim_time"}
+            _validate(model, checked, path, prefix=f"{node_key(graph.namespace, name)}.ros__parameters.")
+    return sections

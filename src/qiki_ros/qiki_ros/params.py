@@ -38,7 +38,8 @@ def flatten_fields(model: type[BaseModel], prefix: str = "") -> dict[str, tuple[
     return out
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{"a.b": 1} -> {"a": {"b": 1}}: dotted parameter names as the nested mapping a model validates."""
     nested: dict[str, Any] = {}
     for key, value in flat.items():
         *parents, leaf = key.split(".")
@@ -66,4 +67,4 @@ def declare_model(node, model: type[BaseModel], prefix: str = ""):
         descriptor = ParameterDescriptor(type=ptype, dynamic_typing=True)
         param = node.declare_parameter(key, default, descriptor)
         flat[key[len(prefix):]] = param.value
-    return validate_model(model, _nest(flat), f"node '{node.get_name()}' parameter")
+    return validate_model(model, nest(flat), f"node '{node.get_name()}' parameter")
