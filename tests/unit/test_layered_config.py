@@ -198,7 +198,7 @@ def test_effective_params_file_holds_every_layer_and_the_plan_passes_it(plan, tm
     assert doc["/**/sim"]["ros__parameters"]["clock"]["mode"] == "lockstep"
     assert doc["/**/radar"]["ros__parameters"]["radar"]["lr"]["max_range_m"] == 400.0   # from the profile
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(doc))
+    path.write_text(config.params_yaml())
     for node, cmd in dataclasses.replace(plan, params_file=path).commands():
         assert cmd[cmd.index("--params-file") + 1] == str(path), node.name
     # the file is a valid params file of this graph and holds every value `config show` prints

@@ -19,8 +19,6 @@ from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
 from qiki.graph import ConfigError
 from qiki.layered_config import OVERRIDES_ENV, EffectiveConfig, configure
 from qiki.plan import GraphPlan, UsageError, make_plan
@@ -233,7 +231,7 @@ def _configure(plan: GraphPlan, args, command: str) -> EffectiveConfig:
 
 def _with_params(plan: GraphPlan, config: EffectiveConfig, path: Path) -> GraphPlan:
     """`plan` started with the effective params file written to `path` instead of the profile's."""
-    path.write_text(yaml.safe_dump(config.params_document(), sort_keys=False))
+    path.write_text(config.params_yaml())
     return dataclasses.replace(plan, params_file=path)
 
 

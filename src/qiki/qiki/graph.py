@@ -119,19 +119,19 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
 
 
-def first_error(exc: ValidationError) -> tuple[str, str, Any]:
-    """(dotted location, message, offending input or None) of a pydantic error's first entry."""
+def first_error(exc: ValidationError) -> tuple[str, dict]:
+    """(dotted location, pydantic's error entry: msg, input, ...) of a validation error's first entry."""
     err = exc.errors()[0]
-    return ".".join(str(p) for p in err["loc"]), err["msg"], err.get("input")
+    return ".".join(str(p) for p in err["loc"]), err
 
 
 def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        loc, msg, value = first_error(exc)
-        got = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
-        raise ConfigError(f"{path}: {(prefix + loc) or '(top level)'}: {msg}{got}") from None
+        loc, err = first_error(exc)
+        got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
+        raise ConfigError(f"{path}: {(prefix + loc) or '(top level)'}: {err['msg']}{got}") from None
 
 
 def load_graph(path: Path) -> GraphSpec:

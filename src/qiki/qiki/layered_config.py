@@ -70,6 +70,10 @@ class EffectiveConfig:
         return {node_key(self.facts["namespace"], node): {"ros__parameters": nest(flat)}
                 for node, flat in by_node.items()}
 
+    def params_yaml(self) -> str:
+        """params_document() as the text of a params file."""
+        return yaml.safe_dump(self.params_document(), sort_keys=False)
+
     def as_json(self) -> dict[str, Any]:
         return {**self.facts, "parameters": {k: {"value": s.value, "source": s.source}
                                              for k, s in self.settings.items()}}
@@ -104,8 +108,9 @@ class ParameterNames:
 
     def __init__(self, graph: GraphSpec):
         self.graph = graph
-        self.defaults = {n.name: {k: d for k, (d, _) in flatten_fields(n.model()).items()} if n.model() else {}
-                         for n in graph.nodes}
+        models = {n.name: n.model() for n in graph.nodes}
+        self.defaults = {name: {k: d for k, (d, _) in flatten_fields(m).items()} if m else {}
+                         for name, m in models.items()}
         self.launcher = {n.name: {"use_sim_time", *n.files} for n in graph.nodes}
 
     def setting(self, node: str, param: str, value: Any, source: str) -> Setting:
@@ -208,7 +213,8 @@ def resolve(names: ParameterNames, layers: list[list[Setting]], launcher: dict[s
         try:
             checked = model.model_validate(nest({p: s.value for p, s in own.items()})).model_dump()
         except ValidationError as exc:
-            raise ConfigError(_blame(node.name, *first_error(exc)[:2], own)) from None
+            loc, err = first_error(exc)
+            raise ConfigError(_blame(node.name, loc, err["msg"], own)) from None
         for param, s in own.items():
             value = _lookup(checked, param)
             if value == [] and value != names.defaults[node.name][param]:
