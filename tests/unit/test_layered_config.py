@@ -227,3 +227,11 @@ def test_table_and_json_list_every_parameter_with_its_source(plan):
     data = config.as_json()
     assert data["parameters"]["tracker.tracker.confirm_m"] == {"value": 3, "source": "env QIKI_TRACKER__TRACKER__CONFIRM_M"}
     assert data["parameters"]["tracker.tracker.dim"]["source"] == PROFILE
+
+
+def test_defaults_of_a_nested_model_come_from_the_fields_default_instance(plan):
+    """radar.sr defaults to SR_DEFAULT (not RadarBand's class defaults): what the node declares too."""
+    config = configure(plan, {})
+    sr = {p: config.settings[f"radar.radar.sr.{p}"] for p in ("name", "band_id", "max_range_m")}
+    assert {p: (s.value, s.source) for p, s in sr.items()} == {
+        "name": ("sr", DEFAULT), "band_id": (1, DEFAULT), "max_range_m": (50.0, DEFAULT)}

@@ -19,16 +19,21 @@ _SCALAR_TYPES = {float: ParameterType.PARAMETER_DOUBLE, int: ParameterType.PARAM
                  str: ParameterType.PARAMETER_STRING, bool: ParameterType.PARAMETER_BOOL}
 
 
-def flatten_fields(model: type[BaseModel], prefix: str = "") -> dict[str, tuple[Any, int]]:
-    """Map dotted parameter name -> (default, ParameterType) for every leaf field of `model`."""
+def flatten_fields(model: type[BaseModel], prefix: str = "", defaults: BaseModel | None = None
+                   ) -> dict[str, tuple[Any, int]]:
+    """Map dotted parameter name -> (default, ParameterType) for every leaf field of `model`.
+
+    A nested model's defaults are those of the field's default instance (e.g. the radar's
+    `sr: RadarBand = SR_DEFAULT`), not of its class.
+    """
     out = {}
     for name, field in model.model_fields.items():
         ann = field.annotation
         key = f"{prefix}{name}"
+        default = getattr(defaults, name) if defaults is not None else field.get_default(call_default_factory=True)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
-            out.update(flatten_fields(ann, key + "."))
+            out.update(flatten_fields(ann, key + ".", default if isinstance(default, ann) else None))
             continue
-        default = field.get_default(call_default_factory=True)
         if get_origin(ann) in (list, tuple):
             ptype = _ARRAY_TYPES[get_args(ann)[0]]
             default = list(default)
