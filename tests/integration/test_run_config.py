@@ -21,6 +21,7 @@ def test_set_and_env_values_reach_the_nodes_and_the_run_records_their_sources(tm
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["gospa_c_m"] == 7.25          # published by the scorer node: the value reached it
+    assert f"config            {out / 'config.json'} (every parameter and its source" in proc.stdout
     assert (summary["config"], summary["params_file"]) == ("config.json", "params.yaml")
     params = yaml.safe_load((out / "params.yaml").read_text())
     assert params["/**/scorer"]["ros__parameters"]["gospa"]["c_m"] == 7.25

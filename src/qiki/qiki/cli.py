@@ -298,6 +298,7 @@ def cmd_run(args) -> int:
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
     print(f"  plots             {plot_note}")
+    print(f"  config            {out / 'config.json'} (every parameter and its source; nodes got params.yaml)")
     print(f"  summary           {out / 'summary.json'}")
     return 0 if report["signal"] is None else 128 + report["signal"]
 
