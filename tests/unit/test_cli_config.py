@@ -1,4 +1,6 @@
 """Bad input to the command line and to the configuration gets one clear line and exit code 2."""
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -88,3 +90,58 @@ def test_malformed_scenario_names_file_and_key(cfg):
         make_plan(cfg=cfg)
     msg = str(err.value)
     assert "\n" not in msg and "bot_patrol.yaml" in msg and "seed" in msg, msg
+
+
+def qiki_env(env: dict, *args):
+    proc = subprocess.run([str(QIKI), *args], capture_output=True, text=True, timeout=60,
+                          env={**{k: v for k, v in os.environ.items() if not k.startswith("QIKI_")}, **env})
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_config_show_prints_every_parameter_with_its_source(tmp_path):
+    over = tmp_path / "site.yaml"
+    over.write_text("/**/agent:\n  ros__parameters:\n    mission: {laps: 3}\n")
+    code, out, err = qiki_env({"QIKI_TRACKER__TRACKER__CONFIRM_M": "3", "QIKI_OVERRIDES_FILE": str(over)},
+                              "config", "show", "--rate", "2", "--set", "scorer.gospa.c_m=7.5")
+    assert (code, err) == (0, ""), err
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in out.splitlines() if line.strip()}
+    assert rows["profile"] == ["bot"] and rows["namespace"] == ["/qiki"]
+    assert rows["overrides_file"] == [str(over), f"(from QIKI_OVERRIDES_FILE)"]
+    assert rows["sim.clock.mode"] == ["realtime", "cli --rate"]            # --rate without --mode: realtime
+    assert rows["sim.clock.rate_factor"] == ["2.0", "cli --rate"]
+    assert rows["tracker.tracker.confirm_m"] == ["3", "env QIKI_TRACKER__TRACKER__CONFIRM_M"]
+    assert rows["agent.mission.laps"] == ["3", f"overrides {over}"]
+    assert rows["scorer.gospa.c_m"] == ["7.5", "cli --set"]
+    assert rows["tracker.tracker.dim"] == ["2", "profile config/params/bot.yaml"]
+    assert rows["tracker.tracker.gate_chi2"] == ["0.0", "default"]
+
+
+def test_config_show_json_and_the_run_default(tmp_path):
+    code, out, _ = qiki_env({}, "config", "show", "--profile", "ship", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["profile"] == "ship" and data["scenario"] == "ship_station_keeping"
+    assert data["parameters"]["sim.clock.mode"] == {"value": "lockstep", "source": "run default"}
+    assert data["parameters"]["sim.frame_id"] == {"value": "eci", "source": "profile config/params/ship.yaml"}
+    code, out, _ = qiki_env({}, "config", "show", "--for", "bringup", "--json")
+    assert json.loads(out)["parameters"]["sim.clock.mode"] == {"value": "realtime",
+                                                              "source": "profile config/params/bot.yaml"}
+
+
+@pytest.mark.parametrize("env, args, expected", [
+    ({"QIKI_TRACKER__TRACKER__CONFIRM_M": "abc"}, ["config", "show"],
+     "qiki config: error: tracker.tracker.confirm_m = 'abc' (from env QIKI_TRACKER__TRACKER__CONFIRM_M): "
+     "Input should be a valid integer"),
+    ({}, ["config", "show", "--set", "tracker.tracker.confirm_mm=3"], "did you mean 'tracker.tracker.confirm_m'?"),
+    ({}, ["config", "show", "--overrides", "/nonexistent/site.yaml"],
+     "/nonexistent/site.yaml: no such overrides file (from --overrides)"),
+    ({"QIKI_OVERIDES_FILE": "x"}, ["config", "show"], "env QIKI_OVERIDES_FILE: not a QIKI setting"),
+    ({}, ["run", "--set", "sim.clock.mode=fast"],   # checked before any process starts
+     "qiki run: error: sim.clock.mode = 'fast' (from cli --set): Input should be 'realtime' or 'lockstep'"),
+    ({"QIKI_AGENT__TICK_HZ": "0"}, ["bringup"], "qiki bringup: error: agent.tick_hz = 0 (from env QIKI_AGENT__TICK_HZ)"),
+    ({}, ["config"], "required: show"),
+])
+def test_bad_configuration_is_one_line_exit_2(env, args, expected):
+    code, out, err = qiki_env(env, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and expected in err, err
+    assert "Traceback" not in err

@@ -1,5 +1,5 @@
 """`qiki`: start the QIKI graph (`bringup`), run a headless job and summarise it (`run`), watch and steer a
-running graph (`console`).
+running graph (`console`), show the layered configuration (`config show`).
 
 Errors in arguments or configuration print one line and exit with code 2; a node that dies prints
 one line naming it and exits with code 1.
@@ -7,10 +7,12 @@ one line naming it and exits with code 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from contextlib import nullcontext
@@ -18,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qiki.graph import ConfigError
+from qiki.layered_config import OVERRIDES_ENV, EffectiveConfig, configure
 from qiki.plan import GraphPlan, UsageError, make_plan
 from qiki.plots import PlotInputError
 from qiki_ros.terminal_progress import TerminalProgress
@@ -48,17 +51,24 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="qiki", description="QIKI digital twin: ROS 2 graph of sim, radar, tracker and agent.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def graph_args(sp: argparse.ArgumentParser) -> None:
+    def config_args(sp: argparse.ArgumentParser, mode_default: str) -> None:
         sp.add_argument("--profile", help="vehicle profile (default: the graph's default_profile)")
         sp.add_argument("--scenario", help="scenario name in config/scenarios/ or a YAML path")
-        sp.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of sim time")
         sp.add_argument("--mode", choices=("realtime", "lockstep"),
                         help="clock mode: realtime (at --rate) or lockstep (as fast as the slowest node); "
-                             f"default: {'lockstep' if sp.prog.endswith('run') else 'from the params file'}")
+                             f"default: {mode_default}")
         sp.add_argument("--rate", type=_positive, metavar="R", help="realtime mode: sim seconds per wall second")
         sp.add_argument("--command-lag", type=_steps, metavar="N",
                         help="actuation latency in sim steps (clock.command_lag_steps; default: the params file): "
                              "in lockstep the sim may run N steps ahead of the agent")
+        sp.add_argument("--overrides", type=Path, metavar="FILE",
+                        help=f"runtime overrides, a ROS 2 params file (default: ${OVERRIDES_ENV} if set)")
+        sp.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                        help="set one parameter (repeatable; value read as YAML), e.g. tracker.tracker.confirm_m=3")
+
+    def graph_args(sp: argparse.ArgumentParser) -> None:
+        config_args(sp, "lockstep" if sp.prog.endswith("run") else "from the configuration")
+        sp.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of sim time")
         sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
 
     b = sub.add_parser("bringup", help="start the graph with logs on the console until Ctrl-C (or --duration)")
@@ -80,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID of the graph (default: $ROS_DOMAIN_ID or 0)")
     c.add_argument("--wait", type=_positive, default=3.0, metavar="S",
                    help="say that no graph is reachable after S seconds without agent status (default 3)")
+    cf = sub.add_parser("config", help="the layered configuration: defaults < profile < overrides < env < cli")
+    cfs = cf.add_subparsers(dest="config_command", required=True, metavar="show", parser_class=_Parser)
+    show = cfs.add_parser("show", help="print every node parameter's effective value and where it came from")
+    config_args(show, "lockstep for --for run, else from the configuration")
+    show.add_argument("--for", dest="for_command", choices=("run", "bringup"), default="run",
+                      help="the command whose configuration to show (default: run, which defaults to lockstep)")
+    show.add_argument("--json", action="store_true", help="machine-readable: facts and {parameter: {value, source}}")
     g = sub.add_parser("graph", help="print the graph's topics and services as a Markdown table")
     g.add_argument("--profile", help=argparse.SUPPRESS)
     return p
@@ -113,14 +130,6 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
     env = graph_env(_domain(args))
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
     commands = plan.commands()
-    sim_params = {"clock.mode": args.mode, "clock.rate_factor": args.rate,
-                  "clock.command_lag_steps": args.command_lag}
-    if args.rate is not None and args.mode is None:
-        sim_params["clock.mode"] = "realtime"
-    for node, cmd in commands:
-        if not node.use_sim_time:   # the clock owner
-            cmd += [arg for key, value in sim_params.items() if value is not None
-                    for arg in ("-p", f"{key}:={value}")]
     stop = _Stop()
     recorder = None
     if bag_dir is not None:
@@ -209,11 +218,44 @@ def _failure_line(report: dict) -> str | None:
     return None
 
 
+def _configure(plan: GraphPlan, args, command: str) -> EffectiveConfig:
+    """The layered configuration of `plan` for `command` (run or bringup) from flags and environment.
+
+    `--mode`, `--rate` (realtime unless --mode says otherwise) and `--command-lag` are command-line
+    entries for the clock owner's `clock.*` parameters; `qiki run` itself defaults to lockstep.
+    """
+    clock = next(n.name for n in plan.graph.nodes if not n.use_sim_time)
+    flags = []
+    if args.mode is not None or args.rate is not None:
+        flags.append((f"{clock}.clock.mode", args.mode or "realtime", "cli --mode" if args.mode else "cli --rate"))
+    if args.rate is not None:
+        flags.append((f"{clock}.clock.rate_factor", args.rate, "cli --rate"))
+    if args.command_lag is not None:
+        flags.append((f"{clock}.clock.command_lag_steps", args.command_lag, "cli --command-lag"))
+    run_defaults = [(f"{clock}.clock.mode", "lockstep")] if command == "run" else []
+    return configure(plan, os.environ, overrides=args.overrides, run_defaults=run_defaults,
+                     command_line=flags, sets=args.set)
+
+
+def _with_params(plan: GraphPlan, config: EffectiveConfig, path: Path) -> GraphPlan:
+    """`plan` started with the effective params file written to `path` instead of the profile's."""
+    path.write_text(config.params_yaml())
+    return dataclasses.replace(plan, params_file=path)
+
+
+def cmd_config(args) -> int:
+    config = _configure(make_plan(args.profile, args.scenario), args, args.for_command)
+    print(json.dumps(config.as_json(), indent=2) if args.json else config.table())
+    return 0
+
+
 def cmd_bringup(args) -> int:
     plan = make_plan(args.profile, args.scenario)
+    config = _configure(plan, args, "bringup")
     print(f"qiki: bringup profile={plan.profile} scenario={plan.scenario} nodes="
           f"{','.join(n.name for n in plan.graph.nodes)} (Ctrl-C to stop)", file=sys.stderr)
-    report = _supervise(plan, args, log_dir=None)
+    with tempfile.TemporaryDirectory(prefix="qiki-bringup-") as tmp:
+        report = _supervise(_with_params(plan, config, Path(tmp) / "params.yaml"), args, log_dir=None)
     line = _failure_line(report)
     if line:
         print(line, file=sys.stderr)
@@ -223,16 +265,18 @@ def cmd_bringup(args) -> int:
 
 def cmd_run(args) -> int:
     plan = make_plan(args.profile, args.scenario)
-    if args.mode is None and args.rate is None:
-        args.mode = "lockstep"
+    config = _configure(plan, args, "run")
     if args.duration is None:
         from qiki_sim.scenario import load_scenario
         args.duration = load_scenario(plan.scenario_file).duration_s
     out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
     out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config.as_json(), indent=2) + "\n")
+    plan = _with_params(plan, config, out / "params.yaml")
     report = _supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
     summary = _summary(plan, report)
     summary["plots"] = []
+    summary["config"], summary["params_file"] = "config.json", "params.yaml"
     plot_note = "none (not recorded: 'qiki run --record' writes them, or 'qiki plot' a bag)"
     if args.record:
         summary["bag"] = "bag"
@@ -262,6 +306,7 @@ def cmd_run(args) -> int:
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
     print(f"  plots             {plot_note}")
+    print(f"  config            {out / 'config.json'} (every parameter and its source; nodes got params.yaml)")
     print(f"  summary           {out / 'summary.json'}")
     return 0 if report["signal"] is None else 128 + report["signal"]
 
@@ -324,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from qiki_bag.commands import run_bag
         return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph, "bag": run_bag,
-                "plot": cmd_plot, "console": cmd_console}[args.command](args)
+                "plot": cmd_plot, "console": cmd_console, "config": cmd_config}[args.command](args)
     except (UsageError, ConfigError, PlotInputError, BagError) as exc:   # one line naming the thing and the fix
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -44,6 +44,13 @@ class NodeSpec(_Strict):
     config_model: str | None = None   # "module:Class" of the node's pydantic parameter model
     restart: RestartPolicy = RestartPolicy()
 
+    def model(self) -> type[BaseModel] | None:
+        """The node's pydantic parameter model class (imported from `config_model`), or None."""
+        if not self.config_model:
+            return None
+        module, _, cls = self.config_model.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
 
 class TopicSpec(_Strict):
     name: str
@@ -125,14 +132,19 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
 
 
+def first_error(exc: ValidationError) -> tuple[str, dict]:
+    """(dotted location, pydantic's error entry: msg, input, ...) of a validation error's first entry."""
+    err = exc.errors()[0]
+    return ".".join(str(p) for p in err["loc"]), err
+
+
 def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = prefix + ".".join(str(p) for p in err["loc"])
+        loc, err = first_error(exc)
         got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
-        raise ConfigError(f"{path}: {key or '(top level)'}: {err['msg']}{got}") from None
+        raise ConfigError(f"{path}: {(prefix + loc) or '(top level)'}: {err['msg']}{got}") from None
 
 
 def load_graph(path: Path) -> GraphSpec:
@@ -144,11 +156,10 @@ def node_key(namespace: str, node: str) -> str:
     return f"/**/{node}"
 
 
-def load_params(path: Path, graph: GraphSpec) -> dict[str, dict]:
-    """Read a ROS 2 params file and check each node's section against the node's parameter model.
+def params_sections(path: Path, graph: GraphSpec) -> dict[str, dict]:
+    """Read a ROS 2 params file's shape: `/**/<node>: ros__parameters: {...}` per known node.
 
-    Returns {node name: ros__parameters mapping}. Unknown node sections, unknown keys and wrong
-    types are reported as one line naming the file and the key.
+    Returns {node name: ros__parameters mapping}; the values are not checked here (see load_params).
     """
     data = read_yaml(path)
     if not isinstance(data, dict):
@@ -163,11 +174,20 @@ def load_params(path: Path, graph: GraphSpec) -> dict[str, dict]:
         params = section["ros__parameters"] or {}
         if not isinstance(params, dict):
             raise ConfigError(f"{path}: {key}.ros__parameters: expected a mapping")
-        node = by_key[key]
-        if node.config_model:
-            module, _, cls = node.config_model.partition(":")
-            model = getattr(importlib.import_module(module), cls)
-            checked = {k: v for k, v in params.items() if k != "use_sim_time"}
-            _validate(model, checked, path, prefix=f"{key}.ros__parameters.")
-        out[node.name] = params
+        out[by_key[key].name] = params
     return out
+
+
+def load_params(path: Path, graph: GraphSpec) -> dict[str, dict]:
+    """Read a ROS 2 params file and check each node's section against the node's parameter model.
+
+    Returns {node name: ros__parameters mapping}. Unknown node sections, unknown keys and wrong
+    types are reported as one line naming the file and the key.
+    """
+    sections = params_sections(path, graph)
+    for name, params in sections.items():
+        model = graph.node(name).model()
+        if model is not None:
+            checked = {k: v for k, v in params.items() if k != "use_sim_time"}
+            _validate(model, checked, path, prefix=f"{node_key(graph.namespace, name)}.ros__parameters.")
+    return sections

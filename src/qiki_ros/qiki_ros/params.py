@@ -19,16 +19,21 @@ _SCALAR_TYPES = {float: ParameterType.PARAMETER_DOUBLE, int: ParameterType.PARAM
                  str: ParameterType.PARAMETER_STRING, bool: ParameterType.PARAMETER_BOOL}
 
 
-def flatten_fields(model: type[BaseModel], prefix: str = "") -> dict[str, tuple[Any, int]]:
-    """Map dotted parameter name -> (default, ParameterType) for every leaf field of `model`."""
+def flatten_fields(model: type[BaseModel], prefix: str = "", defaults: BaseModel | None = None
+                   ) -> dict[str, tuple[Any, int]]:
+    """Map dotted parameter name -> (default, ParameterType) for every leaf field of `model`.
+
+    A nested model's defaults are those of the field's default instance (e.g. the radar's
+    `sr: RadarBand = SR_DEFAULT`), not of its class.
+    """
     out = {}
     for name, field in model.model_fields.items():
         ann = field.annotation
         key = f"{prefix}{name}"
+        default = getattr(defaults, name) if defaults is not None else field.get_default(call_default_factory=True)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
-            out.update(flatten_fields(ann, key + "."))
+            out.update(flatten_fields(ann, key + ".", default if isinstance(default, ann) else None))
             continue
-        default = field.get_default(call_default_factory=True)
         if get_origin(ann) in (list, tuple):
             ptype = _ARRAY_TYPES[get_args(ann)[0]]
             default = list(default)
@@ -38,7 +43,8 @@ def flatten_fields(model: type[BaseModel], prefix: str = "") -> dict[str, tuple[
     return out
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{"a.b": 1} -> {"a": {"b": 1}}: dotted parameter names as the nested mapping a model validates."""
     nested: dict[str, Any] = {}
     for key, value in flat.items():
         *parents, leaf = key.split(".")
@@ -66,4 +72,4 @@ def declare_model(node, model: type[BaseModel], prefix: str = ""):
         descriptor = ParameterDescriptor(type=ptype, dynamic_typing=True)
         param = node.declare_parameter(key, default, descriptor)
         flat[key[len(prefix):]] = param.value
-    return validate_model(model, _nest(flat), f"node '{node.get_name()}' parameter")
+    return validate_model(model, nest(flat), f"node '{node.get_name()}' parameter")
