@@ -1,0 +1,121 @@
+"""Recovery after SIGKILL of one node (sim excepted): how long until the graph is back to nominal.
+
+For each node, starts `qiki run` (bot, lockstep, the default graph), waits until the agent is on its
+mission with confirmed tracks and scores, SIGKILLs the node and measures, in wall seconds from the kill:
+- output: the node's output flows again (radar frames, confirmed tracks, track scores, agent status);
+- rejoined: the graph steps with it again (the agent hears the radar's / tracker's StepDone: event 909;
+  the sim hears the agent's: event 907; the scorer is outside the step barrier);
+- nominal: the later of the two; and, for information, when the agent is back on its mission.
+Usage: .venv/bin/python bench/bench_recovery.py [--repeats N] [--domain-id N]
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QIKI = Path(sys.executable).with_name("qiki")
+OUTPUT = {"radar": "frame", "tracker": "tracks", "scorer": "score", "agent": "status"}
+REJOIN_EVENT = {"radar": 909, "tracker": 909, "agent": 907}   # UPSTREAM_RESUMED (agent), NODE_RESUMED (sim)
+
+
+def node_pid(domain_id: int, executable: str) -> int | None:
+    marker = f"ROS_DOMAIN_ID={domain_id}".encode()
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or marker not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            if f"/{executable} ".encode() in (proc / "cmdline").read_bytes().replace(b"\0", b" "):
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+def one_case(node: str, domain_id: int) -> dict:
+    os.environ["ROS_DOMAIN_ID"] = str(domain_id)
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    from qiki.observer import GraphObserver
+    from qiki.plan import make_plan
+    obs = GraphObserver(make_plan().graph)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen([str(QIKI), "run", "--profile", "bot", "--duration", "3000", "--out", tmp,
+                                 "--domain-id", str(domain_id)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            if not obs.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and {"tracks", "score"} <= set(s.seen_wall),
+                                timeout_s=120):
+                return {"error": "graph never came up"}
+            pid = node_pid(domain_id, f"{node}_node")
+            killed_sim = obs.read(lambda s: s.sim_time_s)
+            killed = time.monotonic()
+            os.kill(pid, signal.SIGKILL)
+            restarted = None
+            while restarted is None and time.monotonic() - killed < 30:
+                new = node_pid(domain_id, f"{node}_node")
+                restarted = time.monotonic() if new not in (None, pid) else time.sleep(0.01)   # polling /proc
+            if restarted is None:
+                return {"error": "not restarted within 30 s"}
+
+            def output(s):       # from the new process: the old one's last messages may still be in flight
+                return s.seen_wall.get(OUTPUT[node], 0) > restarted
+
+            def rejoined(s):
+                return node == "scorer" or any(code == REJOIN_EVENT[node] and node in text and t >= killed_sim
+                                               for t, code, text in s.events)
+
+            def on_mission(s):
+                after = [t for t in s.fsm_transitions if t["t_s"] >= killed_sim]
+                return node == "scorer" or (bool(after) and after[-1]["to"] == "MISSION_ACTIVE")
+            checks = {"output": output, "rejoined": rejoined, "mission": on_mission}
+            first: dict[str, float] = {}
+
+            def all_true(s) -> bool:   # evaluated on every message: records when each check first held
+                for name, check in checks.items():
+                    if name not in first and check(s):
+                        first[name] = time.monotonic()
+                return len(first) == len(checks)
+            if not obs.wait_for(all_true, timeout_s=90):
+                return {"error": f"not back within 90 s: only {sorted(first)}"}
+            path = obs.read(lambda s: [t["to"] for t in s.fsm_transitions if t["t_s"] >= killed_sim])
+            r = {k: v - killed for k, v in first.items()}
+            return {"restart": restarted - killed, "output": r["output"], "rejoined": r["rejoined"],
+                    "nominal": max(r["output"], r["rejoined"]), "mission": None if node == "scorer" else r["mission"],
+                    "path": path}
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+            proc.communicate(timeout=60)
+            obs.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=1, help="kills per node")
+    ap.add_argument("--domain-id", type=int, default=160, help="ROS_DOMAIN_ID of the first case (+1 per case)")
+    args = ap.parse_args()
+    print(f"command: .venv/bin/python bench/bench_recovery.py {' '.join(sys.argv[1:])}".rstrip()
+          + f"\n\nload average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}\n")
+    print("| node killed | process restarted [s] | output again [s] | graph steps with it again [s] | "
+          "back to nominal [s] | agent back on mission [s] | agent path after the kill |")
+    print("|---|---|---|---|---|---|---|")
+    case = 0
+    for node in ("radar", "tracker", "scorer", "agent"):
+        for _ in range(args.repeats):
+            r = one_case(node, args.domain_id + case)
+            case += 1
+            if "error" in r:
+                print(f"| {node} | failed: {r['error']} |")
+                continue
+            mission = f"{r['mission']:.2f}" if r["mission"] is not None else "-"
+            print(f"| {node} | {r['restart']:.2f} | {r['output']:.2f} | {r['rejoined']:.2f} | {r['nominal']:.2f} | {mission} | "
+                  f"{' -> '.join(r['path']) or '(no change)'} |", flush=True)
+    print(f"\nload average after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
