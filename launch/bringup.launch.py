@@ -30,6 +30,7 @@ def _graph_nodes(context, *args, **kwargs):
             package=spec.package, executable=spec.executable, name=spec.name, namespace=graph.namespace,
             parameters=[str(plan.params_file), overrides], remappings=graph.remappings(spec.name),
             additional_env={"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}, output="screen",
+            respawn=spec.restart.policy == "on-failure",    # graph.yaml `restart` (no restart count in launch)
         ))
     return nodes
 

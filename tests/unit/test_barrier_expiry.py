@@ -93,3 +93,23 @@ def test_a_producer_never_heard_from_is_still_starting_and_gets_the_longer_timeo
     assert b.expire(1.0) == ["/q/tracker"]
     assert [t for t, _ in b.release()] == [1 * S]
 
+
+
+def test_a_dropped_producer_whose_first_announcement_comes_late_is_waited_for_from_the_next_step():
+    clock = WallClock()
+    b = barrier(clock)
+    announce(b, "/q/sim", 0, "/q/state")
+    announce(b, "/q/tracker", 0, "/q/tracks")
+    b.release()
+    announce(b, "/q/sim", 1, "/q/state")
+    clock.t = 2.0
+    assert b.expire(1.0) == ["/q/tracker"]
+    announce(b, "/q/sim", 2, "/q/state")
+    assert [t for t, _ in b.release()] == [1 * S, 2 * S]
+    announce(b, "/q/tracker", 2, "/q/tracks")      # restarted, but step 2 is already released
+    assert b.rejoined == 1 and b.absent == set()
+    announce(b, "/q/sim", 3, "/q/state")
+    assert b.release() == []                         # step 3 waits for it
+    announce(b, "/q/tracker", 3, "/q/tracks")
+    released = b.release()
+    assert [t for t, _ in released] == [3 * S] and released[0][1]["/q/tracks"] == ["/q/tracker@3"]

@@ -39,6 +39,7 @@ def test_launch_file_matches_the_runner(launch_file):
             {k: yaml.safe_load(v) for k, v in plan.node_overrides[spec.name].items()}
         assert kw["remappings"] == plan.graph.remappings(spec.name)
         assert kw["additional_env"]["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+        assert kw["respawn"] is (spec.name != "sim")     # graph.yaml restart policy: all but the sim
     runner = {n.name: cmd for n, cmd in plan.commands()}
     for node in nodes:
         remaps = [f"{a}:={b}" for a, b in node.kwargs["remappings"]]

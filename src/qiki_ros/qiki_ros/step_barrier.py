@@ -52,13 +52,16 @@ class StepBarrier:
     def add_done(self, producer: str, stamp_ns: int, topics: list[str], counts: list[int]) -> None:
         if producer not in self.upstream:
             return
-        if self.last_released is not None and stamp_ns <= self.last_released:
+        late = self.last_released is not None and stamp_ns <= self.last_released
+        if producer in self.absent:
+            # heard again: waited for from this step on, or from the next one if we ran past it already
+            # (while it was dropped we release steps without it, so its first announcements come late)
+            self.absent.discard(producer)
+            self.rejoined_at[producer] = self.last_released + 1 if late else stamp_ns
+            self.rejoined += 1
+        if late:
             return
         self.seen.add(producer)
-        if producer in self.absent:
-            self.absent.discard(producer)
-            self.rejoined_at[producer] = stamp_ns
-            self.rejoined += 1
         expected = {t: int(c) for t, c in zip(topics, counts) if t in self.topics}
         self._step(stamp_ns).done[producer] = expected
 
