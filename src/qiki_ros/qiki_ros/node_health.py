@@ -73,6 +73,7 @@ class NodeHealth:
         self._drop_owner = None
         self._snapshots: deque = deque(maxlen=64)   # (wall s, received, published, steps)
         self._last_drops: dict[str, int] = {}
+        self.level = OK                             # of the latest report
 
     # --- counting -----------------------------------------------------------------------------
     def count_drops(self, name: str, read: Callable[[], int]) -> None:
@@ -139,6 +140,7 @@ class NodeHealth:
         values += [(f"received_total.{t}", str(n)) for t, n in sorted(self.received.items())]
         values += [(f"published_rate_hz.{t}", f"{v:.2f}") for t, v in sorted(tx.items())]
         values += [(f"dropped_total.{k}", str(v)) for k, v in drops.items()]
+        self.level = level
         return HealthReport(level, "; ".join(problems) or "OK", values)
 
 
