@@ -72,3 +72,13 @@ def test_stamp_read_from_cdr_header(endian):
     head = b"\x00\x01\x00\x00" if endian == "<" else b"\x00\x00\x00\x00"
     data = head + struct.pack(endian + "iI", 12, 300_000_000) + b"\x04\x00\x00\x00map\x00"
     assert cdr_stamp_ns(data) == 12_300_000_000
+
+
+def test_warmup_steps_are_paired_but_not_counted():
+    probe = LatencyProbe(warmup_ns=5 * STEP)
+    for k in range(10):
+        probe.truth(k * STEP, k * 0.1)
+        probe.command(k * STEP, k * 0.1 + (0.5 if k < 5 else 0.002))
+    s = probe.summary()
+    assert s["count"] == 5 and s["max_ms"] == pytest.approx(2.0)
+    assert not probe._truth and not probe._cmd

@@ -25,9 +25,10 @@ from qiki_ros.node_health import LatencyWindow
 class LatencyProbe:
     """Pairs truth and command receive times by stamp; thread-safe."""
 
-    def __init__(self, capacity: int = 100_000, max_pending: int = 1000):
+    def __init__(self, capacity: int = 100_000, max_pending: int = 1000, warmup_ns: int = 0):
         self.latency = LatencyWindow(capacity)
         self.max_pending = max_pending
+        self.warmup_ns = warmup_ns       # pairs stamped before this sim time are not counted (start-up)
         self._truth: OrderedDict[int, float] = OrderedDict()     # stamp ns -> wall s, not yet paired
         self._cmd: OrderedDict[int, float] = OrderedDict()
         self.unmatched_commands = 0      # commands whose truth never reached us (lost or before we joined)
@@ -57,8 +58,9 @@ class LatencyProbe:
 
     def _pair(self, stamp_ns: int, truth_wall: float, cmd_wall: float) -> None:
         latency = cmd_wall - truth_wall
-        self.negative += latency < 0
-        self.latency.add(latency)
+        if stamp_ns >= self.warmup_ns:
+            self.negative += latency < 0
+            self.latency.add(latency)
         # per-topic delivery is in order: older truths had no decision, older commands lost their truth
         for old in [t for t in self._truth if t < stamp_ns]:
             del self._truth[old]
