@@ -59,7 +59,7 @@ def run_case(case: str, args, domain_id: int, tmp: Path) -> dict:
         deadline, done = time.monotonic() + 3 * args.duration + 120, False
         while not done and not sup.dead() and time.monotonic() < deadline:
             done = observer.wait_for(lambda s: s.sim_time_s >= args.duration, timeout_s=1.0)
-        dead = [p.spec.name for p in sup.dead()]
+        dead = [f"{p.spec.name}: {p.last_lines(5)}" for p in sup.dead()]
         health = observer.read(lambda s: {k.removeprefix("qiki/"): dict(v["values"]) for k, v in s.diagnostics.items()})
         rtf = observer.read(lambda s: s.rtf())
     finally:
@@ -67,7 +67,7 @@ def run_case(case: str, args, domain_id: int, tmp: Path) -> dict:
         watch.close()
         observer.close()
     if dead or not done:
-        raise SystemExit(f"bench_latency: case {case}: " + (f"node(s) {dead} died, see {tmp / 'logs'}" if dead
+        raise SystemExit(f"bench_latency: case {case}: " + ("; ".join(dead) if dead
                                                              else "the graph did not reach the duration"))
     return {"e2e": watch.probe.summary(), "health": health, "rtf": rtf}
 
