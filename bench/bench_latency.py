@@ -94,13 +94,14 @@ def main() -> int:
         e = r["e2e"]
         rows.append(f"| {case}, {args.objects} objects | {e['count']} | {e['p50_ms']} | {e['p95_ms']} | {e['p99_ms']} | "
                     f"{e['max_ms']} | {r['rtf']:.2f} | {time.monotonic() - t0:.0f} s |")
-        nodes = ["| node | steps | processing p50 / p99 / max [ms] | first input -> done p50 / p99 / max [ms] |",
-                 "|---|---|---|---|"]
+        nodes = ["| node | steps | processing p50 / p99 / max [ms] | its CPU p50 / p99 [ms] "
+                 "| first input -> done p50 / p99 / max [ms] |", "|---|---|---|---|---|"]
         for name in NODES:
             v = r["health"].get(name, {})
             io = " / ".join(v.get(f"input_to_output_{k}_ms", "-") for k in ("p50", "p99", "max"))
             nodes.append(f"| {name} | {v.get('steps_total', '-')} | "
-                         f"{' / '.join(v.get(f'latency_{k}_ms', '-') for k in ('p50', 'p99', 'max'))} | {io} |")
+                         f"{' / '.join(v.get(f'latency_{k}_ms', '-') for k in ('p50', 'p99', 'max'))} | "
+                         f"{' / '.join(v.get(f'cpu_{k}_ms', '-') for k in ('p50', 'p99'))} | {io} |")
         rows.append("\n" + f"{case}, per node (their /diagnostics at the end of the run):\n\n" + "\n".join(nodes) + "\n")
     print("| case | decisions | e2e p50 [ms] | p95 | p99 | max | real-time factor | wall |")
     print("|---|---|---|---|---|---|---|---|")

@@ -41,12 +41,13 @@ def test_rates_per_topic_over_the_sliding_window():
 def test_latency_keys_and_level_rules():
     h = NodeHealth("tracker", warn_latency_s=0.05, error_latency_s=0.1)
     for _ in range(100):
-        h.step_done(0.010, 0.020)
+        h.step_done(0.010, 0.020, 0.004)
     r = h.report(1.0)
     v = values(r)
     assert r.level == OK and r.message == "OK"
     assert v["steps_total"] == "100" and v["latency_p50_ms"] == "10.000" and v["latency_p99_ms"] == "10.000"
     assert v["input_to_output_p99_ms"] == "20.000" and v["latency_max_ms"] == "10.000"
+    assert v["cpu_p50_ms"] == "4.000" and v["cpu_p99_ms"] == "4.000"
     for _ in range(5):
         h.step_done(0.070)
     r = h.report(2.0)
@@ -90,12 +91,13 @@ def test_prometheus_view_has_qiki_metrics_with_node_label():
     h.published["/qiki/cmd"] += 2
     h.count_drops("inputs_rejected", lambda: 4)
     for _ in range(10):
-        h.step_done(0.002, 0.005)
+        h.step_done(0.002, 0.005, 0.001)
     reg = CollectorRegistry(auto_describe=False)
     reg.register(HealthCollector(h))
     text = generate_latest(reg).decode()
     assert 'qiki_processing_latency_seconds{node="agent",quantile="0.99"} 0.002' in text
     assert 'qiki_processing_latency_seconds_count{node="agent"} 10.0' in text
+    assert 'qiki_processing_cpu_seconds{node="agent",quantile="0.5"} 0.001' in text
     assert 'qiki_input_to_output_latency_seconds{node="agent",quantile="0.5"} 0.005' in text
     assert 'qiki_messages_received_total{node="agent",topic="/qiki/tracks"} 3.0' in text
     assert 'qiki_messages_published_total{node="agent",topic="/qiki/cmd"} 2.0' in text

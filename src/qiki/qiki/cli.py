@@ -211,7 +211,7 @@ def _summary(plan: GraphPlan, report: dict) -> dict:
     }
 
 
-HEALTH_SUMMARY_KEYS = ("steps_total", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
+HEALTH_SUMMARY_KEYS = ("steps_total", "latency_p50_ms", "latency_p99_ms", "latency_max_ms", "cpu_p50_ms", "cpu_p99_ms",
                        "input_to_output_p50_ms", "input_to_output_p99_ms", "input_to_output_max_ms")
 
 

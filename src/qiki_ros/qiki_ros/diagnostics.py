@@ -51,11 +51,11 @@ class NodeDiagnostics:
     @contextmanager
     def timed(self):
         """Count the enclosed work as one step of processing."""
-        t0 = time.perf_counter()
+        t0, cpu = time.perf_counter(), time.thread_time()
         try:
             yield
         finally:
-            self.health.step_done(time.perf_counter() - t0)
+            self.health.step_done(time.perf_counter() - t0, cpu_s=time.thread_time() - cpu)
 
     def subscribe(self, msg_type, port: str, callback, qos_profile):
         """create_subscription whose messages are counted and whose callback is timed."""

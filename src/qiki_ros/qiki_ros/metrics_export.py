@@ -23,6 +23,8 @@ class HealthCollector(Collector):
         h, node = self.health, {"node": self.health.name}
         yield _summary("qiki_processing_latency_seconds", "Work of one sim step (callback for the scorer)",
                        node, h.processing)
+        yield _summary("qiki_processing_cpu_seconds", "CPU time of that work (wall >> CPU: starved of CPU)",
+                       node, h.cpu)
         if h.input_to_output.count:
             yield _summary("qiki_input_to_output_latency_seconds",
                            "First input of sim step t received -> step t done (agent: its decision)",

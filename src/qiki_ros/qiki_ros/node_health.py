@@ -69,6 +69,7 @@ class NodeHealth:
         self.steps = 0
         self.processing = LatencyWindow(capacity)       # duration of one step's (or callback's) work [s]
         self.input_to_output = LatencyWindow(capacity)  # first input of step t -> step t done [s]
+        self.cpu = LatencyWindow(capacity)          # CPU time of the thread during that work [s]
         self.drop_sources: dict[str, Callable[[], int]] = {}
         self._drop_owner = None
         self._snapshots: deque = deque(maxlen=64)   # (wall s, received, published, steps)
@@ -84,9 +85,13 @@ class NodeHealth:
         """Register every int attribute of obj named like *_dropped*, *_rejected*, *_skipped* (now or later)."""
         self._drop_owner = obj
 
-    def step_done(self, processing_s: float, since_first_input_s: float | None = None) -> None:
+    def step_done(self, processing_s: float, since_first_input_s: float | None = None,
+                  cpu_s: float | None = None) -> None:
+        """One step's wall time of work, first input -> done, and CPU time (wall >> CPU: starved of CPU)."""
         self.steps += 1
         self.processing.add(processing_s)
+        if cpu_s is not None:
+            self.cpu.add(cpu_s)
         if since_first_input_s is not None:
             self.input_to_output.add(since_first_input_s)
 
@@ -133,6 +138,8 @@ class NodeHealth:
         values = [("steps_total", str(self.steps)), ("step_rate_hz", f"{steps_hz:.2f}")]
         values += [(f"latency_{name}_ms", _ms(v)) for name, v in
                    (("p50", p50), ("p99", p99), ("max", self.processing.max_s if self.processing.count else None))]
+        if self.cpu.count:
+            values += [(f"cpu_{name}_ms", _ms(v)) for name, v in zip(("p50", "p99"), self.cpu.percentiles(50, 99))]
         if self.input_to_output.count:
             values += [("input_to_output_p50_ms", _ms(io50)), ("input_to_output_p99_ms", _ms(io99)),
                        ("input_to_output_max_ms", _ms(self.input_to_output.max_s))]

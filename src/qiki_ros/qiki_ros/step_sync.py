@@ -104,13 +104,13 @@ class StepSync:
 
     def _release(self) -> None:
         for t_ns, inputs in self.barrier.release():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             self.on_step(t_ns, inputs)
             if self.announce:
                 self.done(t_ns)
                 end = time.perf_counter()
                 first = self._first_input.get(t_ns)
-                self.health.step_done(end - start, None if first is None else end - first)
+                self.health.step_done(end - start, None if first is None else end - first, time.thread_time() - cpu)
             for old in [t for t in self._first_input if t <= t_ns]:
                 del self._first_input[old]
 
