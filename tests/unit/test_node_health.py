@@ -22,6 +22,15 @@ def test_percentiles_over_the_window_count_and_max_over_everything():
     assert w._ring.nbytes == 800             # bounded: 100 float64 whatever the run length
 
 
+def test_percentiles_are_numpys_linear_interpolation():
+    import numpy as np
+    samples = np.random.default_rng(3).exponential(0.01, 5000)
+    w = LatencyWindow(capacity=4096)
+    for x in samples:
+        w.add(float(x))
+    assert w.percentiles(0, 50, 95, 99, 100) == pytest.approx(np.percentile(samples[-4096:], [0, 50, 95, 99, 100]))
+
+
 def test_rates_per_topic_over_the_sliding_window():
     h = NodeHealth("radar", window_s=5.0)
     topic = "/qiki/sim/truth"
