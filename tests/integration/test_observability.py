@@ -78,3 +78,26 @@ def test_every_node_reports_diagnostics_and_metrics(domain_id, leftover_processe
         latency.close()
         observer.close()
     assert leftover_processes(domain_id) == []
+
+
+def test_qiki_run_summary_has_e2e_latency_and_every_nodes_health(tmp_path, domain_id, leftover_processes):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    qiki = Path(sys.executable).with_name("qiki")
+    # realtime: 5 s of wall time while stepping, so every node's 1 Hz status after its first steps is in
+    proc = subprocess.run([str(qiki), "run", "--duration", "5", "--rate", "1", "--out", str(out),
+                           "--domain-id", str(domain_id)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "latency truth->cmd" in proc.stdout
+    s = json.loads((out / "summary.json").read_text())
+    e2e = s["e2e_latency_ms"]
+    assert e2e["count"] >= 20 and e2e["p50_ms"] <= e2e["p99_ms"] <= e2e["max_ms"]
+    assert set(s["node_health"]) == {"sim", "radar", "tracker", "scorer", "agent"}
+    assert all(int(h["steps_total"]) > 0 and "latency_p99_ms" in h for h in s["node_health"].values())
+    assert "input_to_output_p99_ms" in s["node_health"]["agent"]
+    assert leftover_processes(domain_id) == []
