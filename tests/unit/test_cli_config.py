@@ -26,6 +26,8 @@ def qiki(*args):
     (["run", "--rate", "-3"], "'-3' must be a positive finite number"),
     (["run", "--duration", "nan"], "must be a positive finite number"),
     (["run", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["run", "--metrics-port", "80"], "'80' is not a port number in 1024..65000"),
+    (["bringup", "--metrics-port", "x"], "'x' is not a port number"),
     (["fly"], "invalid choice: 'fly'"),
     ([], "the following arguments are required"),
 ])

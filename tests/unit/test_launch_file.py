@@ -26,7 +26,7 @@ def test_launch_file_matches_the_runner(launch_file):
 
     desc = launch_file.generate_launch_description()
     assert {a.name for a in desc.entities if isinstance(a, launch_double.DeclareLaunchArgument)} == \
-        {"profile", "scenario", "rate"}
+        {"profile", "scenario", "rate", "metrics_port"}
     nodes = launch_double.evaluate(desc, profile="bot")
     plan = make_plan("bot")
     assert [n.kwargs["name"] for n in nodes] == [n.name for n in plan.graph.nodes]
@@ -50,6 +50,16 @@ def test_launch_rate_argument_reaches_the_sim(launch_file):
     nodes = launch_double.evaluate(launch_file.generate_launch_description(), rate="20")
     sim = next(n for n in nodes if n.kwargs["name"] == "sim")
     assert sim.kwargs["parameters"][1]["clock.rate_factor"] == 20.0
+
+
+def test_launch_metrics_port_gives_node_i_port_base_plus_i(launch_file):
+    from qiki.plan import make_plan
+
+    nodes = launch_double.evaluate(launch_file.generate_launch_description(), metrics_port="9300")
+    assert [n.kwargs["parameters"][1]["metrics.port"] for n in nodes] == \
+        [9300 + i for i in range(len(make_plan().graph.nodes))]
+    assert all("metrics.port" not in n.kwargs["parameters"][1]
+               for n in launch_double.evaluate(launch_file.generate_launch_description()))
 
 
 def test_launch_unknown_profile_is_one_line(launch_file):

@@ -42,6 +42,12 @@ def _steps(text: str) -> int:
     return int(text)
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1024 <= int(text) <= 65000:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number in 1024..65000")
+    return int(text)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + error
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -70,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         config_args(sp, "lockstep" if sp.prog.endswith("run") else "from the configuration")
         sp.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of sim time")
         sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
+        sp.add_argument("--metrics-port", type=_port, metavar="BASE",
+                        help="serve Prometheus metrics on 127.0.0.1: node i of config/graph.yaml on port BASE+i "
+                             "(default: off)")
 
     b = sub.add_parser("bringup", help="start the graph with logs on the console until Ctrl-C (or --duration)")
     graph_args(b)
@@ -124,18 +133,23 @@ def _domain(args) -> int:
 
 def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None) -> dict:
     """Start the graph, watch it until duration / signal / a node dies, stop it. Returns a report."""
+    from qiki.latency_probe import LatencyWatch
     from qiki.observer import GraphObserver
     from qiki.supervisor import GraphSupervisor, graph_env
 
     env = graph_env(_domain(args))
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
     commands = plan.commands()
+    for i, (node, cmd) in enumerate(commands):
+        if args.metrics_port:
+            cmd += ["-p", f"metrics.port:={args.metrics_port + i}"]
     stop = _Stop()
     recorder = None
     if bag_dir is not None:
         from qiki_bag.background import BackgroundRecorder
         recorder = BackgroundRecorder(bag_dir, _domain(args), log_path=(log_dir or bag_dir.parent) / "bag.log").start()
     observer = GraphObserver(plan.graph)
+    latency = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"))
     sup = GraphSupervisor(commands, env, log_dir)
     t0 = time.monotonic()
     sup.start()
@@ -167,10 +181,11 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
         wall = time.monotonic() - t0
         observer.drain()
         observer.close()
+        latency.close()
         if recorder is not None:
             recorder.stop()
     return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,
-            "signal": stop.signal, "restarts": restarts}
+            "signal": stop.signal, "restarts": restarts, "e2e_latency": latency.probe.summary()}
 
 
 def _summary(plan: GraphPlan, report: dict) -> dict:
@@ -207,7 +222,15 @@ def _summary(plan: GraphPlan, report: dict) -> dict:
         "mission_result": s.mission_result,
         "min_miss_distance_m": round(s.min_miss_distance_m, 3) if s.min_miss_distance_m < float("inf") else None,
         "min_miss_object_id": s.min_miss_object or None,
+        "e2e_latency_ms": report["e2e_latency"],
+        "node_health": {name.removeprefix("qiki/"): {"level": d["level"], "message": d["message"], **{
+            k: d["values"][k] for k in HEALTH_SUMMARY_KEYS if k in d["values"]}}
+            for name, d in sorted(s.diagnostics.items()) if "latency_p99_ms" in d["values"]},
     }
+
+
+HEALTH_SUMMARY_KEYS = ("steps_total", "latency_p50_ms", "latency_p99_ms", "latency_max_ms", "cpu_p50_ms", "cpu_p99_ms",
+                       "input_to_output_p50_ms", "input_to_output_p99_ms", "input_to_output_max_ms")
 
 
 def _failure_line(report: dict) -> str | None:
@@ -305,6 +328,9 @@ def cmd_run(args) -> int:
           + f" (c = {summary['gospa_c_m']} m, p = 2)")
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
+    e2e = summary["e2e_latency_ms"]
+    print(f"  latency truth->cmd p50 {e2e['p50_ms']} ms  p99 {e2e['p99_ms']} ms  max {e2e['max_ms']} ms "
+          f"({e2e['count']} decisions)")
     print(f"  plots             {plot_note}")
     print(f"  config            {out / 'config.json'} (every parameter and its source; nodes got params.yaml)")
     print(f"  summary           {out / 'summary.json'}")
