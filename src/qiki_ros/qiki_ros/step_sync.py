@@ -56,7 +56,7 @@ class StepSync:
         # every node of the barrier (the sim starts stepping only when all of them listen)
         self.members = {f"{ns}/{name}" for name in node.declare_parameter("sync.members", [""]).value if name}
         self.upstream = {f"{ns}/{name}" for name in upstream if name}
-        self.producer_timeout_s = node.declare_parameter("sync.producer_timeout_s", 1.0).value
+        self.producer_timeout_s = node.declare_parameter("sync.producer_timeout_s", 2.0).value
         self.on_step = on_step
         self.announce = announce
         self.watch_members = watch_members
