@@ -67,6 +67,10 @@ class TrackerNode(GraphNode):
 
     def publish(self, frame: RadarFrame, tracks: TrackSet) -> None:
         for band, pub in self.pub.items():
+            # the per-band topics feed tools only (rviz, recorder): with 1000 tracks one array is ~0.3 MB
+            # and ~2 ms to publish, on the path to the agent, so they are skipped when nobody listens
+            if band != TrackArray.BAND_UNION and not pub.get_subscription_count():
+                continue
             msg = TrackArray(band=band)
             msg.header.stamp, msg.header.frame_id = frame.header.stamp, self.cfg.world_frame
             mask = None if band == TrackArray.BAND_UNION else tracks.band == band
