@@ -41,6 +41,7 @@ from qiki_sim.devices import PROFILE_DEVICES
 from qiki_sim.lvlh import lvlh_rate, lvlh_rotation
 from qiki_sim.orbit import mean_motion_of
 from qiki_sim.scenario import Scenario, load_scenario
+from qiki_sim.simulation import MAX_ABS_STATE
 from qiki_sim.ship_simulation import initial_chaser_state
 from qiki_sim.thrusters import Rcs, ThrustAllocator, default_rcs
 
@@ -145,6 +146,7 @@ class AgentCore:
         self._tracks = Tracks.empty()
         self._codes = np.zeros(0, np.uint32)  # transponder code per track
         self._tracks_t = 0.0
+        self._health_t = -math.inf  # stamp of the newest device health accepted
         self._last_radar_t: Optional[float] = None
         self.inputs_rejected = 0
         # outputs and bookkeeping
@@ -205,6 +207,11 @@ class AgentCore:
         if not (len(names) == len(levels) == len(values)):
             self._reject(stamp_s, "device_health", f"{len(names)} names, {len(levels)} levels, {len(values)} values")
             return
+        if not _finite(stamp_s) or stamp_s < self._health_t:
+            self._reject(stamp_s, "device_health", f"stamp {stamp_s!r} is not finite or older than the last "
+                         f"({self._health_t:.3f} s)")
+            return
+        self._health_t = float(stamp_s)
         for name, level, value in zip(names, levels, values):
             previous = self.readings.get(name)
             if previous is None or previous.level != int(level):
@@ -220,8 +227,11 @@ class AgentCore:
             self._reject(t_s, "vehicle_state", f"malformed: {exc}")
             return
         norm = float(np.linalg.norm(parts[1]))
-        if not (_finite(t_s) and all(np.all(np.isfinite(a)) for a in parts)):
-            self._reject(t_s, "vehicle_state", "NaN/inf in the vehicle state")
+        if not (_finite(t_s) and all(np.all(np.abs(a) < MAX_ABS_STATE) for a in parts)):
+            self._reject(t_s, "vehicle_state", f"NaN/inf or |value| >= {MAX_ABS_STATE:g} in the vehicle state")
+            return
+        if self.ego is not None and t_s < self.ego.t_s:
+            self._reject(t_s, "vehicle_state", f"stamp {t_s:.3f} s is older than the last ({self.ego.t_s:.3f} s)")
             return
         if abs(norm - 1.0) > 0.1:
             self._reject(t_s, "vehicle_state", f"quaternion norm {norm:.3g} is not 1")
@@ -248,11 +258,14 @@ class AgentCore:
         if not _finite(t_s):
             self._reject(self.now_s, "tracks", f"ignored: stamp {t_s!r} is not finite")
             return
-        good = np.all(np.isfinite(tracks.state), axis=1)
+        if t_s < self._tracks_t:
+            self._reject(t_s, "tracks", f"ignored: stamp {t_s:.3f} s is older than the last ({self._tracks_t:.3f} s)")
+            return
+        good = np.all(np.abs(tracks.state) < MAX_ABS_STATE, axis=1)
         if tracks.covariance is not None:
             good &= np.all(np.isfinite(tracks.covariance), axis=(1, 2))
         if not good.all():
-            self._reject(t_s, "tracks", f"{int((~good).sum())} of {len(tracks)} tracks with NaN/inf dropped "
+            self._reject(t_s, "tracks", f"{int((~good).sum())} of {len(tracks)} tracks with NaN/inf/absurd values dropped "
                          f"(ids {tracks.id[~good][:5].tolist()})")
             tracks = Tracks(tracks.id[good], tracks.status[good], tracks.iff[good], tracks.band[good],
                             tracks.state[good], None if tracks.covariance is None else tracks.covariance[good])

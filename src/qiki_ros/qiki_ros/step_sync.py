@@ -87,7 +87,12 @@ class StepSync:
         return sub.topic_name
 
     def _on_done(self, msg: StepDone) -> None:
-        self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts))
+        try:
+            self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts))
+        except ValueError as exc:
+            self.node.get_logger().warning(f"{exc}: ignored ({self.barrier.done_rejected} rejected so far)",
+                                           throttle_duration_sec=1.0)
+            return
         self._release()
 
     def _release(self) -> None:
