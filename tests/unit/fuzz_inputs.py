@@ -24,9 +24,15 @@ def fuzz_settings(max_examples: int) -> settings:
                                            HealthCheck.filter_too_much])
 
 
-def sizes(n: int) -> st.SearchStrategy[int]:
-    """Mostly n (consistent arrays), sometimes a neighbouring or empty length (mismatched arrays)."""
-    return st.one_of(st.just(n), st.just(n), st.just(n), st.sampled_from([0, n + 1, max(n - 1, 0), 3 * n + 1]))
+@st.composite
+def item_counts(draw, n: int, fields: tuple[str, ...]) -> dict[str, int]:
+    """Items per field for a message of n items: all n half of the time, else one field's count is off
+    (one more, one less, none, or 3n + 1) so that the arrays are mismatched."""
+    counts = dict.fromkeys(fields, n)
+    off = draw(st.sampled_from((None,) * len(fields) + fields))
+    if off is not None:
+        counts[off] = draw(st.sampled_from([c for c in (0, n + 1, n - 1, 3 * n + 1) if c >= 0 and c != n]))
+    return counts
 
 
 def float_list(size: int) -> st.SearchStrategy[list[float]]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz_inputs import FLOATS, NASTY, float_list, fuzz_settings, is_finite, sizes
+from fuzz_inputs import FLOATS, NASTY, float_list, fuzz_settings, is_finite, item_counts
 from qiki_msgs.msg import RadarFrame, VehicleState, WorldTruth
 from qiki_radar.frame_codec import detections_to_frame, frame_measurements
 from qiki_radar.radar_model import LR_DEFAULT, SR_DEFAULT, next_scan_time, observe
@@ -23,14 +23,15 @@ BANDS = (LR_DEFAULT, SR_DEFAULT)
 @st.composite
 def truths(draw, max_objects: int = 30) -> WorldTruth:
     n = draw(st.integers(0, max_objects))
+    counts = draw(item_counts(n, ("id", "position", "velocity", "rcs_m2", "transponder_code")))
     msg = WorldTruth()
-    msg.id = np.arange(draw(sizes(n)), dtype=np.uint32)
+    msg.id = np.arange(counts["id"], dtype=np.uint32)
     msg.kind = np.zeros(n, np.uint8)
-    position = [draw(st.one_of(st.floats(-900.0, 900.0), FLOATS)) for _ in range(3 * draw(sizes(n)))]
-    msg.position, msg.velocity = np.array(position), np.array(draw(float_list(3 * draw(sizes(n)))))
-    k = draw(sizes(n))
+    position = [draw(st.one_of(st.floats(-900.0, 900.0), FLOATS)) for _ in range(3 * counts["position"])]
+    msg.position, msg.velocity = np.array(position), np.array(draw(float_list(3 * counts["velocity"])))
+    k = counts["rcs_m2"]
     msg.rcs_m2 = np.array(draw(st.lists(st.one_of(st.floats(0.0, 100.0), FLOATS), min_size=k, max_size=k)))
-    msg.transponder_code = np.arange(draw(sizes(n)), dtype=np.uint32)
+    msg.transponder_code = np.arange(counts["transponder_code"], dtype=np.uint32)
     return msg
 
 
