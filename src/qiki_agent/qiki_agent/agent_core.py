@@ -226,13 +226,13 @@ class AgentCore:
         except (TypeError, ValueError) as exc:
             self._reject(t_s, "vehicle_state", f"malformed: {exc}")
             return
-        norm = float(np.linalg.norm(parts[1]))
         if not (_finite(t_s) and all(np.all(np.abs(a) < MAX_ABS_STATE) for a in parts)):
             self._reject(t_s, "vehicle_state", f"NaN/inf or |value| >= {MAX_ABS_STATE:g} in the vehicle state")
             return
         if self.ego is not None and t_s < self.ego.t_s:
             self._reject(t_s, "vehicle_state", f"stamp {t_s:.3f} s is older than the last ({self.ego.t_s:.3f} s)")
             return
+        norm = float(np.linalg.norm(parts[1]))
         if abs(norm - 1.0) > 0.1:
             self._reject(t_s, "vehicle_state", f"quaternion norm {norm:.3g} is not 1")
             return
@@ -389,6 +389,8 @@ class AgentCore:
         the gravity gradient the inertial straight line neglects is ~1.5 n^2 r t^2 (1.6 m for the same pass).
         """
         if self.profile == "bot":
+            if self.ego is None:  # no vehicle state yet (none arrived, or every one was rejected)
+                return np.zeros(3), np.zeros(3), tracks
             return self.ego.position, self.ego.velocity_world, tracks
         if len(tracks):
             omega = (lvlh_rate(self.ego.position, self.ego.velocity_world) if self.ego is not None
