@@ -204,6 +204,8 @@ class AgentCore:
 
     # --- inputs -------------------------------------------------------------------------------
     def on_device_health(self, names, levels, values, stamp_s: float) -> None:
+        """Raw device readings; rejected (inputs_rejected) with inconsistent lengths or a stamp older than the
+        last accepted. A NaN value is the device's problem, not the input's: the BIOS grades it ERROR."""
         if not (len(names) == len(levels) == len(values)):
             self._reject(stamp_s, "device_health", f"{len(names)} names, {len(levels)} levels, {len(values)} values")
             return
@@ -219,7 +221,8 @@ class AgentCore:
             self.readings[name] = Reading(int(level), float(value), stamp_s)
 
     def on_vehicle_state(self, t_s: float, position, quaternion_wxyz, velocity_world, angular_velocity_body) -> None:
-        """Ego state at sim time t_s in the world frame (map / ECI); angular velocity: inertial, body axes."""
+        """Ego state at sim time t_s in the world frame (map / ECI); angular velocity: inertial, body axes.
+        Rejected (inputs_rejected): NaN/inf/absurd values, a non-unit quaternion, a stamp older than the last."""
         try:
             parts = [np.asarray(a, dtype=float).reshape(n) for a, n in
                      ((position, 3), (quaternion_wxyz, 4), (velocity_world, 3), (angular_velocity_body, 3))]
@@ -241,8 +244,9 @@ class AgentCore:
 
     def on_tracks(self, t_s: float, ids, status, iff, band, state, covariance=None, transponder_code=None) -> None:
         """A TrackArray at sim time t_s in the tracking frame (map / LVLH). state: (N, 6) or 6N; covariance:
-        (N, 6, 6), 36N or None; transponder_code: (N,) or None. Inconsistent lengths: the whole array is
-        ignored; tracks with a NaN/inf state or covariance are dropped. Both count in inputs_rejected."""
+        (N, 6, 6), 36N or None; transponder_code: (N,) or None. Inconsistent lengths or a stamp older than the
+        last tracks: the whole array is ignored; tracks with a NaN/inf/absurd (>= MAX_ABS_STATE) state or a
+        NaN/inf covariance are dropped. Each counts once in inputs_rejected."""
         try:
             ids_f = np.asarray(ids, dtype=float).ravel()
             if not (np.all(np.isfinite(ids_f)) and np.all(ids_f >= 0) and np.all(ids_f < 2**32)):

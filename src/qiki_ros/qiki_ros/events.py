@@ -29,4 +29,4 @@ class EventCode(IntEnum):
     COMMAND_CLAMPED = 902
     INPUT_DROPPED = 903
     CONFIG_ERROR = 904
-    INPUT_REJECTED = 905       # the agent core ignored a malformed input (NaN/inf, inconsistent lengths)
+    INPUT_REJECTED = 905       # the agent core ignored a malformed input (NaN/inf, inconsistent lengths, stale stamp)
