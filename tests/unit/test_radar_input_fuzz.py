@@ -90,7 +90,7 @@ def _scan(frame: str, truth: WorldTruth, ego: VehicleState, rng) -> int:
     return dropped
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(st.sampled_from(["map", "lvlh"]), truths(), egos())
 def test_any_truth_and_ego_are_rejected_with_a_reason_or_scanned_finitely(frame, truth, ego):
     with np.errstate(invalid="raise", over="raise"):   # no silent NaN/overflow arithmetic on the way either

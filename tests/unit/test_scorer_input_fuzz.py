@@ -17,7 +17,7 @@ FIELDS = {"id": np.uint32, "status": np.uint8, "iff": np.uint8, "track_band": np
 
 
 @st.composite
-def track_arrays(draw, max_tracks: int = 12) -> TrackArray:
+def track_arrays(draw, max_tracks: int = 8) -> TrackArray:
     n = draw(st.integers(0, max_tracks))
     counts = draw(item_counts(n, (*FIELDS, "age_s", "state", "covariance")))
     msg = TrackArray(band=TrackArray.BAND_UNION)
@@ -41,7 +41,7 @@ def _consistent(msg: TrackArray) -> bool:
             and len(msg.state) == 6 * n and len(msg.covariance) == 36 * n)
 
 
-@fuzz_settings(150)
+@fuzz_settings(80)
 @given(st.lists(track_arrays(), min_size=1, max_size=5), st.integers(0, 8))
 def test_any_track_array_is_rejected_with_a_reason_or_scored_finitely(sequence, n_truth):
     scorer = TrackScorer(c=20.0, p=2, assoc_distance_m=20.0)

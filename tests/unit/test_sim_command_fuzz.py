@@ -66,7 +66,7 @@ def _drive(sim, profile: str, sequence, steps_per_command: int) -> int:
     return rejected
 
 
-@fuzz_settings(120)
+@fuzz_settings(80)
 @given(st.lists(commands("bot"), min_size=1, max_size=8))
 def test_bot_any_command_is_rejected_with_a_reason_or_driven_finitely(sequence):
     sim = BotSimulation(BOT)

@@ -21,7 +21,7 @@ done_events = st.tuples(
     st.lists(st.integers(0, 3), max_size=4))
 
 
-@fuzz_settings(300)
+@fuzz_settings(200)
 @given(st.lists(st.one_of(data_events, done_events), max_size=60))
 def test_barrier_releases_in_order_complete_steps_whatever_arrives(events):
     barrier = StepBarrier(UPSTREAM, TOPICS)
