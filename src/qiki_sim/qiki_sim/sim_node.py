@@ -90,16 +90,13 @@ class SimNode(GraphNode):
 
     def checked_command(self, msg: ActuatorCommand) -> VehicleCommand | None:
         """The command to apply, or None (counted in commands_rejected) when it cannot be applied."""
+        profile = self.sim.scenario.profile
         try:
-            profile = self.sim.scenario.profile
             return command_from_msg(msg, profile, self.sim.rcs.n if profile == "ship" else 0)
         except ValueError as exc:
-            problem = str(exc)
-        self.commands_rejected += 1
-        self.get_logger().warning(f"{problem}: rejected, holding the last valid command "
-                                  f"({self.commands_rejected} rejected so far)", throttle_duration_sec=1.0)
-        self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: {problem}")
-        return None
+            self.count_input("commands_rejected", f"{exc}: rejected, holding the last valid command")
+            self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: {exc}")
+            return None
 
     def apply_command(self, cmd: VehicleCommand) -> None:
         if self.sim.scenario.profile == "bot":
