@@ -4,9 +4,7 @@ one set of items with a one-line reason, AgentCore rejects NaN/inf/absurd values
 the last accepted, each bad input moves a counter by exactly one and each good input moves none, and
 every tick's command stays finite (hypothesis)."""
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,9 +19,7 @@ from qiki_ros.packing import to_stamp
 from qiki_sim.devices import PROFILE_DEVICES
 from qiki_sim.ship_simulation import initial_chaser_state
 from qiki_sim.simulation import MAX_ABS_STATE
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_agent_core import agent_config, scenario  # noqa: E402  (the agent exactly as the launcher configures it)
+from test_agent_core import agent_config, scenario  # the agent exactly as the launcher configures it
 
 SCENARIOS = {"bot": scenario("bot_patrol"), "ship": scenario("ship_station_keeping")}
 BOOT_S = 1.0  # the agent's mission runs from here on (see _booted)
