@@ -41,6 +41,7 @@ from qiki_sim.devices import PROFILE_DEVICES
 from qiki_sim.lvlh import lvlh_rate, lvlh_rotation
 from qiki_sim.orbit import mean_motion_of
 from qiki_sim.scenario import Scenario, load_scenario
+from qiki_sim.simulation import MAX_ABS_STATE
 from qiki_sim.ship_simulation import initial_chaser_state
 from qiki_sim.thrusters import Rcs, ThrustAllocator, default_rcs
 
@@ -145,6 +146,7 @@ class AgentCore:
         self._tracks = Tracks.empty()
         self._codes = np.zeros(0, np.uint32)  # transponder code per track
         self._tracks_t = 0.0
+        self._health_t = -math.inf  # stamp of the newest device health accepted
         self._last_radar_t: Optional[float] = None
         self._last_tracks_t: Optional[float] = None
         self.upstream_silent: tuple[str, ...] = ()   # upstream nodes whose step heartbeat stopped
@@ -204,9 +206,16 @@ class AgentCore:
 
     # --- inputs -------------------------------------------------------------------------------
     def on_device_health(self, names, levels, values, stamp_s: float) -> None:
+        """Raw device readings; rejected (inputs_rejected) with inconsistent lengths or a stamp older than the
+        last accepted. A NaN value is the device's problem, not the input's: the BIOS grades it ERROR."""
         if not (len(names) == len(levels) == len(values)):
             self._reject(stamp_s, "device_health", f"{len(names)} names, {len(levels)} levels, {len(values)} values")
             return
+        if not _finite(stamp_s) or stamp_s < self._health_t:
+            self._reject(stamp_s, "device_health", f"stamp {stamp_s!r} is not finite or older than the last "
+                         f"({self._health_t:.3f} s)")
+            return
+        self._health_t = float(stamp_s)
         for name, level, value in zip(names, levels, values):
             previous = self.readings.get(name)
             if previous is None or previous.level != int(level):
@@ -214,17 +223,21 @@ class AgentCore:
             self.readings[name] = Reading(int(level), float(value), stamp_s)
 
     def on_vehicle_state(self, t_s: float, position, quaternion_wxyz, velocity_world, angular_velocity_body) -> None:
-        """Ego state at sim time t_s in the world frame (map / ECI); angular velocity: inertial, body axes."""
+        """Ego state at sim time t_s in the world frame (map / ECI); angular velocity: inertial, body axes.
+        Rejected (inputs_rejected): NaN/inf/absurd values, a non-unit quaternion, a stamp older than the last."""
         try:
             parts = [np.asarray(a, dtype=float).reshape(n) for a, n in
                      ((position, 3), (quaternion_wxyz, 4), (velocity_world, 3), (angular_velocity_body, 3))]
         except (TypeError, ValueError) as exc:
             self._reject(t_s, "vehicle_state", f"malformed: {exc}")
             return
-        norm = float(np.linalg.norm(parts[1]))
-        if not (_finite(t_s) and all(np.all(np.isfinite(a)) for a in parts)):
-            self._reject(t_s, "vehicle_state", "NaN/inf in the vehicle state")
+        if not (_finite(t_s) and all(np.all(np.abs(a) < MAX_ABS_STATE) for a in parts)):
+            self._reject(t_s, "vehicle_state", f"NaN/inf or |value| >= {MAX_ABS_STATE:g} in the vehicle state")
             return
+        if self.ego is not None and t_s < self.ego.t_s:
+            self._reject(t_s, "vehicle_state", f"stamp {t_s:.3f} s is older than the last ({self.ego.t_s:.3f} s)")
+            return
+        norm = float(np.linalg.norm(parts[1]))
         if abs(norm - 1.0) > 0.1:
             self._reject(t_s, "vehicle_state", f"quaternion norm {norm:.3g} is not 1")
             return
@@ -233,8 +246,9 @@ class AgentCore:
 
     def on_tracks(self, t_s: float, ids, status, iff, band, state, covariance=None, transponder_code=None) -> None:
         """A TrackArray at sim time t_s in the tracking frame (map / LVLH). state: (N, 6) or 6N; covariance:
-        (N, 6, 6), 36N or None; transponder_code: (N,) or None. Inconsistent lengths: the whole array is
-        ignored; tracks with a NaN/inf state or covariance are dropped. Both count in inputs_rejected."""
+        (N, 6, 6), 36N or None; transponder_code: (N,) or None. Inconsistent lengths or a stamp older than the
+        last tracks: the whole array is ignored; tracks with a NaN/inf/absurd (>= MAX_ABS_STATE) state or a
+        NaN/inf covariance are dropped. Each counts once in inputs_rejected."""
         try:
             ids_f = np.asarray(ids, dtype=float).ravel()
             if not (np.all(np.isfinite(ids_f)) and np.all(ids_f >= 0) and np.all(ids_f < 2**32)):
@@ -250,11 +264,14 @@ class AgentCore:
         if not _finite(t_s):
             self._reject(self.now_s, "tracks", f"ignored: stamp {t_s!r} is not finite")
             return
-        good = np.all(np.isfinite(tracks.state), axis=1)
+        if t_s < self._tracks_t:
+            self._reject(t_s, "tracks", f"ignored: stamp {t_s:.3f} s is older than the last ({self._tracks_t:.3f} s)")
+            return
+        good = np.all(np.abs(tracks.state) < MAX_ABS_STATE, axis=1)
         if tracks.covariance is not None:
             good &= np.all(np.isfinite(tracks.covariance), axis=(1, 2))
         if not good.all():
-            self._reject(t_s, "tracks", f"{int((~good).sum())} of {len(tracks)} tracks with NaN/inf dropped "
+            self._reject(t_s, "tracks", f"{int((~good).sum())} of {len(tracks)} tracks with NaN/inf/absurd values dropped "
                          f"(ids {tracks.id[~good][:5].tolist()})")
             tracks = Tracks(tracks.id[good], tracks.status[good], tracks.iff[good], tracks.band[good],
                             tracks.state[good], None if tracks.covariance is None else tracks.covariance[good])
@@ -396,6 +413,8 @@ class AgentCore:
         the gravity gradient the inertial straight line neglects is ~1.5 n^2 r t^2 (1.6 m for the same pass).
         """
         if self.profile == "bot":
+            if self.ego is None:  # no vehicle state yet (none arrived, or every one was rejected)
+                return np.zeros(3), np.zeros(3), tracks
             return self.ego.position, self.ego.velocity_world, tracks
         if len(tracks):
             omega = (lvlh_rate(self.ego.position, self.ego.velocity_world) if self.ego is not None

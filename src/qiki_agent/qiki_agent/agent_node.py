@@ -3,12 +3,12 @@ actuator commands and the operator command service out. Decisions tick on sim ti
 from __future__ import annotations
 
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from qiki_agent.agent_config import AgentNodeConfig
 from qiki_agent.agent_core import AgentCore
 from qiki_agent.fsm import FsmConfigError
+from qiki_agent.input_codec import device_health_args, radar_frame_args, tracks_args, vehicle_state_args
 from qiki_msgs.msg import (ActuatorCommand, AgentStatus, BiosReport, DeviceHealth, DeviceStatus, Event,
                            RadarFrame, TrackArray, VehicleState)
 from qiki_msgs.srv import OperatorCommand
@@ -16,7 +16,7 @@ from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.events import EventCode
 from qiki_ros.graph_node import GraphNode
-from qiki_ros.packing import from_stamp, pack, to_stamp, unpack
+from qiki_ros.packing import pack, to_stamp
 from qiki_ros.params import ConfigError, declare_model
 from qiki_ros.step_sync import StepSync
 
@@ -42,7 +42,7 @@ class AgentNode(GraphNode):
             ("tracks", TrackArray))}
         self.create_service(OperatorCommand, "command", self.on_command)
         self.sync.start()
-        self.inputs_dropped = 0
+        self.inputs_dropped = 0             # input messages whose arrays do not describe one set of items
         self._bios_seq_published = 0
         self._last_state = None
         self._next_status_s = 0.0
@@ -57,20 +57,18 @@ class AgentNode(GraphNode):
     def on_step(self, t_ns: int, inputs: dict) -> None:
         """Sim step t: take its inputs, tick the decision core when a tick is due."""
         self._t_s = t_ns * 1e-9
-        for msg in inputs.get(self.topics["device_health"], []):
-            self.on_device_health(msg)
-        for msg in inputs.get(self.topics["vehicle_state"], []):
-            p, q, v, w = msg.pose.position, msg.pose.orientation, msg.velocity_world, msg.twist.angular
-            self.core.on_vehicle_state(self._t_s, (p.x, p.y, p.z), (q.w, q.x, q.y, q.z), (v.x, v.y, v.z),
-                                       (w.x, w.y, w.z))
-        for msg in inputs.get(self.topics["radar_frame"], []):
-            self.core.on_radar_frame(from_stamp(msg.header.stamp))
-        for msg in inputs.get(self.topics["tracks"], []):
-            n = len(msg.id)
-            self.core.on_tracks(from_stamp(msg.header.stamp), unpack(msg.id, np.uint32), unpack(msg.status, np.uint8),
-                                unpack(msg.iff, np.uint8), unpack(msg.track_band, np.uint8), unpack(msg.state),
-                                unpack(msg.covariance) if len(msg.covariance) == 36 * n else None,
-                                unpack(msg.transponder_code, np.uint32))
+        for name, to_args, feed in (
+                ("device_health", device_health_args, self.core.on_device_health),
+                ("vehicle_state", vehicle_state_args, self.core.on_vehicle_state),
+                ("radar_frame", radar_frame_args, self.core.on_radar_frame),
+                ("tracks", tracks_args, self.core.on_tracks)):
+            for msg in inputs.get(self.topics[name], []):
+                try:
+                    args = to_args(msg)
+                except ValueError as exc:
+                    self.count_input("inputs_dropped", f"{exc}: dropped")
+                    continue
+                feed(**args)
         self.core.on_upstream(self._t_s, (name.rpartition("/")[2] for name in self.sync.barrier.absent))
         if self._next_tick_ns is None:
             self._next_tick_ns = t_ns
@@ -88,15 +86,6 @@ class AgentNode(GraphNode):
             self.get_logger().warning(f"[{int(code)}] {text}")
         else:
             self.get_logger().info(f"[{int(code)}] {text}")
-
-    def on_device_health(self, msg: DeviceHealth) -> None:
-        levels, values = unpack(msg.level, np.uint8), unpack(msg.value)
-        if not (len(msg.name) == len(levels) == len(values)):
-            self.inputs_dropped += 1
-            self.get_logger().warning(f"device health with mismatched arrays dropped ({self.inputs_dropped})",
-                                      throttle_duration_sec=1.0)
-            return
-        self.core.on_device_health(msg.name, levels, values, from_stamp(msg.header.stamp))
 
     def on_command(self, request, response):
         response.accepted, response.reason = self.core.command(request.command)

@@ -22,6 +22,8 @@ from scipy.special import expit
 BAND_LR = 0
 BAND_SR = 1
 
+MIN_SNR_RANGE_M = 1e-6  # [m]
+
 _FLOAT_FIELDS = ("range_m", "azimuth_rad", "elevation_rad", "range_rate_mps", "snr_db")
 
 
@@ -65,8 +67,9 @@ LR_DEFAULT = RadarBand()
 
 
 def snr_db(band: RadarBand, range_m, rcs_m2) -> np.ndarray:
-    """Radar-equation SNR: +10 dB per decade of RCS, -40 dB per decade of range."""
-    r = np.asarray(range_m, dtype=np.float64)
+    """Radar-equation SNR: +10 dB per decade of RCS, -40 dB per decade of range (range floored at
+    MIN_SNR_RANGE_M: an object at the sensor itself has a huge, not an infinite, SNR)."""
+    r = np.maximum(np.asarray(range_m, dtype=np.float64), MIN_SNR_RANGE_M)
     rcs = np.asarray(rcs_m2, dtype=np.float64)
     with np.errstate(divide="ignore"):
         return band.snr_ref_db + 10.0 * np.log10(rcs) - 40.0 * np.log10(r / band.ref_range_m)
@@ -140,6 +143,21 @@ class Detections:
     def select(self, mask) -> "Detections":
         """Rows picked by a boolean mask or an index array."""
         return Detections(**{f.name: getattr(self, f.name)[mask] for f in fields(Detections)})
+
+
+def next_scan_time(next_s: float, t_s: float, rate_hz: float) -> float:
+    """First scan time after the scan at t_s (due since next_s): next_s plus whole scan periods.
+
+    One period per call in a steady run (the same float sums as stepping period by period); a jump of
+    the clock (a late join, a stamp far ahead) skips the missed scans in one multiplication instead of a
+    loop as long as the jump."""
+    period = 1.0 / rate_hz
+    missed = int((t_s + 1e-9 - next_s) // period)
+    if missed > 1:
+        next_s += missed * period
+    while next_s <= t_s + 1e-9:
+        next_s += period
+    return next_s
 
 
 def observe(band: RadarBand, rng: np.random.Generator, sensor_position, sensor_rotation, sensor_velocity,

@@ -11,12 +11,13 @@ import numpy as np
 from qiki_msgs.msg import RadarFrame, VehicleState, WorldTruth
 from qiki_radar.frame_codec import detections_to_frame
 from qiki_radar.radar_config import RadarNodeConfig
-from qiki_radar.radar_model import Detections, observe
-from qiki_radar.sensor_frame import SensorView, sensor_view
+from qiki_radar.radar_model import Detections, next_scan_time, observe
+from qiki_radar.sensor_frame import SensorView
+from qiki_radar.truth_codec import ego_view, truth_objects
 from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
-from qiki_ros.packing import from_stamp, unpack
+from qiki_ros.packing import from_stamp
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
 
@@ -29,7 +30,9 @@ class RadarNode(GraphNode):
         self.rng = np.random.default_rng(self.cfg.seed)
         self.next_scan = [0.0 for _ in self.bands]
         self.seq = [0, 0, 0]
-        self.truth_dropped = 0
+        self.truth_dropped = 0              # truth messages with mismatched arrays
+        self.truth_objects_dropped = 0      # truth objects with NaN/inf/absurd state or RCS
+        self.vehicle_state_dropped = 0      # scans skipped: ego pose NaN, non-unit or degenerate
         self.sync = StepSync(self, self.on_step)
         self.pubs = [self.sync.publisher(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
         self.pub_union = self.sync.publisher(RadarFrame, "frame", qos.STREAM)
@@ -45,25 +48,25 @@ class RadarNode(GraphNode):
 
     def scan(self, msg: WorldTruth, ego: VehicleState) -> None:
         t = from_stamp(msg.header.stamp)
-        pos = unpack(msg.position).reshape(-1, 3) if len(msg.position) % 3 == 0 else None
-        vel = unpack(msg.velocity).reshape(-1, 3) if len(msg.velocity) % 3 == 0 else None
-        n = len(msg.id)
-        if pos is None or vel is None or not (len(pos) == len(vel) == len(msg.rcs_m2)
-                                              == len(msg.transponder_code) == n):
-            self.truth_dropped += 1
-            self.get_logger().warning(f"truth message with mismatched arrays dropped "
-                                      f"({self.truth_dropped} so far)", throttle_duration_sec=1.0)
+        try:
+            objects, dropped = truth_objects(msg)
+        except ValueError as exc:
+            self.count_input("truth_dropped", f"{exc}: truth dropped")
             return
-        p, q, v = ego.pose.position, ego.pose.orientation, ego.velocity_world
-        view = sensor_view(self.cfg.world_frame, np.array([p.x, p.y, p.z]), np.array([v.x, v.y, v.z]),
-                           np.array([q.w, q.x, q.y, q.z]), pos, vel)
-        rcs, codes = unpack(msg.rcs_m2), unpack(msg.transponder_code, np.uint32)
+        try:
+            view = ego_view(self.cfg.world_frame, ego, objects)
+        except ValueError as exc:
+            self.count_input("vehicle_state_dropped", f"{exc}: no scan")
+            return
+        if dropped:
+            self.count_input("truth_objects_dropped", f"{dropped} truth objects with NaN/inf/absurd state or RCS "
+                             "dropped", dropped)
+        rcs, codes = objects.rcs_m2, objects.transponder_code
         scans = []
         for i, band in enumerate(self.bands):
             if t + 1e-9 < self.next_scan[i]:
                 continue
-            while self.next_scan[i] <= t + 1e-9:
-                self.next_scan[i] += 1.0 / band.rate_hz
+            self.next_scan[i] = next_scan_time(self.next_scan[i], t, band.rate_hz)
             det = observe(band, self.rng, view.sensor_position, view.sensor_rotation, view.sensor_velocity,
                           view.target_position, view.target_velocity, rcs, codes)
             frame = self._frame(msg, view, band.band_id, i)

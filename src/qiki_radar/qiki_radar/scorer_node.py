@@ -8,12 +8,12 @@ import numpy as np
 from qiki_msgs.msg import RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
 from qiki_radar.scoring import TrackScorer
 from qiki_radar.scorer_config import ScorerNodeConfig
-from qiki_radar.sensor_frame import sensor_view
+from qiki_radar.frame_codec import tracks_from_msg
+from qiki_radar.truth_codec import ego_view, truth_objects
 from qiki_ros import qos
 from qiki_ros.diagnostics import NodeDiagnostics
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
-from qiki_ros.packing import unpack
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import stamp_ns
 
@@ -32,6 +32,10 @@ class ScorerNode(GraphNode):
         self.ego: dict[int, VehicleState] = {}
         self._views: dict[int, tuple] = {}
         self.pending: dict[int, list[TrackArray]] = {}
+        self.truth_dropped = 0              # stamps not scored: truth arrays mismatched or ego pose unusable
+        self.truth_objects_dropped = 0      # truth objects with NaN/inf/absurd state or RCS
+        self.track_arrays_dropped = 0       # TrackArray messages with mismatched arrays
+        self.tracks_dropped = 0             # tracks with NaN/inf/absurd state or covariance
         self.pub = self.create_publisher(TrackScore, "track_score", qos.STREAM)
         self.diagnostics = NodeDiagnostics(self)        # outside the step barrier: each callback is timed
         sub = self.diagnostics.subscribe
@@ -63,17 +67,21 @@ class ScorerNode(GraphNode):
         self._match()
 
     def _truth_view(self, t: int):
-        """(ids, positions in the tracking frame, range from the ego) of the truth at stamp t."""
+        """(ids, positions in the tracking frame, range from the ego) of the truth at stamp t; None when
+        the truth or the ego state of that stamp is unusable (counted)."""
         if t not in self._views:
-            msg, ego = self.truth[t], self.ego[t]
-            pos, vel = unpack(msg.position), unpack(msg.velocity)
-            if len(pos) != 3 * len(msg.id) or len(vel) != len(pos):
+            try:
+                objects, dropped = truth_objects(self.truth[t])
+                view = ego_view(self.cfg.world_frame, self.ego[t], objects)
+            except ValueError as exc:
+                self.count_input("truth_dropped", f"{exc}: truth not scored")
+                self._views[t] = None
                 return None
-            p, q, v = ego.pose.position, ego.pose.orientation, ego.velocity_world
-            view = sensor_view(self.cfg.world_frame, np.array([p.x, p.y, p.z]), np.array([v.x, v.y, v.z]),
-                               np.array([q.w, q.x, q.y, q.z]), pos.reshape(-1, 3), vel.reshape(-1, 3))
+            if dropped:
+                self.count_input("truth_objects_dropped", f"{dropped} truth objects with NaN/inf/absurd state "
+                                   "or RCS not scored", dropped)
             rng = np.linalg.norm(view.target_position - view.sensor_position, axis=1)
-            self._views[t] = (unpack(msg.id, np.uint32).copy(), view.target_position, rng)
+            self._views[t] = (objects.id.copy(), view.target_position, rng)
         return self._views[t]
 
     def _match(self) -> None:
@@ -92,12 +100,17 @@ class ScorerNode(GraphNode):
     def score(self, msg: TrackArray, ids, pos, rng) -> None:
         """Score the union tracks and, split by their track_band, the LR and SR tracks (what the
         tracker publishes per band)."""
-        status, tid = unpack(msg.status, np.uint8), unpack(msg.id, np.uint32)
-        tpos = unpack(msg.state).reshape(-1, 6)[:, :3]
-        band_of = unpack(msg.track_band, np.uint8)
+        try:
+            tracks, dropped = tracks_from_msg(msg)
+        except ValueError as exc:
+            self.count_input("track_arrays_dropped", f"{exc}: not scored")
+            return
+        if dropped:
+            self.count_input("tracks_dropped", f"{dropped} tracks with NaN/inf/absurd state not scored", dropped)
+        tpos = tracks.state[:, :3]
         for band in BANDS:
-            rows = np.ones(len(tid), bool) if band == TrackArray.BAND_UNION else band_of == band
-            self.score_band(band, msg.header, status[rows], tid[rows], tpos[rows], ids, pos, rng)
+            rows = np.ones(len(tracks), bool) if band == TrackArray.BAND_UNION else tracks.band == band
+            self.score_band(band, msg.header, tracks.status[rows], tracks.id[rows], tpos[rows], ids, pos, rng)
 
     def score_band(self, band: int, header, status, tid, tpos, ids, pos, rng) -> None:
         cov = self.coverage.get(band)

@@ -45,22 +45,16 @@ class TrackerNode(GraphNode):
 
     def process(self, t: float, frame: RadarFrame) -> None:
         if self.tracker.time is not None and t < self.tracker.time:
-            self.frames_rejected_old += 1
-            self.get_logger().warning(f"radar frame at t={t:.3f} s is older than the last processed "
-                                      f"({self.tracker.time:.3f} s): rejected ({self.frames_rejected_old} so far)",
-                                      throttle_duration_sec=1.0)
+            self.count_input("frames_rejected_old", f"radar frame at t={t:.3f} s is older than the last processed "
+                             f"({self.tracker.time:.3f} s): rejected")
             return
         try:
             meas, coverage, dropped = frame_measurements(frame, self.cfg.tracker.dim)
         except ValueError as exc:
-            self.frames_dropped_malformed += 1
-            self.get_logger().warning(f"radar frame dropped: {exc} ({self.frames_dropped_malformed} so far)",
-                                      throttle_duration_sec=1.0)
+            self.count_input("frames_dropped_malformed", f"radar frame dropped: {exc}")
             return
         if dropped:
-            self.detections_dropped += dropped
-            self.get_logger().warning(f"{dropped} non-finite or out-of-range detections dropped "
-                                      f"({self.detections_dropped} so far)", throttle_duration_sec=1.0)
+            self.count_input("detections_dropped", f"{dropped} non-finite or out-of-range detections dropped", dropped)
         self.band_reach_m[frame.band] = frame.max_range_m
         tracks = self.tracker.step(t, meas, coverage)
         self.publish(frame, tracks)

@@ -29,7 +29,7 @@ class EventCode(IntEnum):
     COMMAND_CLAMPED = 902
     INPUT_DROPPED = 903
     CONFIG_ERROR = 904
-    INPUT_REJECTED = 905       # the agent core ignored a malformed input (NaN/inf, inconsistent lengths)
+    INPUT_REJECTED = 905       # the agent core ignored a malformed input (NaN/inf, inconsistent lengths, stale stamp)
     NODE_SILENT = 906          # lockstep sim: a barrier member announced no step in time (crashed, restarting):
                                # real-time pace until it is back; the agent: stepping without it, vehicle stopped
     NODE_RESUMED = 907         # lockstep sim: that member announces steps again

@@ -19,3 +19,10 @@ class GraphNode(Node):
 
     def create_subscription(self, *args, event_callbacks=None, **kwargs):
         return super().create_subscription(*args, event_callbacks=event_callbacks or NO_SUB_EVENTS, **kwargs)
+
+    def count_input(self, counter: str, text: str, n: int = 1) -> None:
+        """Add n to the node's input counter attribute `counter` (e.g. truth_dropped) and log `text` with the
+        running total, throttled to one line a second: bad inputs are counted, never raised."""
+        total = getattr(self, counter) + n
+        setattr(self, counter, total)
+        self.get_logger().warning(f"{text} ({total} {counter} so far)", throttle_duration_sec=1.0)

@@ -38,3 +38,28 @@ def to_stamp(t_s: float) -> Time:
 def from_stamp(stamp: Time) -> float:
     """builtin_interfaces/Time -> seconds."""
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def unpack_items(msg, item: str, fields: dict[str, tuple], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The flat per-item array fields of `msg` as numpy, checked for one consistent item count N.
+
+    fields: name -> (dtype, values per item); N is the length of the first field. A field with `per` > 1
+    comes back as (N, per), a dtype of `str` as a list. A field in `optional` may also be empty (returned
+    as None). Raises ValueError naming the message, the field and the lengths, e.g.
+    "TrackArray: state has 12 values for 3 tracks (expected 6 per track)"."""
+    out: dict[str, np.ndarray] = {}
+    n = None
+    for name, (dtype, per) in fields.items():
+        raw = getattr(msg, name)
+        size = len(raw)
+        if n is None:
+            n = size // per
+        if size == 0 and name in optional:
+            out[name] = None
+            continue
+        if size != per * n:
+            raise ValueError(f"{type(msg).__name__}: {name} has {size} values for {n} {item}s "
+                             f"(expected {per} per {item})")
+        values = list(raw) if dtype is str else unpack(raw, dtype)
+        out[name] = values.reshape(n, per) if per > 1 else values
+    return out

@@ -32,6 +32,8 @@ class StepBarrier:
         self._steps: dict[int, _Step] = {}
         self.last_released: int | None = None
         self.skipped = 0          # steps given up because a later step completed first (start-up)
+        self.stale_dropped = 0    # messages and announcements for a step already released (late, duplicate)
+        self.done_rejected = 0    # StepDone announcements whose topics and counts differ in length
         self.absent: set[str] = set()          # producers dropped by expire(), not waited for
         self.rejoined_at: dict[str, int] = {}  # producer -> first step it announced after coming back
         self.seen: set[str] = set()            # producers that announced at least once
@@ -45,13 +47,21 @@ class StepBarrier:
         return step
 
     def add_data(self, topic: str, stamp_ns: int, msg: Any) -> None:
+        """A message stamped stamp_ns arrived on `topic`; dropped (counted) if its step was released."""
         if self.last_released is not None and stamp_ns <= self.last_released:
+            self.stale_dropped += 1
             return
         self._step(stamp_ns).data[topic].append(msg)
 
     def add_done(self, producer: str, stamp_ns: int, topics: list[str], counts: list[int]) -> None:
+        """`producer` announced StepDone(stamp_ns) with its message counts per topic.
+
+        Raises ValueError (one line, nothing recorded) when topics and counts differ in length."""
         if producer not in self.upstream:
             return
+        if len(topics) != len(counts):
+            self.done_rejected += 1
+            raise ValueError(f"StepDone from {producer}: {len(topics)} topics but {len(counts)} counts")
         late = self.last_released is not None and stamp_ns <= self.last_released
         if producer in self.absent:
             # heard again: waited for from this step on, or from the next one if we ran past it already
@@ -60,6 +70,7 @@ class StepBarrier:
             self.rejoined_at[producer] = self.last_released + 1 if late else stamp_ns
             self.rejoined += 1
         if late:
+            self.stale_dropped += 1
             return
         self.seen.add(producer)
         expected = {t: int(c) for t, c in zip(topics, counts) if t in self.topics}

@@ -127,7 +127,12 @@ class StepSync:
     def _on_done(self, msg: StepDone) -> None:
         self.heard[msg.node] = time.monotonic()
         rejoined = self.barrier.rejoined
-        self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts))
+        try:
+            self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts))
+        except ValueError as exc:
+            self.node.get_logger().warning(f"{exc}: ignored ({self.barrier.done_rejected} rejected so far)",
+                                           throttle_duration_sec=1.0)
+            return
         if self.barrier.rejoined != rejoined:
             self.node.get_logger().info(f"step barrier: {msg.node} announces again: waiting for it from "
                                         f"t={self.barrier.rejoined_at[msg.node] * 1e-9:.3f} s on")

@@ -119,8 +119,11 @@ class DiffDriveBot:
         wl, wr = body_to_wheels(v_req, w_req, p)
         peak = max(abs(wl), abs(wr))
         reason = ""
+        if not math.isfinite(peak):  # finite but huge (v, w) overflow: clamp the direction, not inf * 0
+            big = max(abs(v_req), abs(w_req))
+            wl, wr = body_to_wheels(v_req / big, w_req / big, p)
         if peak > p.max_wheel_speed_radps:
-            scale = p.max_wheel_speed_radps / peak
+            scale = p.max_wheel_speed_radps / max(abs(wl), abs(wr))
             wl, wr = wl * scale, wr * scale
             reason = f"wheel speed {peak:.2f} rad/s exceeds limit {p.max_wheel_speed_radps:.2f} rad/s"
         self._target = (wl, wr)

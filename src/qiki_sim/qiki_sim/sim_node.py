@@ -8,7 +8,6 @@ step n + command_lag_steps in both modes.
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import pack, to_stamp
 from qiki_ros.params import ConfigError, declare_model
 from qiki_ros.step_sync import StepSync
+from qiki_sim.command_codec import VehicleCommand, command_from_msg
 from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
 from qiki_sim.sim_config import SimNodeConfig
 from qiki_sim.ship_simulation import ShipSimulation
@@ -65,7 +65,7 @@ class SimNode(GraphNode):
         self.commands_rejected = 0
         self.steps_without_agent = 0                    # lockstep steps taken while the agent was silent
         self.commands_clamped = 0
-        self.pending: dict[int, ActuatorCommand] = {}   # step index -> command that applies from it
+        self.pending: dict[int, VehicleCommand] = {}   # step index -> command that applies from it
         self.agent_done_step = -1                       # last step the agent has finished
         self._health_every = max(1, round(1.0 / (self.cfg.publish.device_health_hz * self.sim.dt)))
         self._started = False
@@ -85,39 +85,30 @@ class SimNode(GraphNode):
         """The agent finished step n: its command (if any) applies from step n + lag."""
         n = round(t_ns * 1e-9 / self.sim.dt)
         for msg in inputs.get(self.cmd_topic, []):
-            if self.valid_command(msg):
-                self.pending[n + self.cfg.clock.command_lag_steps] = msg
+            cmd = self.checked_command(msg)
+            if cmd is not None:
+                self.pending[n + self.cfg.clock.command_lag_steps] = cmd
         self.agent_done_step = max(self.agent_done_step, n)
         self._last_agent_s = time.monotonic()
         self._agent_silent = False
         if self.cfg.clock.mode == "lockstep":
             self.advance()
 
-    def valid_command(self, msg: ActuatorCommand) -> bool:
-        """Right mode for the profile, finite values, one throttle per thruster (ship)."""
-        if self.sim.scenario.profile == "bot":
-            v, w = msg.linear_x_mps, msg.angular_z_radps
-            problem = (f"mode {msg.mode} is not MODE_BOT_VELOCITY" if msg.mode != ActuatorCommand.MODE_BOT_VELOCITY
-                       else "" if math.isfinite(v) and math.isfinite(w) else f"non-finite v={v} w={w}")
-        else:
-            u = np.asarray(msg.thruster_throttle, dtype=float)
-            n = self.sim.rcs.n
-            problem = (f"mode {msg.mode} is not MODE_SHIP_THRUSTERS" if msg.mode != ActuatorCommand.MODE_SHIP_THRUSTERS
-                       else f"{u.size} throttles for {n} thrusters" if u.size != n
-                       else "" if np.isfinite(u).all() else "non-finite throttle")
-        if not problem:
-            return True
-        self.commands_rejected += 1
-        self.get_logger().warning(f"actuator command rejected ({problem}); holding the last valid command "
-                                  f"({self.commands_rejected} rejected so far)", throttle_duration_sec=1.0)
-        self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: {problem}")
-        return False
+    def checked_command(self, msg: ActuatorCommand) -> VehicleCommand | None:
+        """The command to apply, or None (counted in commands_rejected) when it cannot be applied."""
+        profile = self.sim.scenario.profile
+        try:
+            return command_from_msg(msg, profile, self.sim.rcs.n if profile == "ship" else 0)
+        except ValueError as exc:
+            self.count_input("commands_rejected", f"{exc}: rejected, holding the last valid command")
+            self.event(EventCode.COMMAND_REJECTED, Event.WARN, f"actuator command rejected: {exc}")
+            return None
 
-    def apply_command(self, msg: ActuatorCommand) -> None:
+    def apply_command(self, cmd: VehicleCommand) -> None:
         if self.sim.scenario.profile == "bot":
-            report = self.sim.command(msg.linear_x_mps, msg.angular_z_radps)
+            report = self.sim.command(cmd.v, cmd.w)
         else:
-            report = self.sim.command_thrusters(np.asarray(msg.thruster_throttle, dtype=float))
+            report = self.sim.command_thrusters(cmd.throttle)
         if report:
             self.commands_clamped += 1
             self.get_logger().warning(f"actuator command clamped: {report.reason}", throttle_duration_sec=1.0)

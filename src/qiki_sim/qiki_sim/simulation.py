@@ -16,6 +16,10 @@ from qiki_sim.devices import DeviceHealthModel
 from qiki_sim.scenario import Scenario
 from qiki_sim.world import Truth, World
 
+#: Largest |position| [m] or |velocity| [m/s] a consumer (radar, scorer, agent) takes as a real state: beyond
+#: the Moon's distance (4e8 m), and far enough from the float64 limit that products and norms stay finite.
+MAX_ABS_STATE = 1e12
+
 
 @dataclass(frozen=True)
 class EgoState:
