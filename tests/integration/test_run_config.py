@@ -16,7 +16,9 @@ QIKI = Path(sys.executable).with_name("qiki")
 def test_set_and_env_values_reach_the_nodes_and_the_run_records_their_sources(tmp_path, domain_id, leftover_processes):
     out = tmp_path / "run"
     env = {**os.environ, "QIKI_SCORER__GOSPA__WARMUP_FRAMES": "0"}
-    proc = subprocess.run([str(QIKI), "run", "--duration", "3", "--out", str(out), "--domain-id", str(domain_id),
+    # long enough that the scorer (outside the step barrier, so the clock does not wait for it) is up
+    # before the run ends even on a loaded machine; it gets the steps it missed from the transient-local history
+    proc = subprocess.run([str(QIKI), "run", "--duration", "30", "--out", str(out), "--domain-id", str(domain_id),
                            "--set", "scorer.gospa.c_m=7.25"], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
