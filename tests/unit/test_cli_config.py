@@ -108,7 +108,7 @@ def test_config_show_prints_every_parameter_with_its_source(tmp_path):
     assert (code, err) == (0, ""), err
     rows = {line.split()[0]: line.split(None, 2)[1:] for line in out.splitlines() if line.strip()}
     assert rows["profile"] == ["bot"] and rows["namespace"] == ["/qiki"]
-    assert rows["overrides_file"] == [str(over), f"(from QIKI_OVERRIDES_FILE)"]
+    assert rows["overrides_file"] == [str(over), "(from QIKI_OVERRIDES_FILE)"]
     assert rows["sim.clock.mode"] == ["realtime", "cli --rate"]            # --rate without --mode: realtime
     assert rows["sim.clock.rate_factor"] == ["2.0", "cli --rate"]
     assert rows["tracker.tracker.confirm_m"] == ["3", "env QIKI_TRACKER__TRACKER__CONFIRM_M"]
