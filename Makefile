@@ -11,5 +11,5 @@ run: setup
 test: setup
 	@.venv/bin/python -m pytest
 
-bench: setup
-	@.venv/bin/python bench/run_all.py
+bench: setup   # every benchmark in turn, with its defaults (tens of minutes; bench/soak.py is separate)
+	@for b in bench/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done
