@@ -105,8 +105,9 @@ def _domain(args) -> int:
     return int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
 
 
-def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None) -> dict:
-    """Start the graph, watch it until duration / signal / a node dies, stop it. Returns a report."""
+def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None, tick=None) -> dict:
+    """Start the graph, watch it until duration / signal / a node dies / tick(supervisor, observer) returns
+    True (called on every poll), stop it. Returns a report."""
     from qiki.observer import GraphObserver
     from qiki.supervisor import GraphSupervisor, graph_env
 
@@ -144,7 +145,7 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
                     sim_s, rtf = observer.read(lambda s: (s.sim_time_s, s.rtf()))
                     progress.update(sim_s, f"x{rtf:.1f}" if rtf else "")
                 failed = sup.dead()
-                if failed:
+                if failed or (tick is not None and tick(sup, observer)):
                     break
     finally:
         codes = sup.stop()
@@ -205,7 +206,7 @@ def cmd_bringup(args) -> int:
     plan = make_plan(args.profile, args.scenario)
     print(f"qiki: bringup profile={plan.profile} scenario={plan.scenario} nodes="
           f"{','.join(n.name for n in plan.graph.nodes)} (Ctrl-C to stop)", file=sys.stderr)
-    report = _supervise(plan, args, log_dir=None)
+    report = supervise(plan, args, log_dir=None)
     line = _failure_line(report)
     if line:
         print(line, file=sys.stderr)
@@ -222,7 +223,7 @@ def cmd_run(args) -> int:
         args.duration = load_scenario(plan.scenario_file).duration_s
     out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
     out.mkdir(parents=True, exist_ok=True)
-    report = _supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
+    report = supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
     summary = _summary(plan, report)
     summary["plots"] = []
     plot_note = "none (not recorded: 'qiki run --record' writes them, or 'qiki plot' a bag)"
