@@ -16,6 +16,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from qiki.cli import rotate_outputs
 from qiki.graph import ConfigError
 from qiki.plan import UsageError, make_plan
 from qiki.soak import latency_spans, rss_figures, soak_figure, verdicts, windows
@@ -58,6 +59,7 @@ def main() -> int:
     warmup_s, span_s = windows(duration_s, args.warmup)
     out = args.out or Path("runs") / f"soak-{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
     out.mkdir(parents=True, exist_ok=True)
+    rotate_outputs(out, None, None, explicit_out=args.out is not None, prog="soak")   # runs/ caps of qiki run
     load_before = _load()
     print(f"soak: {plan.profile}/{plan.scenario} lockstep for {args.minutes:g} min, sample every {args.interval:g} s, "
           f"warm-up {warmup_s:.0f} s, latency spans {span_s:.0f} s; load average {load_before}; out {out}",

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qiki.graph import ConfigError
+from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
 from qiki.plan import GraphPlan, UsageError, make_plan
 from qiki.plots import PlotInputError
 from qiki_ros.terminal_progress import TerminalProgress
@@ -33,10 +34,13 @@ def _positive(text: str) -> float:
     return value
 
 
-def _steps(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of steps >= 1")
-    return int(text)
+def _whole(unit: str):
+    """argparse type: a whole number >= 1 of `unit`."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of {unit} >= 1")
+        return int(text)
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="clock mode: realtime (at --rate) or lockstep (as fast as the slowest node); "
                              f"default: {'lockstep' if sp.prog.endswith('run') else 'from the params file'}")
         sp.add_argument("--rate", type=_positive, metavar="R", help="realtime mode: sim seconds per wall second")
-        sp.add_argument("--command-lag", type=_steps, metavar="N",
+        sp.add_argument("--command-lag", type=_whole("steps"), metavar="N",
                         help="actuation latency in sim steps (clock.command_lag_steps; default: the params file): "
                              "in lockstep the sim may run N steps ahead of the agent")
         sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
@@ -67,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     graph_args(r)
     r.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
     r.add_argument("--record", action="store_true", help="record the graph's topics into DIR/bag (rosbag2, MCAP)")
+    r.add_argument("--keep-runs", type=_whole("runs"), metavar="N",
+                   help=f"keep at most N finished run directories in runs/ (or --out's parent), this one included, "
+                        f"removing the oldest (default {DEFAULT_MAX_COUNT}; with --out only when a cap is given)")
+    r.add_argument("--max-output-mb", type=_positive, metavar="M",
+                   help=f"keep the finished run directories under M MiB in total, removing the oldest "
+                        f"(default {DEFAULT_MAX_BYTES // 1024 ** 2})")
     from qiki_bag.commands import add_bag_parser
     add_bag_parser(sub)
     pl = sub.add_parser("plot", help="PNG figures of a recorded run: radar scope, FSM timeline, GOSPA")
@@ -223,6 +233,7 @@ def cmd_run(args) -> int:
         args.duration = load_scenario(plan.scenario_file).duration_s
     out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
     out.mkdir(parents=True, exist_ok=True)
+    rotate_outputs(out, args.keep_runs, args.max_output_mb, explicit_out=args.out is not None)
     report = supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
     summary = _summary(plan, report)
     summary["plots"] = []
@@ -257,6 +268,18 @@ def cmd_run(args) -> int:
     print(f"  plots             {plot_note}")
     print(f"  summary           {out / 'summary.json'}")
     return 0 if report["signal"] is None else 128 + report["signal"]
+
+
+def rotate_outputs(out: Path, keep_runs: int | None, max_output_mb: float | None, explicit_out: bool,
+                   prog: str = "qiki run") -> None:
+    """Cap the finished outputs beside `out` (never out itself): always under the default runs/, under an
+    explicit --out's parent only when a cap is given (it may be a shared directory such as /tmp)."""
+    if explicit_out and keep_runs is None and max_output_mb is None:
+        return
+    max_bytes = DEFAULT_MAX_BYTES if max_output_mb is None else int(max_output_mb * 1024 ** 2)
+    removed = rotate(out.parent, max_bytes=max_bytes, max_count=keep_runs or DEFAULT_MAX_COUNT, keep=out)
+    if removed:
+        print(f"{prog}: {out.parent}: {describe(removed)}", file=sys.stderr)
 
 
 def make_plots(bag: Path, out: Path) -> list[str]:
