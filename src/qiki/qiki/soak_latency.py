@@ -33,6 +33,11 @@ class StampPairing:
         else:
             self._latencies.append(wall_s - truth_wall)
 
+    @property
+    def pending(self) -> int:
+        """Truth stamps waiting for their command."""
+        return len(self._truth)
+
     def drain(self) -> list[float]:
         out, self._latencies = self._latencies, []
         return out
