@@ -1,11 +1,10 @@
-"""Soak verdicts (qiki.soak) and the truth -> command pairing (qiki.soak_latency), on made-up samples."""
+"""Soak verdicts (qiki.soak) on made-up samples; the probe window hands the soak what is new since a count."""
 import os
 
 import numpy as np
 import pytest
 
 from qiki.soak import LatencyHistogram, SoakSample, latency_spans, read_rss_kb, rss_figures, soak_figure, verdicts, windows
-from qiki.soak_latency import StampPairing
 
 
 def hist(values_s):
@@ -118,16 +117,15 @@ def test_read_rss_of_this_process_and_of_no_process():
     assert read_rss_kb(2 ** 22 + 1) is None
 
 
-def test_pairing_truth_to_command_by_stamp():
-    p = StampPairing(max_pending=3)
-    p.on_truth(100, 1.000)
-    p.on_truth(200, 1.100)         # the agent commands every other step
-    p.on_truth(300, 1.200)
-    p.on_cmd(300, 1.215)           # older pending truth stamps are dropped: they never get a command
-    assert p.drain() == pytest.approx([0.015])
-    assert p.drain() == []
-    p.on_cmd(100, 1.3)             # its truth is gone: counted, not paired
-    assert p.unpaired_cmds == 1
-    for stamp in range(10):
-        p.on_truth(1000 + stamp, 2.0)
-    assert p.pending == 3          # bounded
+
+def test_latency_window_since_a_count():
+    from qiki_ros.node_health import LatencyWindow
+    w = LatencyWindow(capacity=4)
+    assert len(w.since(0)) == 0
+    for v in (1.0, 2.0, 3.0):
+        w.add(v)
+    assert w.since(1).tolist() == [2.0, 3.0]
+    for v in (4.0, 5.0, 6.0):
+        w.add(v)                      # wrapped: only the latest 4 are kept
+    assert w.since(0).tolist() == [3.0, 4.0, 5.0, 6.0]
+    assert w.since(4).tolist() == [5.0, 6.0] and w.since(6).tolist() == []

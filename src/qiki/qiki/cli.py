@@ -43,6 +43,12 @@ def _whole(unit: str):
     return parse
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1024 <= int(text) <= 65000:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number in 1024..65000")
+    return int(text)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + error
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -64,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="actuation latency in sim steps (clock.command_lag_steps; default: the params file): "
                              "in lockstep the sim may run N steps ahead of the agent")
         sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
+        sp.add_argument("--metrics-port", type=_port, metavar="BASE",
+                        help="serve Prometheus metrics on 127.0.0.1: node i of config/graph.yaml on port BASE+i "
+                             "(default: off)")
 
     b = sub.add_parser("bringup", help="start the graph with logs on the console until Ctrl-C (or --duration)")
     graph_args(b)
@@ -116,8 +125,9 @@ def _domain(args) -> int:
 
 
 def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None, tick=None) -> dict:
-    """Start the graph, watch it until duration / signal / a node dies / tick(supervisor, observer) returns
-    True (called on every poll), stop it. Returns a report."""
+    """Start the graph, watch it until duration / signal / a node dies / tick(supervisor, observer, latency)
+    returns True (called on every poll), stop it. Returns a report."""
+    from qiki.latency_probe import LatencyWatch
     from qiki.observer import GraphObserver
     from qiki.supervisor import GraphSupervisor, graph_env
 
@@ -128,7 +138,9 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
                   "clock.command_lag_steps": args.command_lag}
     if args.rate is not None and args.mode is None:
         sim_params["clock.mode"] = "realtime"
-    for node, cmd in commands:
+    for i, (node, cmd) in enumerate(commands):
+        if args.metrics_port:
+            cmd += ["-p", f"metrics.port:={args.metrics_port + i}"]
         if not node.use_sim_time:   # the clock owner
             cmd += [arg for key, value in sim_params.items() if value is not None
                     for arg in ("-p", f"{key}:={value}")]
@@ -138,6 +150,7 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
         from qiki_bag.background import BackgroundRecorder
         recorder = BackgroundRecorder(bag_dir, _domain(args), log_path=(log_dir or bag_dir.parent) / "bag.log").start()
     observer = GraphObserver(plan.graph)
+    latency = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"))
     sup = GraphSupervisor(commands, env, log_dir)
     t0 = time.monotonic()
     sup.start()
@@ -155,17 +168,18 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
                     sim_s, rtf = observer.read(lambda s: (s.sim_time_s, s.rtf()))
                     progress.update(sim_s, f"x{rtf:.1f}" if rtf else "")
                 failed = sup.dead()
-                if failed or (tick is not None and tick(sup, observer)):
+                if failed or (tick is not None and tick(sup, observer, latency)):
                     break
     finally:
         codes = sup.stop()
         wall = time.monotonic() - t0
         observer.drain()
         observer.close()
+        latency.close()
         if recorder is not None:
             recorder.stop()
     return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,
-            "signal": stop.signal}
+            "signal": stop.signal, "e2e_latency": latency.probe.summary()}
 
 
 def _summary(plan: GraphPlan, report: dict) -> dict:
@@ -201,7 +215,15 @@ def _summary(plan: GraphPlan, report: dict) -> dict:
         "mission_result": s.mission_result,
         "min_miss_distance_m": round(s.min_miss_distance_m, 3) if s.min_miss_distance_m < float("inf") else None,
         "min_miss_object_id": s.min_miss_object or None,
+        "e2e_latency_ms": report["e2e_latency"],
+        "node_health": {name.removeprefix("qiki/"): {"level": d["level"], "message": d["message"], **{
+            k: d["values"][k] for k in HEALTH_SUMMARY_KEYS if k in d["values"]}}
+            for name, d in sorted(s.diagnostics.items()) if "latency_p99_ms" in d["values"]},
     }
+
+
+HEALTH_SUMMARY_KEYS = ("steps_total", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
+                       "input_to_output_p50_ms", "input_to_output_p99_ms", "input_to_output_max_ms")
 
 
 def _failure_line(report: dict) -> str | None:
@@ -265,6 +287,9 @@ def cmd_run(args) -> int:
           + f" (c = {summary['gospa_c_m']} m, p = 2)")
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
+    e2e = summary["e2e_latency_ms"]
+    print(f"  latency truth->cmd p50 {e2e['p50_ms']} ms  p99 {e2e['p99_ms']} ms  max {e2e['max_ms']} ms "
+          f"({e2e['count']} decisions)")
     print(f"  plots             {plot_note}")
     print(f"  summary           {out / 'summary.json'}")
     return 0 if report["signal"] is None else 128 + report["signal"]

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
@@ -43,6 +44,8 @@ class GraphState:
     mission_result: str = "none"
     min_miss_distance_m: float = float("inf")    # closest ego-object centre distance seen in truth
     min_miss_object: int = 0
+    # status name (qiki/<node>) -> latest {"level", "message", "values": {key: value}} from /diagnostics
+    diagnostics: dict[str, dict] = field(default_factory=dict)
     _ego: dict = field(default_factory=dict)      # stamp -> ego position, until its truth arrives
 
     def rtf(self) -> float | None:
@@ -80,6 +83,7 @@ class GraphObserver:
         sub(VehicleState, topic("sim.vehicle_state"), self._on_vehicle_state, stream)
         sub(TrackScore, topic("scorer.track_score"), self._on_score, stream)
         sub(WorldTruth, topic("sim.truth"), self._on_truth, stream)
+        sub(DiagnosticArray, topic("agent.diagnostics"), self._on_diagnostics, stream)
         self._spinner = SpinThread(self.node, "qiki-observer")
 
     def _update(self, fn) -> None:
@@ -174,6 +178,11 @@ class GraphObserver:
         band = SCORE_BANDS.get(msg.band)
         if band:
             self._update(lambda s: s.scores.__setitem__(band, msg))
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        latest = {st.name: {"level": st.level[0], "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
+                  for st in msg.status}
+        self._update(lambda s: s.diagnostics.update(latest))
 
     def _on_event(self, msg: Event) -> None:
         item = (from_stamp(msg.header.stamp), int(msg.code), msg.message)

@@ -34,8 +34,8 @@ class AgentNode(GraphNode):
             raise ConfigError(str(exc)) from None
         self.pub_status = self.create_publisher(AgentStatus, "status", qos.LATCHED)
         self.pub_bios = self.create_publisher(BiosReport, "bios", qos.LATCHED)
-        self.pub_diag = self.create_publisher(DiagnosticArray, "diagnostics", qos.STREAM)
         self.sync = StepSync(self, self.on_step)
+        self.sync.health.count_drops("inputs_rejected", lambda: self.core.inputs_rejected)
         self.pub_cmd = self.sync.publisher(ActuatorCommand, "cmd", qos.STREAM)
         self.topics = {name: self.sync.subscribe(mtype, name, qos.STREAM) for name, mtype in (
             ("device_health", DeviceHealth), ("vehicle_state", VehicleState), ("radar_frame", RadarFrame),
@@ -153,7 +153,7 @@ class AgentNode(GraphNode):
                     KeyValue(key="inputs_dropped", value=str(self.inputs_dropped)),
                     KeyValue(key="inputs_rejected", value=str(self.core.inputs_rejected))]))
         diag.header.stamp = stamp
-        self.pub_diag.publish(diag)
+        self.sync.diagnostics.pub.publish(diag)
 
 
 def main(args=None) -> int:

@@ -10,6 +10,7 @@ from qiki_radar.scoring import TrackScorer
 from qiki_radar.scorer_config import ScorerNodeConfig
 from qiki_radar.sensor_frame import sensor_view
 from qiki_ros import qos
+from qiki_ros.diagnostics import NodeDiagnostics
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import unpack
@@ -32,12 +33,14 @@ class ScorerNode(GraphNode):
         self._views: dict[int, tuple] = {}
         self.pending: dict[int, list[TrackArray]] = {}
         self.pub = self.create_publisher(TrackScore, "track_score", qos.STREAM)
-        self.create_subscription(VehicleState, "vehicle_state", self.on_ego, qos.STREAM)
-        self.create_subscription(WorldTruth, "truth", self.on_truth, qos.STREAM)
+        self.diagnostics = NodeDiagnostics(self)        # outside the step barrier: each callback is timed
+        sub = self.diagnostics.subscribe
+        sub(VehicleState, "vehicle_state", self.on_ego, qos.STREAM)
+        sub(WorldTruth, "truth", self.on_truth, qos.STREAM)
         for port in ("frame_lr", "frame_sr"):
-            self.create_subscription(RadarFrame, port, self.on_frame, qos.STREAM)
+            sub(RadarFrame, port, self.on_frame, qos.STREAM)
         # the union tracks carry each track's band: the per-band topics would be the same rows again
-        self.create_subscription(TrackArray, "tracks", self.on_tracks, qos.STREAM)
+        sub(TrackArray, "tracks", self.on_tracks, qos.STREAM)
 
     def on_frame(self, frame: RadarFrame) -> None:
         self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)

@@ -5,6 +5,7 @@ callback runs once per sim step, when the barrier releases it, and StepDone(t) f
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any, Callable
 
@@ -13,6 +14,7 @@ from rclpy.subscription_content_filter_options import ContentFilterOptions
 
 from qiki_msgs.msg import StepDone
 from qiki_ros import qos
+from qiki_ros.diagnostics import NodeDiagnostics
 from qiki_ros.step_barrier import StepBarrier
 
 
@@ -22,15 +24,16 @@ def stamp_ns(stamp) -> int:
 
 
 class CountedPublisher:
-    """A publisher that counts what it sent for the current step."""
+    """A publisher that counts what it sent for the current step (and in total, for diagnostics)."""
 
-    def __init__(self, publisher, counts: Counter):
-        self.publisher, self._counts = publisher, counts
+    def __init__(self, publisher, counts: Counter, totals: Counter):
+        self.publisher, self._counts, self._totals = publisher, counts, totals
         self.topic_name = publisher.topic_name
 
     def publish(self, msg) -> None:
         self.publisher.publish(msg)
         self._counts[self.topic_name] += 1
+        self._totals[self.topic_name] += 1
 
     def get_subscription_count(self) -> int:
         return self.publisher.get_subscription_count()
@@ -39,7 +42,8 @@ class CountedPublisher:
 class StepSync:
     """Barrier membership of one node. Upstream node names come from the `sync.upstream` parameter,
     which the launcher derives from config/graph.yaml (the producers of the topics the node reads).
-    `announce=False` for the sim, which announces its own steps rather than its inputs'."""
+    `announce=False` for the sim, which announces its own steps rather than its inputs' (and times its
+    own stepping with `diagnostics.timed()`); otherwise every on_step is timed for /diagnostics."""
 
     def __init__(self, node: Node, on_step: Callable[[int, dict[str, list[Any]]], None], announce: bool = True):
         self.node = node
@@ -52,6 +56,10 @@ class StepSync:
         self.announce = announce
         self.counts: Counter = Counter()
         self.barrier = StepBarrier(self.upstream, set())
+        self.diagnostics = NodeDiagnostics(node)
+        self.health = self.diagnostics.health
+        self.health.count_drops("steps_skipped", lambda: self.barrier.skipped)
+        self._first_input: dict[int, float] = {}      # step stamp -> wall time its first message arrived
         self.pub_done = node.create_publisher(StepDone, "step_done", qos.SYNC)
         self.name = node.get_fully_qualified_name()
 
@@ -72,14 +80,18 @@ class StepSync:
         return self.members & present
 
     def publisher(self, msg_type, port: str, qos) -> CountedPublisher:
-        return CountedPublisher(self.node.create_publisher(msg_type, port, qos), self.counts)
+        return CountedPublisher(self.node.create_publisher(msg_type, port, qos), self.counts, self.health.published)
 
     def subscribe(self, msg_type, port: str, qos) -> str:
         """Subscribe a stamped topic into the barrier; returns its resolved name (the inputs key)."""
         holder: dict[str, str] = {}
 
         def callback(msg) -> None:
-            self.barrier.add_data(holder["topic"], stamp_ns(msg.header.stamp), msg)
+            t = stamp_ns(msg.header.stamp)
+            self.health.received[holder["topic"]] += 1
+            if self.barrier.last_released is None or t > self.barrier.last_released:
+                self._first_input.setdefault(t, time.perf_counter())
+            self.barrier.add_data(holder["topic"], t, msg)
             self._release()
         sub = self.node.create_subscription(msg_type, port, callback, qos)
         holder["topic"] = sub.topic_name
@@ -92,9 +104,15 @@ class StepSync:
 
     def _release(self) -> None:
         for t_ns, inputs in self.barrier.release():
+            start = time.perf_counter()
             self.on_step(t_ns, inputs)
             if self.announce:
                 self.done(t_ns)
+                end = time.perf_counter()
+                first = self._first_input.get(t_ns)
+                self.health.step_done(end - start, None if first is None else end - first)
+            for old in [t for t in self._first_input if t <= t_ns]:
+                del self._first_input[old]
 
     def done(self, t_ns: int) -> None:
         """Announce that this node published everything it had for step t."""

@@ -174,11 +174,12 @@ class SimNode(GraphNode):
         return moved
 
     def step(self) -> None:
-        n = self.sim.step_index + 1
-        for k in sorted(k for k in self.pending if k <= n):
-            self.apply_command(self.pending.pop(k))
-        self.sim.step()
-        self.publish_step()
+        with self.sync.diagnostics.timed():
+            n = self.sim.step_index + 1
+            for k in sorted(k for k in self.pending if k <= n):
+                self.apply_command(self.pending.pop(k))
+            self.sim.step()
+            self.publish_step()
         self._last_progress = time.monotonic()
 
     def publish_step(self) -> None:

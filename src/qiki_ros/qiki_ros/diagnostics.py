@@ -1,0 +1,70 @@
+"""ROS shell of NodeHealth: a DiagnosticStatus `qiki/<node>` on /diagnostics every second (wall time),
+and, when the `metrics.port` parameter is > 0, a Prometheus endpoint on 127.0.0.1:<port>/metrics.
+
+StepSync gives every stepped node one (`node.sync.health` counts and times steps); a node outside the
+barrier (the scorer) creates its own and subscribes through `subscribe` to be counted and timed.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.clock import Clock, ClockType
+
+from qiki_ros import qos
+from qiki_ros.node_health import NodeHealth
+from qiki_ros.params import ConfigError
+
+
+class NodeDiagnostics:
+    def __init__(self, node):
+        self.node = node
+        param = node.declare_parameter
+        period_s = param("diagnostics.period_s", 1.0).value
+        self.health = NodeHealth(node.get_name(), param("diagnostics.warn_latency_ms", 50.0).value * 1e-3,
+                                 param("diagnostics.error_latency_ms", 100.0).value * 1e-3)
+        self.health.count_drop_attributes(node)
+        self.pub = node.create_publisher(DiagnosticArray, "diagnostics", qos.STREAM)
+        # steady clock: reports keep coming when sim time stalls (lockstep waiting) or runs fast
+        self.timer = node.create_timer(period_s, self.publish, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.metrics_server = None
+        port = param("metrics.port", 0).value
+        if port:
+            from qiki_ros.metrics_export import MetricsPortError, serve_metrics
+            try:
+                self.metrics_server = serve_metrics(self.health, port)
+            except MetricsPortError as exc:
+                raise ConfigError(str(exc)) from None
+
+    def status(self) -> DiagnosticStatus:
+        report = self.health.report(time.monotonic())
+        return DiagnosticStatus(level=bytes([report.level]), name=f"qiki/{self.health.name}",
+                                message=report.message, hardware_id=self.node.get_fully_qualified_name(),
+                                values=[KeyValue(key=k, value=v) for k, v in report.values])
+
+    def publish(self, extra: list[DiagnosticStatus] = ()) -> None:
+        msg = DiagnosticArray(status=[self.status(), *extra])
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.pub.publish(msg)
+
+    @contextmanager
+    def timed(self):
+        """Count the enclosed work as one step of processing."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.health.step_done(time.perf_counter() - t0)
+
+    def subscribe(self, msg_type, port: str, callback, qos_profile):
+        """create_subscription whose messages are counted and whose callback is timed."""
+        holder: dict[str, str] = {}
+
+        def counted(msg) -> None:
+            self.health.received[holder["topic"]] += 1
+            with self.timed():
+                callback(msg)
+        sub = self.node.create_subscription(msg_type, port, counted, qos_profile)
+        holder["topic"] = sub.topic_name
+        return sub
