@@ -84,3 +84,17 @@ def test_bag_parent_rotates_bags_only(tmp_path):
     removed = rotate(tmp_path, max_bytes=None, max_count=1, markers=(marker,))
     assert [o.path.name for o in removed] == ["bag_a"]
     assert names(tmp_path) == ["bag_b", "run"]
+
+
+def test_explicit_out_parent_is_rotated_only_with_a_cap(tmp_path):
+    from qiki.cli import rotate_outputs
+    for i in range(3):
+        make_run(tmp_path, f"run{i}", age_s=10 - i)
+    out = tmp_path / "mine"
+    out.mkdir()
+    rotate_outputs(out, None, None, explicit_out=True)             # e.g. --out /tmp/x: /tmp is not ours
+    assert len(names(tmp_path)) == 4
+    rotate_outputs(out, 2, None, explicit_out=True)
+    assert names(tmp_path) == ["mine", "run2"]
+    rotate_outputs(out, None, None, explicit_out=False)            # default runs/: default caps (50, 2 GiB)
+    assert names(tmp_path) == ["mine", "run2"]

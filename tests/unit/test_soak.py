@@ -99,7 +99,7 @@ def test_crash_and_stall_fail():
 
 def test_samples_before_the_graph_steps_are_not_a_stall():
     samples = soak()
-    for s in samples[:3]:          # start-up (inside the warm-up): sim time still 0
+    for s in samples[:20]:         # a slow start-up on a loaded machine, longer than the warm-up: sim time 0
         s.sim_time_s = 0.0
     assert by_name(verdicts(samples, [], 120, 300))["sim time advances"].ok
 

@@ -149,9 +149,10 @@ def latency_spans(samples: list[SoakSample], warmup_s: float, span_s: float) -> 
 
 
 def verdicts(samples: list[SoakSample], crashed: list[str], warmup_s: float, span_s: float) -> list[Verdict]:
-    """crashes, sim time advancing in every interval after warm-up, RSS growth per process, latency p99 stability."""
+    """crashes, sim time advancing in every interval once stepping, RSS growth per process, latency p99 stability."""
     out = [Verdict("crashes", not crashed, f"{len(crashed)} ({', '.join(crashed) or 'none'})")]
-    stalls = [b.t_s for a, b in zip(samples, samples[1:]) if a.t_s >= warmup_s and b.sim_time_s <= a.sim_time_s]
+    # start-up (sim time still 0: processes loading, DDS discovery) is not a stall, however long it takes
+    stalls = [b.t_s for a, b in zip(samples, samples[1:]) if 0 < a.sim_time_s >= b.sim_time_s]
     if stalls or not samples:
         out.append(Verdict("sim time advances", False,
                            f"stalled at t = {stalls[0]:.0f} s wall" if stalls else "no samples"))
