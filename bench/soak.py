@@ -31,6 +31,10 @@ def _ms(s: float | None) -> str:
     return "-" if s is None else f"{s * 1e3:.2f}"
 
 
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, required=True, help="wall-clock length of the soak")
@@ -67,7 +71,8 @@ def main() -> int:
 
     def progress(sample) -> None:
         if sys.stdout.isatty() or int(sample.t_s) % 60 < args.interval:
-            print(f"  t {sample.t_s:6.0f} s  sim {sample.sim_time_s:8.0f} s  latency n {sample.latency.count:5d}  "
+            print(f"  t {sample.t_s:6.0f} s  sim {sample.sim_time_s:8.0f} s  load {sample.load_1min:5.2f}  "
+                  f"latency n {sample.latency.count:5d}  "
                   + "  ".join(f"{k} {v / 1024 if v else 0:.0f}M" for k, v in sample.rss_kb.items()), flush=True)
 
     run = run_soak(plan, duration_s, args.interval, args.domain_id, out / "logs", on_sample=progress)
@@ -94,7 +99,8 @@ def main() -> int:
         "rss": [{"process": f.process, "after_warmup_kb": f.after_warmup_kb, "end_kb": f.end_kb,
                  "growth_pct": round(100 * f.growth, 2)} for f in rss],
         "latency": {name: {"from_s": round(s.start_s, 1), "to_s": round(s.end_s, 1), "count": s.count,
-                           "p50_ms": s.p50_s and round(s.p50_s * 1e3, 3), "p99_ms": s.p99_s and round(s.p99_s * 1e3, 3)}
+                           "p50_ms": s.p50_s and round(s.p50_s * 1e3, 3), "p99_ms": s.p99_s and round(s.p99_s * 1e3, 3),
+                           "sim_speed": s.sim_speed and round(s.sim_speed, 3), "load_1min": s.load_1min and round(s.load_1min, 2)}
                     for name, s in (("first", first), ("last", last))},
         "verdicts": [{"name": v.name, "ok": v.ok, "detail": v.detail} for v in checks],
         "samples": rows,
@@ -105,9 +111,11 @@ def main() -> int:
     print("| process | RSS after warm-up [MiB] | RSS at end [MiB] | growth |\n|---|---|---|---|")
     for f in rss:
         print(f"| {f.process} | {f.after_warmup_kb / 1024:.1f} | {f.end_kb / 1024:.1f} | {f.growth:+.1%} |")
-    print("\n| latency truth -> cmd | wall span [s] | samples | p50 [ms] | p99 [ms] |\n|---|---|---|---|---|")
+    print("\n| latency truth -> cmd | wall span [s] | samples | p50 [ms] | p99 [ms] | sim speed | load average |"
+          "\n|---|---|---|---|---|---|---|")
     for name, s in (("first", first), ("last", last)):
-        print(f"| {name} | {s.start_s:.0f}-{s.end_s:.0f} | {s.count} | {_ms(s.p50_s)} | {_ms(s.p99_s)} |")
+        print(f"| {name} | {s.start_s:.0f}-{s.end_s:.0f} | {s.count} | {_ms(s.p50_s)} | {_ms(s.p99_s)} | "
+              f"{_num(s.sim_speed, 'x{:.2f}')} | {_num(s.load_1min, '{:.2f}')} |")
     print("\n| verdict | result | detail |\n|---|---|---|")
     for v in checks:
         print(f"| {v.name} | {'PASS' if v.ok else 'FAIL'} | {v.detail} |")

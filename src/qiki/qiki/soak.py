@@ -78,13 +78,14 @@ class SoakSample:
     sim_time_s: float
     rss_kb: dict[str, int | None]
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    load_1min: float | None = None      # machine load average (the machine may be shared)
 
     def row(self) -> dict:
         """Flat record for CSV / JSON."""
         p50, p99 = self.latency.percentile(50), self.latency.percentile(99)
         return {"t_s": round(self.t_s, 2), "sim_time_s": round(self.sim_time_s, 2),
                 **{f"rss_kb.{name}": kb for name, kb in self.rss_kb.items()},
-                "latency_n": self.latency.count,
+                "load_1min": self.load_1min, "latency_n": self.latency.count,
                 "latency_p50_ms": None if p50 is None else round(p50 * 1e3, 3),
                 "latency_p99_ms": None if p99 is None else round(p99 * 1e3, 3)}
 
@@ -107,6 +108,8 @@ class LatencySpan:
     count: int
     p50_s: float | None
     p99_s: float | None
+    sim_speed: float | None = None      # sim seconds per wall second over the span (load shows here)
+    load_1min: float | None = None      # mean machine load average over the span
 
 
 @dataclass
@@ -143,8 +146,13 @@ def latency_spans(samples: list[SoakSample], warmup_s: float, span_s: float) -> 
     end_t = samples[-1].t_s if samples else 0.0
 
     def span(lo: float, hi: float) -> LatencySpan:
-        h = LatencyHistogram.merged(s.latency for s in samples if lo < s.t_s <= hi)
-        return LatencySpan(lo, hi, h.count, h.percentile(50), h.percentile(99))
+        inside = [s for s in samples if lo < s.t_s <= hi]
+        h = LatencyHistogram.merged(s.latency for s in inside)
+        speed = ((inside[-1].sim_time_s - inside[0].sim_time_s) / (inside[-1].t_s - inside[0].t_s)
+                 if len(inside) > 1 else None)
+        loads = [s.load_1min for s in inside if s.load_1min is not None]
+        return LatencySpan(lo, hi, h.count, h.percentile(50), h.percentile(99), speed,
+                           statistics.fmean(loads) if loads else None)
     return span(warmup_s, warmup_s + span_s), span(end_t - span_s, end_t)
 
 
@@ -181,8 +189,8 @@ def soak_figure(samples: list[SoakSample], warmup_s: float, span_s: float, title
     """RSS per process and latency p50/p99 per sampling interval over wall time; warm-up and the two
     latency comparison spans shaded. Matplotlib Figure (Agg, no pyplot)."""
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(10.0, 6.0), dpi=80, layout="constrained")
-    ax_rss, ax_lat = fig.subplots(2, 1, sharex=True)
+    fig = Figure(figsize=(10.0, 7.5), dpi=80, layout="constrained")
+    ax_rss, ax_lat, ax_rtf = fig.subplots(3, 1, sharex=True, height_ratios=(3, 3, 2))
     t = np.array([s.t_s for s in samples]) / 60.0
     for name in (samples[0].rss_kb if samples else {}):
         kb = np.array([s.rss_kb.get(name) or np.nan for s in samples], dtype=float)
@@ -194,10 +202,18 @@ def soak_figure(samples: list[SoakSample], warmup_s: float, span_s: float, title
                        for s in samples], dtype=float)
         ax_lat.plot(t, ms, style, lw=1.0, color="black" if q == 99 else "tab:blue", label=f"p{q}")
     ax_lat.set_ylabel("truth -> cmd latency [ms]")
-    ax_lat.set_xlabel("wall time [min]")
+    rtf = [(b.sim_time_s - a.sim_time_s) / (b.t_s - a.t_s) if a.sim_time_s > 0 else np.nan
+           for a, b in zip(samples, samples[1:])]
+    ax_rtf.plot(t[1:], rtf, lw=1.0, color="tab:green", label="sim speed (x real time)")
+    load = np.array([np.nan if s.load_1min is None else s.load_1min for s in samples], dtype=float)
+    if np.isfinite(load).any():
+        ax_rtf.plot(t, load, lw=1.0, color="0.4", label="machine load average (1 min)")
+    ax_rtf.set_ylim(bottom=0.0)
+    ax_rtf.legend(loc="upper left", fontsize=7, ncols=2)
+    ax_rtf.set_xlabel("wall time [min]")
     ax_lat.set_ylim(bottom=0.0)
     end = t[-1] if len(t) else 0.0
-    for ax in (ax_rss, ax_lat):
+    for ax in (ax_rss, ax_lat, ax_rtf):
         ax.axvspan(0.0, warmup_s / 60.0, color="0.9", label="warm-up" if ax is ax_rss else None)
         ax.grid(True, lw=0.3)
     ax_rss.set_ylim(bottom=0.0)

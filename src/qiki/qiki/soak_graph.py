@@ -51,7 +51,7 @@ class _Sampler:
         latency, count = LatencyHistogram(), window.count
         latency.add(window.since(self.paired))
         self.paired = count
-        sample = SoakSample(t, observer.read(lambda s: s.sim_time_s), rss, latency)
+        sample = SoakSample(t, observer.read(lambda s: s.sim_time_s), rss, latency, os.getloadavg()[0])
         self.samples.append(sample)
         if self.on_sample is not None:
             self.on_sample(sample)
