@@ -25,6 +25,8 @@ def qiki(*args):
     (["run", "--scenario", "nowhere"], "nowhere"),
     (["run", "--rate", "-3"], "'-3' must be a positive finite number"),
     (["run", "--duration", "nan"], "must be a positive finite number"),
+    (["run", "--keep-runs", "0"], "'0' is not a whole number of runs >= 1"),
+    (["run", "--max-output-mb", "-5"], "'-5' must be a positive finite number"),
     (["run", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["run", "--metrics-port", "80"], "'80' is not a port number in 1024..65000"),
     (["bringup", "--metrics-port", "x"], "'x' is not a port number"),

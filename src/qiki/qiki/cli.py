@@ -21,6 +21,7 @@ from pathlib import Path
 
 from qiki.graph import ConfigError
 from qiki.layered_config import OVERRIDES_ENV, EffectiveConfig, configure
+from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
 from qiki.plan import GraphPlan, UsageError, make_plan
 from qiki.plots import PlotInputError
 from qiki_ros.terminal_progress import TerminalProgress
@@ -36,10 +37,13 @@ def _positive(text: str) -> float:
     return value
 
 
-def _steps(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of steps >= 1")
-    return int(text)
+def _whole(unit: str):
+    """argparse type: a whole number >= 1 of `unit`."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of {unit} >= 1")
+        return int(text)
+    return parse
 
 
 def _port(text: str) -> int:
@@ -64,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="clock mode: realtime (at --rate) or lockstep (as fast as the slowest node); "
                              f"default: {mode_default}")
         sp.add_argument("--rate", type=_positive, metavar="R", help="realtime mode: sim seconds per wall second")
-        sp.add_argument("--command-lag", type=_steps, metavar="N",
+        sp.add_argument("--command-lag", type=_whole("steps"), metavar="N",
                         help="actuation latency in sim steps (clock.command_lag_steps; default: the params file): "
                              "in lockstep the sim may run N steps ahead of the agent")
         sp.add_argument("--overrides", type=Path, metavar="FILE",
@@ -86,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     graph_args(r)
     r.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
     r.add_argument("--record", action="store_true", help="record the graph's topics into DIR/bag (rosbag2, MCAP)")
+    r.add_argument("--keep-runs", type=_whole("runs"), metavar="N",
+                   help=f"keep at most N finished run directories in runs/ (or --out's parent), this one included, "
+                        f"removing the oldest (default {DEFAULT_MAX_COUNT}; with --out only when a cap is given)")
+    r.add_argument("--max-output-mb", type=_positive, metavar="M",
+                   help=f"keep the finished run directories under M MiB in total, removing the oldest "
+                        f"(default {DEFAULT_MAX_BYTES // 1024 ** 2})")
     from qiki_bag.commands import add_bag_parser
     add_bag_parser(sub)
     pl = sub.add_parser("plot", help="PNG figures of a recorded run: radar scope, FSM timeline, GOSPA")
@@ -131,8 +141,9 @@ def _domain(args) -> int:
     return int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
 
 
-def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None) -> dict:
-    """Start the graph, watch it until duration / signal / a node dies, stop it. Returns a report."""
+def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None, tick=None) -> dict:
+    """Start the graph, watch it until duration / signal / a node dies / tick(supervisor, observer, latency)
+    returns True (called on every poll), stop it. Returns a report."""
     from qiki.latency_probe import LatencyWatch
     from qiki.observer import GraphObserver
     from qiki.supervisor import GraphSupervisor, graph_env
@@ -174,7 +185,7 @@ def _supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None
                     policy = plan.graph.node(r.node).restart
                     print(f"qiki: node '{r.node}' exited with code {r.exit_code}: restarted ({r.attempt} of "
                           f"{policy.max_restarts} within {policy.within_s:g} s)", file=sys.stderr)
-                if failed:
+                if failed or (tick is not None and tick(sup, observer, latency)):
                     break
     finally:
         codes = sup.stop()
@@ -266,6 +277,12 @@ def _with_params(plan: GraphPlan, config: EffectiveConfig, path: Path) -> GraphP
     return dataclasses.replace(plan, params_file=path)
 
 
+def configured_plan(plan: GraphPlan, args, command: str, params_path: Path) -> GraphPlan:
+    """`plan` with the layered configuration of `command` (run or bringup) from args and the environment,
+    its params file written to params_path: what `qiki run` starts, for tools that start graphs (soak)."""
+    return _with_params(plan, _configure(plan, args, command), params_path)
+
+
 def cmd_config(args) -> int:
     config = _configure(make_plan(args.profile, args.scenario), args, args.for_command)
     print(json.dumps(config.as_json(), indent=2) if args.json else config.table())
@@ -278,7 +295,7 @@ def cmd_bringup(args) -> int:
     print(f"qiki: bringup profile={plan.profile} scenario={plan.scenario} nodes="
           f"{','.join(n.name for n in plan.graph.nodes)} (Ctrl-C to stop)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="qiki-bringup-") as tmp:
-        report = _supervise(_with_params(plan, config, Path(tmp) / "params.yaml"), args, log_dir=None)
+        report = supervise(_with_params(plan, config, Path(tmp) / "params.yaml"), args, log_dir=None)
     line = _failure_line(report)
     if line:
         print(line, file=sys.stderr)
@@ -294,9 +311,10 @@ def cmd_run(args) -> int:
         args.duration = load_scenario(plan.scenario_file).duration_s
     out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
     out.mkdir(parents=True, exist_ok=True)
+    rotate_outputs(out, args.keep_runs, args.max_output_mb, explicit_out=args.out is not None)
     (out / "config.json").write_text(json.dumps(config.as_json(), indent=2) + "\n")
     plan = _with_params(plan, config, out / "params.yaml")
-    report = _supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
+    report = supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
     summary = _summary(plan, report)
     summary["plots"] = []
     summary["config"], summary["params_file"] = "config.json", "params.yaml"
@@ -335,6 +353,18 @@ def cmd_run(args) -> int:
     print(f"  config            {out / 'config.json'} (every parameter and its source; nodes got params.yaml)")
     print(f"  summary           {out / 'summary.json'}")
     return 0 if report["signal"] is None else 128 + report["signal"]
+
+
+def rotate_outputs(out: Path, keep_runs: int | None, max_output_mb: float | None, explicit_out: bool,
+                   prog: str = "qiki run") -> None:
+    """Cap the finished outputs beside `out` (never out itself): always under the default runs/, under an
+    explicit --out's parent only when a cap is given (it may be a shared directory such as /tmp)."""
+    if explicit_out and keep_runs is None and max_output_mb is None:
+        return
+    max_bytes = DEFAULT_MAX_BYTES if max_output_mb is None else int(max_output_mb * 1024 ** 2)
+    removed = rotate(out.parent, max_bytes=max_bytes, max_count=keep_runs or DEFAULT_MAX_COUNT, keep=out)
+    if removed:
+        print(f"{prog}: {out.parent}: {describe(removed)}", file=sys.stderr)
 
 
 def make_plots(bag: Path, out: Path) -> list[str]:

@@ -86,7 +86,10 @@ class GraphSupervisor:
     def __init__(self, commands: list[tuple[NodeSpec, list[str]]], env: dict[str, str], log_dir: Path | None):
         self.env = env
         self.t0 = time.monotonic()
-        self.procs = [NodeProcess(spec, cmd, log_dir / f"{spec.name}.log" if log_dir else None)
+        # stdout (the run's log file, or the terminal) is the node's log: no rcl log file per process in
+        # ~/.ros/log, which nothing would ever clean up
+        self.procs = [NodeProcess(spec, cmd + ["--disable-external-lib-logs"],
+                                  log_dir / f"{spec.name}.log" if log_dir else None)
                       for spec, cmd in commands]
         if log_dir:
             log_dir.mkdir(parents=True, exist_ok=True)

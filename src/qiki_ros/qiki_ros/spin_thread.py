@@ -12,11 +12,15 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+NO_LOG_FILE_ARGS = ["qiki", "--ros-args", "--disable-external-lib-logs"]
+
 
 def private_context(domain_id: int | None = None) -> Context:
-    """A fresh, initialised rclpy Context (on ROS_DOMAIN_ID unless domain_id is given), no signal handlers."""
+    """A fresh, initialised rclpy Context (on ROS_DOMAIN_ID unless domain_id is given), no signal handlers,
+    no rcl log file (a tool's log goes to its terminal; one file per process under ~/.ros/log grows forever)."""
     context = Context()
-    rclpy.init(context=context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
+    rclpy.init(args=NO_LOG_FILE_ARGS, context=context, domain_id=domain_id,
+               signal_handler_options=SignalHandlerOptions.NO)
     return context
 
 
