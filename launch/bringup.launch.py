@@ -35,6 +35,7 @@ def _graph_nodes(context, *args, **kwargs):
             parameters=[str(plan.params_file), overrides], remappings=graph.remappings(spec.name),
             additional_env={"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}, output="screen",
             respawn=spec.restart.policy == "on-failure",    # graph.yaml `restart` (no restart count in launch)
+            prefix=f"nice -n {spec.nice}" if spec.nice else None,
         ))
     return nodes
 

@@ -41,6 +41,9 @@ def test_graph_tracks_both_bands_and_agent_idles(domain_id, observer, leftover_p
     with GraphSupervisor(plan.commands(), graph_env(domain_id), log_dir=None) as sup:
         pids = sup.pids()
         assert len(pids) == len(plan.graph.nodes)
+        # each node runs at its graph.yaml niceness (field 19 of /proc/<pid>/stat; comm has no spaces here)
+        nice = {p.spec.name: int(Path(f"/proc/{p.popen.pid}/stat").read_text().split()[18]) for p in sup.procs}
+        assert nice == {n.name: n.nice for n in plan.graph.nodes} and nice["scorer"] == 10
         reached = observer.wait_for(_graph_up, timeout_s=120)
         state = observer.state
         assert reached, (f"graph did not come up: confirmed {state.tracks_confirmed()}, "

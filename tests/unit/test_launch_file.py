@@ -40,6 +40,7 @@ def test_launch_file_matches_the_runner(launch_file):
         assert kw["remappings"] == plan.graph.remappings(spec.name)
         assert kw["additional_env"]["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
         assert kw["respawn"] is (spec.name != "sim")     # graph.yaml restart policy: all but the sim
+        assert kw["prefix"] == ("nice -n 10" if spec.name == "scorer" else None)
     runner = {n.name: cmd for n, cmd in plan.commands()}
     for node in nodes:
         remaps = [f"{a}:={b}" for a, b in node.kwargs["remappings"]]

@@ -43,6 +43,7 @@ class NodeSpec(_Strict):
     files: dict[str, str] = {}
     config_model: str | None = None   # "module:Class" of the node's pydantic parameter model
     restart: RestartPolicy = RestartPolicy()
+    nice: int = Field(0, ge=0, le=19)   # scheduling niceness: >0 yields the CPU to the graph's critical path
 
     def model(self) -> type[BaseModel] | None:
         """The node's pydantic parameter model class (imported from `config_model`), or None."""

@@ -27,6 +27,15 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _child_setup(nice: int):
+    """What the child does between fork and exec: die with us, and lower its priority if asked."""
+    def setup() -> None:
+        _die_with_parent()
+        if nice:
+            os.nice(nice)
+    return setup
+
+
 def graph_env(domain_id: int | None) -> dict[str, str]:
     """Environment of every process the project starts: loopback discovery, its own domain."""
     env = dict(os.environ)
@@ -107,7 +116,7 @@ class GraphSupervisor:
             p._log = out = open(p.log_path, "ab" if p.popen else "wb")   # a restart appends
         p.popen = subprocess.Popen(p.cmd + list(extra_args), env=self.env, stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT if out else None,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
+                                   start_new_session=True, preexec_fn=_child_setup(p.spec.nice))
 
     def pids(self) -> list[int]:
         return [p.popen.pid for p in self.procs if p.popen]
