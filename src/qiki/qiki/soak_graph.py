@@ -69,6 +69,8 @@ def run_soak(plan: GraphPlan, duration_s: float, interval_s: float, domain_id: i
     with tempfile.TemporaryDirectory(prefix="qiki-soak-") as tmp:
         plan = configured_plan(plan, args, "run", Path(tmp) / "params.yaml")   # the clock mode, as qiki run
         report = supervise(plan, args, log_dir, tick=sampler)
-    return SoakRun(samples=sampler.samples, crashed=[p.spec.name for p in report["failed"]],
+    # a node the runner restarted crashed all the same: the soak counts it
+    crashed = [p.spec.name for p in report["failed"]] + [r["node"] for r in report["restarts"]]
+    return SoakRun(samples=sampler.samples, crashed=crashed,
                    exit_codes=report["codes"], signal=report["signal"], wall_time_s=report["wall_time_s"],
                    sim_time_s=report["observer"].sim_time_s)
