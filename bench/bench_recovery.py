@@ -46,8 +46,9 @@ def one_case(node: str, domain_id: int) -> dict:
                                  "--domain-id", str(domain_id)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            if not obs.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and {"tracks", "score"} <= set(s.seen_wall),
-                                timeout_s=120):
+            # steady state (as tests/integration/test_recovery.py): every node announced many steps
+            if not obs.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and {"tracks", "score"} <= set(s.seen_wall)
+                                and s.sim_time_s >= 10.0, timeout_s=120):
                 return {"error": "graph never came up"}
             pid = node_pid(domain_id, f"{node}_node")
             killed_sim = obs.read(lambda s: s.sim_time_s)

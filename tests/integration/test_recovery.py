@@ -36,17 +36,28 @@ def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(dom
                              "--domain-id", str(domain_id)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        assert observer.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and "tracks" in s.seen_wall,
-                                 timeout_s=120), f"graph never came up: {observer.state.agent_state}"
+        # steady state: on its mission, tracks confirmed, 10 s of sim time (every node announced many steps;
+        # a node killed before its first StepDone is one still starting, waited for longer)
+        assert observer.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and "tracks" in s.seen_wall
+                                 and s.sim_time_s >= 10.0, timeout_s=120), \
+            f"graph never came up: {observer.state.agent_state}, sim {observer.state.sim_time_s} s"
         tracker = _pid_of(leftover_processes(domain_id), "tracker_node")
         killed_sim_s = observer.read(lambda s: s.sim_time_s)
         killed = time.monotonic()
         os.kill(tracker, signal.SIGKILL)
 
-        assert observer.wait_for(lambda s: s.seen_wall["tracks"] > killed, timeout_s=60), "tracks never resumed"
-        resumed_after = observer.read(lambda s: s.seen_wall["tracks"]) - killed
+        # the restarted tracker announces steps again: the agent's event 909 (the dead one's last messages
+        # may still arrive after the kill, so tracks alone would not prove the new process works)
+        def heartbeat_back(s):
+            return any(code == 909 and "tracker" in text and t >= killed_sim_s for t, code, text in s.events)
+        assert observer.wait_for(heartbeat_back, timeout_s=60), \
+            f"the agent never heard the tracker again; events since the kill at t={killed_sim_s}: " \
+            f"{[e for e in observer.state.events if e[0] >= killed_sim_s - 1][:20]}"
+        back = time.monotonic()
         new_tracker = _pid_of(leftover_processes(domain_id), "tracker_node")
         assert new_tracker != tracker
+        assert observer.wait_for(lambda s: s.seen_wall["tracks"] > back, timeout_s=60), "tracks never resumed"
+        resumed_after = observer.read(lambda s: s.seen_wall["tracks"]) - killed
 
         def after_kill(s):
             return [t for t in s.fsm_transitions if t["t_s"] >= killed_sim_s]
