@@ -23,16 +23,8 @@ REJOIN_EVENT = {"radar": 909, "tracker": 909, "agent": 907}   # UPSTREAM_RESUMED
 
 
 def node_pid(domain_id: int, executable: str) -> int | None:
-    marker = f"ROS_DOMAIN_ID={domain_id}".encode()
-    for proc in Path("/proc").iterdir():
-        try:
-            if not proc.name.isdigit() or marker not in (proc / "environ").read_bytes().split(b"\0"):
-                continue
-            if f"/{executable} ".encode() in (proc / "cmdline").read_bytes().replace(b"\0", b" "):
-                return int(proc.name)
-        except OSError:
-            continue
-    return None
+    from qiki.supervisor import processes_in_domain
+    return next((pid for pid, cmd in processes_in_domain(domain_id) if f"/{executable} " in cmd), None)
 
 
 def one_case(node: str, domain_id: int) -> dict:

@@ -89,8 +89,12 @@ class GraphObserver:
         sub(DiagnosticArray, topic("agent.diagnostics"), self._on_diagnostics, stream)
         self._spinner = SpinThread(self.node, "qiki-observer")
 
-    def _update(self, fn) -> None:
+    def _update(self, fn, seen: str | None = None) -> None:
+        """fn(state) under the lock; `seen`: the seen_wall key to stamp with this message's arrival."""
+        now = time.monotonic()
         with self.cond:
+            if seen is not None:
+                self.state.seen_wall[seen] = now
             fn(self.state)
             self.received += 1
             self.cond.notify_all()
@@ -120,13 +124,10 @@ class GraphObserver:
         if band is None:
             return
 
-        now = time.monotonic()
-
         def upd(s: GraphState) -> None:
-            s.seen_wall["frame"] = now
             s.frames[band] += 1
             s.detections[band] += len(msg.range_m)
-        self._update(upd)
+        self._update(upd, seen="frame")
 
     def _on_tracks(self, msg: TrackArray) -> None:
         status, ids = unpack(msg.status, "uint8"), unpack(msg.id, "uint32")
@@ -137,11 +138,7 @@ class GraphObserver:
         coded = (status != TrackArray.STATUS_TENTATIVE) & (codes != 0)
         t = round(from_stamp(msg.header.stamp), 3)
 
-        now = time.monotonic()
-
         def upd(s: GraphState) -> None:
-            if confirmed.any():
-                s.seen_wall["tracks"] = now
             for code, band in BANDS.items():
                 s.confirmed_ids[band].update(ids[confirmed & (bands == code)].tolist())
             for code, tid, b in zip(codes[coded].tolist(), ids[coded].tolist(), bands[coded].tolist()):
@@ -149,21 +146,18 @@ class GraphObserver:
                 history = s.coded_tracks.setdefault(code, [])
                 if not history or history[-1][1:] != (tid, band):
                     history.append((t, tid, band))
-        self._update(upd)
+        self._update(upd, seen="tracks" if confirmed.any() else None)
 
     def _on_status(self, msg: AgentStatus) -> None:
         t = from_stamp(msg.header.stamp)
 
-        now = time.monotonic()
-
         def upd(s: GraphState) -> None:
-            s.seen_wall["status"] = now
             if msg.state != s.agent_state and (s.agent_state or msg.previous_state):
                 s.fsm_transitions.append({"t_s": round(t, 3), "from": msg.previous_state or s.agent_state,
                                           "to": msg.state})
             s.agent_state = msg.state
             s.mission_result = msg.mission_result or s.mission_result
-        self._update(upd)
+        self._update(upd, seen="status")
 
     def _on_vehicle_state(self, msg: VehicleState) -> None:
         p = msg.pose.position
@@ -190,12 +184,7 @@ class GraphObserver:
     def _on_score(self, msg: TrackScore) -> None:
         band = SCORE_BANDS.get(msg.band)
         if band:
-            now = time.monotonic()
-
-            def upd(s: GraphState) -> None:
-                s.seen_wall["score"] = now
-                s.scores[band] = msg
-            self._update(upd)
+            self._update(lambda s: s.scores.__setitem__(band, msg), seen="score")
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         latest = {st.name: {"level": st.level[0], "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
@@ -203,12 +192,8 @@ class GraphObserver:
         self._update(lambda s: s.diagnostics.update(latest))
 
     def _on_event(self, msg: Event) -> None:
-        item, now = (from_stamp(msg.header.stamp), int(msg.code), msg.message), time.monotonic()
-
-        def upd(s: GraphState) -> None:
-            s.seen_wall[f"event:{item[1]}"] = now
-            s.events.append(item)
-        self._update(upd)
+        item = (from_stamp(msg.header.stamp), int(msg.code), msg.message)
+        self._update(lambda s: s.events.append(item), seen=f"event:{item[1]}")
 
     def wait_for(self, predicate, timeout_s: float) -> bool:
         """Block until predicate(state) is true (re-checked on every message) or timeout."""

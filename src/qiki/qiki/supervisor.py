@@ -36,6 +36,30 @@ def _child_setup(nice: int):
     return setup
 
 
+def graph_processes() -> list[tuple[int, int, str]]:
+    """(pid, ROS_DOMAIN_ID, command line) of every live process of this project on the machine (command
+    line mentions qiki, ROS_DOMAIN_ID in its environment): one pass over /proc."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = next((ln for ln in (proc / "status").read_text().splitlines() if ln.startswith("State:")), "")
+        except (OSError, StopIteration):
+            continue
+        domain = next((v[len(b"ROS_DOMAIN_ID="):] for v in env if v.startswith(b"ROS_DOMAIN_ID=")), b"")
+        if domain.isdigit() and "qiki" in cmd and "zombie" not in state:
+            found.append((int(proc.name), int(domain), cmd.strip()))
+    return found
+
+
+def processes_in_domain(domain_id: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live project processes started for ROS_DOMAIN_ID=domain_id."""
+    return [(pid, cmd) for pid, domain, cmd in graph_processes() if domain == domain_id]
+
+
 def graph_env(domain_id: int | None) -> dict[str, str]:
     """Environment of every process the project starts: loopback discovery, its own domain."""
     env = dict(os.environ)
