@@ -6,7 +6,7 @@ mission with confirmed tracks and scores, SIGKILLs the node and measures, in wal
 - rejoined: the graph steps with it again (the agent hears the radar's / tracker's StepDone: event 909;
   the sim hears the agent's: event 907; the scorer is outside the step barrier);
 - nominal: the later of the two; and, for information, when the agent is back on its mission.
-Usage: .venv/bin/python bench/bench_recovery.py [--repeats N] [--domain-id N]
+Usage: .venv/bin/python bench/bench_recovery.py [--repeats N] [--domain-id N] [--nodes radar,...] [--out DIR]
 """
 import argparse
 import os
@@ -27,14 +27,15 @@ def node_pid(domain_id: int, executable: str) -> int | None:
     return next((pid for pid, cmd in processes_in_domain(domain_id) if f"/{executable} " in cmd), None)
 
 
-def one_case(node: str, domain_id: int) -> dict:
+def one_case(node: str, domain_id: int, keep: Path | None) -> dict:
     os.environ["ROS_DOMAIN_ID"] = str(domain_id)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     from qiki.observer import GraphObserver
     from qiki.plan import make_plan
     from qiki.supervisor import _die_with_parent
     obs = GraphObserver(make_plan().graph)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = str(keep / f"{node}-{domain_id}") if keep else scratch
         proc = subprocess.Popen([str(QIKI), "run", "--profile", "bot", "--duration", "3000", "--out", tmp,
                                  "--domain-id", str(domain_id)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -91,6 +92,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=1, help="kills per node")
     ap.add_argument("--domain-id", type=int, default=160, help="ROS_DOMAIN_ID of the first case (+1 per case)")
+    ap.add_argument("--nodes", default="radar,tracker,scorer,agent", help="comma-separated nodes to kill")
+    ap.add_argument("--out", type=Path, help="keep each case's run directory (node logs, summary) under OUT")
     args = ap.parse_args()
     print(f"command: .venv/bin/python bench/bench_recovery.py {' '.join(sys.argv[1:])}".rstrip()
           + f"\n\nload average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}\n")
@@ -98,9 +101,9 @@ def main() -> int:
           "back to nominal [s] | agent back on mission [s] | agent path after the kill |")
     print("|---|---|---|---|---|---|---|")
     case = 0
-    for node in ("radar", "tracker", "scorer", "agent"):
+    for node in args.nodes.split(","):
         for _ in range(args.repeats):
-            r = one_case(node, args.domain_id + case)
+            r = one_case(node, args.domain_id + case, args.out)
             case += 1
             if "error" in r:
                 print(f"| {node} | failed: {r['error']} |")

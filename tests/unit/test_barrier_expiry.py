@@ -113,3 +113,28 @@ def test_a_dropped_producer_whose_first_announcement_comes_late_is_waited_for_fr
     announce(b, "/q/tracker", 3, "/q/tracks")
     released = b.release()
     assert [t for t, _ in released] == [3 * S] and released[0][1]["/q/tracks"] == ["/q/tracker@3"]
+
+
+def test_a_producer_back_before_the_timeout_leaves_a_gap_counted_as_missed_steps():
+    """A fast restart: the tracker misses steps 2-4 and announces 5 before expire() would drop it."""
+    clock = WallClock()
+    b = barrier(clock)
+    for t in (1, 2, 3, 4, 5):
+        announce(b, "/q/sim", t, "/q/state")
+    announce(b, "/q/tracker", 1, "/q/tracks")
+    assert [t for t, _ in b.release()] == [1 * S]
+    clock.t = 0.5
+    assert b.expire(1.0) == []
+    announce(b, "/q/tracker", 5, "/q/tracks")      # the new process joins live at step 5
+    assert [t for t, _ in b.release()] == [5 * S]
+    assert b.skipped == 3 and dict(b.missed) == {"/q/tracker": 3} and not b.absent
+
+
+def test_steps_given_up_at_start_up_are_not_missed_steps():
+    """Joining a running graph: steps older than a producer's first announcement are not its gap."""
+    b = barrier(WallClock())
+    announce(b, "/q/sim", 1, "/q/state")           # the tracker's StepDone(1) came before we subscribed
+    announce(b, "/q/sim", 2, "/q/state")
+    announce(b, "/q/tracker", 2, "/q/tracks")
+    assert [t for t, _ in b.release()] == [2 * S]
+    assert b.skipped == 1 and dict(b.missed) == {}

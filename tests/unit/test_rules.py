@@ -27,7 +27,8 @@ def engine(profile="bot", path=None):
 def facts(state="IDLE", **changes):
     """A healthy, quiet vehicle: no rule's condition holds except threat_gone's (no threat)."""
     base = Facts(state=state, seconds_in_state=100.0, bios_ok=True, health_score=1.0,
-                 seconds_since_radar_frame=0.1, seconds_since_tracks=0.1, upstream_silent=0, threat_count=0,
+                 seconds_since_radar_frame=0.1, seconds_since_tracks=0.1, upstream_silent=0,
+                 seconds_since_upstream_gap=math.inf, threat_count=0,
                  min_tcpa_s=math.inf, min_dcpa_m=math.inf,
                  mission_pending=True, mission_done=False, mission_progress=0.3, safe_mode_commanded=True)
     return dataclasses.replace(base, **changes)
@@ -79,6 +80,17 @@ def test_each_shipped_rule_fires_in_its_states_only(profile, rule, state):
     fires = rule in due_after_hold(eng, facts(state, **trip), hold)
     assert fires == (state in states)
     assert rule not in due_after_hold(eng, facts(state, **QUIET[rule]), hold)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_upstream_gap_trips_upstream_silent_and_holds_off_recovery_for_a_second(profile):
+    eng = engine(profile)
+    assert "upstream_silent" in due_after_hold(eng, facts("MISSION_ACTIVE", seconds_since_upstream_gap=0.0), 0.0)
+    assert "upstream_silent" not in due_after_hold(eng, facts("MISSION_ACTIVE", seconds_since_upstream_gap=1.0), 0.0)
+    hold = next(r.for_s for r in eng.rules if r.name == "recovered")
+    fresh = facts("SAFE_MODE", safe_mode_commanded=False, seconds_since_upstream_gap=0.5)
+    assert "recovered" not in due_after_hold(eng, fresh, hold)
+    assert "recovered" in due_after_hold(eng, dataclasses.replace(fresh, seconds_since_upstream_gap=1.0), hold)
 
 
 @pytest.mark.parametrize("profile", PROFILES)

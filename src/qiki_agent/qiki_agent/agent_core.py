@@ -150,6 +150,7 @@ class AgentCore:
         self._last_radar_t: Optional[float] = None
         self._last_tracks_t: Optional[float] = None
         self.upstream_silent: tuple[str, ...] = ()   # upstream nodes whose step heartbeat stopped
+        self._upstream_gap_t = -math.inf              # sim time an upstream node last came back from a gap
         self.inputs_rejected = 0
         # outputs and bookkeeping
         self.threat_report: ThreatReport = self.threat_assessment.assess(np.zeros(3), np.zeros(3), self._tracks)
@@ -284,10 +285,16 @@ class AgentCore:
         if _finite(t_s):
             self._last_radar_t = float(t_s)
 
-    def on_upstream(self, t_s: float, silent) -> None:
+    def on_upstream(self, t_s: float, silent, missed: dict[str, int] | None = None) -> None:
         """The upstream nodes (sim, radar, tracker) whose StepDone heartbeat the step barrier lost
-        (fact upstream_silent); a change is an event."""
+        (fact upstream_silent), and those that just came back after missing steps before it noticed
+        (`missed`: node -> steps; fact seconds_since_upstream_gap). A change is an event."""
         silent = tuple(sorted(silent))
+        if missed and _finite(t_s):
+            self._upstream_gap_t = float(t_s)
+            gaps = ", ".join(f"{name} ({n} step{'s' if n != 1 else ''})" for name, n in sorted(missed.items()))
+            self.emit(EventCode.UPSTREAM_SILENT, ERROR, f"missed steps from {gaps}: restarted or stalled")
+            self.emit(EventCode.UPSTREAM_RESUMED, INFO, f"step heartbeat back from {', '.join(sorted(missed))}")
         if silent == self.upstream_silent:
             return
         lost, back = sorted(set(silent) - set(self.upstream_silent)), sorted(set(self.upstream_silent) - set(silent))
@@ -389,7 +396,8 @@ class AgentCore:
                      bios_ok=bool(bios and bios.all_systems_go), health_score=bios.health_score if bios else 0.0,
                      seconds_since_radar_frame=max(0.0, now_s - radar_t),
                      seconds_since_tracks=max(0.0, now_s - tracks_t),
-                     upstream_silent=len(self.upstream_silent), threat_count=report.count,
+                     upstream_silent=len(self.upstream_silent),
+                     seconds_since_upstream_gap=max(0.0, now_s - self._upstream_gap_t), threat_count=report.count,
                      min_tcpa_s=report.min_tcpa_s, min_dcpa_m=report.min_dcpa_m,
                      mission_pending=self._result == "active", mission_done=bool(self.mission.done),
                      mission_progress=self.mission_progress, safe_mode_commanded=self._safe_mode_commanded)

@@ -49,6 +49,7 @@ class AgentNode(GraphNode):
         self._next_tick_ns: int | None = None
         self._tick_ns = round(1e9 / self.cfg.tick_hz)
         self._t_s = 0.0
+        self._missed_seen: dict[str, int] = {}   # StepBarrier.missed already handed to the core
 
     def now_s(self) -> float:
         """Sim time of the step being processed (the agent's notion of now)."""
@@ -69,7 +70,11 @@ class AgentNode(GraphNode):
                     self.count_input("inputs_dropped", f"{exc}: dropped")
                     continue
                 feed(**args)
-        self.core.on_upstream(self._t_s, (name.rpartition("/")[2] for name in self.sync.barrier.absent))
+        barrier = self.sync.barrier
+        gaps = {name.rpartition("/")[2]: n - self._missed_seen.get(name, 0) for name, n in barrier.missed.items()
+                if n != self._missed_seen.get(name, 0)}
+        self._missed_seen = dict(barrier.missed)
+        self.core.on_upstream(self._t_s, (name.rpartition("/")[2] for name in barrier.absent), gaps)
         if self._next_tick_ns is None:
             self._next_tick_ns = t_ns
         if t_ns >= self._next_tick_ns:

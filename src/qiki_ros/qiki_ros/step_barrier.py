@@ -8,6 +8,8 @@ node's outputs are a function of its stamped inputs alone, never of delivery tim
 A producer that stops announcing (its process died) would hold the barrier forever: `expire()` drops
 a producer the oldest pending step has waited on for longer than a wall-clock timeout, so the graph
 runs on without it (degraded, and counted), and its next StepDone re-admits it from that step on.
+A producer that comes back before that timeout (a fast restart) leaves a gap instead: the steps it
+never announced are given up once a later step completes, and `missed` counts them per producer.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ class StepBarrier:
         self.absent: set[str] = set()          # producers dropped by expire(), not waited for
         self.rejoined_at: dict[str, int] = {}  # producer -> first step it announced after coming back
         self.seen: set[str] = set()            # producers that announced at least once
+        self._first_heard: dict[str, int] = {}  # producer -> stamp of its first announcement
+        self.missed: dict[str, int] = defaultdict(int)  # producer -> steps given up without its StepDone
         self.expired = 0          # producers dropped by expire() so far
         self.rejoined = 0         # producers re-admitted so far
 
@@ -73,6 +77,7 @@ class StepBarrier:
             self.stale_dropped += 1
             return
         self.seen.add(producer)
+        self._first_heard.setdefault(producer, stamp_ns)
         expected = {t: int(c) for t, c in zip(topics, counts) if t in self.topics}
         self._step(stamp_ns).done[producer] = expected
 
@@ -113,7 +118,8 @@ class StepBarrier:
         """Steps that became complete, oldest first, with their messages by topic.
 
         A complete step releases every older incomplete step as skipped (it can no longer
-        complete: per-producer order guarantees its missing messages were lost before we joined).
+        complete: per-producer order guarantees its missing messages are lost). A producer that
+        announced an earlier step but not a skipped one has missed it (it restarted or stalled).
         """
         out = []
         while self._steps:
@@ -122,7 +128,9 @@ class StepBarrier:
                 break
             t = complete[0]
             for older in [s for s in self._steps if s < t]:
-                del self._steps[older]
+                for p in self._required(older) - set(self._steps.pop(older).done):
+                    if self._first_heard.get(p, older) < older:
+                        self.missed[p] += 1
                 self.skipped += 1
             out.append((t, dict(self._steps.pop(t).data)))
             self.last_released = t
