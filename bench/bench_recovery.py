@@ -63,9 +63,9 @@ def one_case(node: str, domain_id: int, keep: Path | None) -> dict:
                 return node == "scorer" or any(code == REJOIN_EVENT[node] and node in text and t >= killed_sim
                                                for t, code, text in s.events)
 
-            def on_mission(s):
-                after = [t for t in s.fsm_transitions if t["t_s"] >= killed_sim]
-                return node == "scorer" or (bool(after) and after[-1]["to"] == "MISSION_ACTIVE")
+            def on_mission(s):   # left it (SAFE_MODE, or a reboot whose first statuses we may miss) and back
+                left = any(t["t_s"] >= killed_sim for t in s.fsm_transitions) or output(s) and node == "agent"
+                return node == "scorer" or (left and s.agent_state == "MISSION_ACTIVE")
             checks = {"output": output, "rejoined": rejoined, "mission": on_mission}
             first: dict[str, float] = {}
 

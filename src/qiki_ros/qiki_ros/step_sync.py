@@ -7,8 +7,10 @@ crashed node does not freeze the graph; it is re-admitted when it announces agai
 """
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any, Callable
 
 from rclpy.clock import Clock, ClockType
@@ -41,6 +43,13 @@ class CountedPublisher:
         return self.publisher.get_subscription_count()
 
 
+def seconds_since_process_start() -> float:
+    """Wall seconds since this process started (Linux /proc): how long a restart took to get here."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    started = int(Path("/proc/self/stat").read_text().rpartition(")")[2].split()[19]) / ticks
+    return float(Path("/proc/uptime").read_text().split()[0]) - started
+
+
 class StepSync:
     """Barrier membership of one node. Upstream node names come from the `sync.upstream` parameter,
     which the launcher derives from config/graph.yaml (the producers of the topics the node reads).
@@ -61,11 +70,13 @@ class StepSync:
         self.announce = announce
         self.watch_members = watch_members
         self.heard: dict[str, float] = {}    # node -> wall (monotonic) time of its latest StepDone
+        self.heard_step: dict[str, int] = {}  # node -> newest step it announced [ns of sim time]
         self.counts: Counter = Counter()
         self.barrier = StepBarrier(self.upstream, set())
         # a node restarted into a running graph joins it live: its subscriptions are volatile, so the
         # transient-local history of its inputs (up to the QoS depth of old steps) is not delivered again
         self.joining = node.declare_parameter("sync.join_running", False).value
+        self._stepped = False
         self.diagnostics = NodeDiagnostics(node)
         self.health = self.diagnostics.health
         self.health.count_drops("steps_skipped", lambda: self.barrier.skipped)
@@ -83,6 +94,9 @@ class StepSync:
                                     [f"'{p}'" for p in producers]) if producers else None
         self.node.create_subscription(StepDone, "step_done", self._on_done, self.qos(qos.SYNC),
                                       content_filter_options=filt)
+        if self.joining:
+            self.node.get_logger().info(f"step barrier: joining the running graph live, "
+                                        f"{seconds_since_process_start():.2f} s after process start")
         if self.upstream and self.producer_timeout_s > 0:   # wall clock: sim time stands still while we wait
             self.node.create_timer(min(0.25, self.producer_timeout_s / 2), self._expire,
                                    clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -126,6 +140,7 @@ class StepSync:
 
     def _on_done(self, msg: StepDone) -> None:
         self.heard[msg.node] = time.monotonic()
+        self.heard_step[msg.node] = max(self.heard_step.get(msg.node, 0), stamp_ns(msg.header.stamp))
         rejoined = self.barrier.rejoined
         try:
             self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts))
@@ -140,6 +155,10 @@ class StepSync:
 
     def _release(self) -> None:
         for t_ns, inputs in self.barrier.release():
+            if self.joining and not self._stepped:
+                self._stepped = True
+                self.node.get_logger().info(f"step barrier: first step t={t_ns * 1e-9:.3f} s, "
+                                            f"{seconds_since_process_start():.2f} s after process start")
             start, cpu = time.perf_counter(), time.thread_time()
             self.on_step(t_ns, inputs)
             if self.announce:

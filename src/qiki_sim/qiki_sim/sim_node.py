@@ -161,7 +161,7 @@ class SimNode(GraphNode):
         self.watch_members()
         if self.advance():
             return
-        elif 0 < self._agent_timeout_s() < time.monotonic() - self._last_agent_s and not self._paced():
+        elif self._agent_given_up() and not self._paced():
             self.step_without_agent()
         elif time.monotonic() - self._last_progress > self.cfg.clock.stall_warn_s:
             self.get_logger().warning(f"lockstep: waiting for the agent to finish step {self.sim.step_index + 1 - self.cfg.clock.command_lag_steps} "
@@ -173,10 +173,21 @@ class SimNode(GraphNode):
         timeout = self.cfg.clock.agent_timeout_s
         return timeout if self.agent_done_step >= 0 or not timeout else max(timeout, self.cfg.start.wait_timeout_s)
 
+    def _agent_given_up(self) -> bool:
+        """Step on without the agent: it finished no step for agent_timeout_s, or a member upstream of
+        it went silent, so it cannot finish one until that member is back (its restart needs steps)."""
+        silent_for = time.monotonic() - self._last_agent_s
+        if set(self.silent) - self.sync.upstream and silent_for > self.cfg.clock.member_timeout_s:
+            return True
+        return 0 < self._agent_timeout_s() < silent_for
+
     def watch_members(self) -> None:
-        """Lockstep: note the barrier members that stopped announcing (an event when that changes)."""
+        """Lockstep: note the barrier members that stopped announcing (an event when that changes).
+        Silent means behind the newest step for member_timeout_s: a member with nothing to do is not."""
         now = time.monotonic()
-        silent = sorted(m for m, t in self.sync.heard.items() if now - t > self.cfg.clock.member_timeout_s)
+        newest = round(self.sim.time_s * 1e9)
+        silent = sorted(m for m, t in self.sync.heard.items() if now - t > self.cfg.clock.member_timeout_s
+                        and self.sync.heard_step.get(m, 0) < newest)
         gone, back = sorted(set(silent) - set(self.silent)), sorted(set(self.silent) - set(silent))
         self.silent = silent
         if gone:
@@ -188,13 +199,15 @@ class SimNode(GraphNode):
             self.event(EventCode.NODE_RESUMED, Event.INFO, f"{', '.join(back)} announces steps again")
 
     def step_without_agent(self) -> None:
-        """Lockstep with a silent agent (crashed, restarting): take one step with the vehicle stopped,
-        as a drive's command watchdog would, so the rest of the graph goes on and notices."""
+        """Lockstep with a silent agent (crashed, restarting, or waiting for a silent member): take one
+        step with the vehicle stopped, as a drive's command watchdog would, so the graph goes on."""
         if not self._agent_silent:
             self._agent_silent = True
             self.pending.clear()
-            self.get_logger().warning(f"lockstep: the agent finished no step for {self.cfg.clock.agent_timeout_s:g} s: "
-                                      "stepping without it, vehicle stopped")
+            blocking = sorted(set(self.silent) - self.sync.upstream)
+            why = f"{', '.join(blocking)} silent" if blocking else \
+                f"it finished no step for {self.cfg.clock.agent_timeout_s:g} s"
+            self.get_logger().warning(f"lockstep: the agent cannot step ({why}): stepping without it, vehicle stopped")
         self.stop_vehicle()
         self.steps_without_agent += 1
         self.step()
