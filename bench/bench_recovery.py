@@ -6,6 +6,8 @@ mission with confirmed tracks and scores, SIGKILLs the node and measures, in wal
 - rejoined: the graph steps with it again (the agent hears the radar's / tracker's StepDone: event 909;
   the sim hears the agent's: event 907; the scorer is outside the step barrier);
 - nominal: the later of the two; and, for information, when the agent is back on its mission.
+The kill comes once the warm standbys (graph.yaml `restart.standby`) are up, as in any run older than
+a few seconds; "process restarted" is then the takeover by the standby.
 Usage: .venv/bin/python bench/bench_recovery.py [--repeats N] [--domain-id N] [--nodes radar,...] [--out DIR]
 """
 import argparse
@@ -45,6 +47,13 @@ def one_case(node: str, domain_id: int, keep: Path | None) -> dict:
             if not obs.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and {"tracks", "score"} <= set(s.seen_wall)
                                 and s.sim_time_s >= 10.0, timeout_s=120):
                 return {"error": "graph never came up"}
+            # and every warm standby (graph.yaml restart.standby) is up: its placeholder node is in the graph
+            standbys = sum(n.restart.standby for n in make_plan().graph.nodes)
+            deadline = time.monotonic() + 60
+            while sum(name.startswith("_qiki_standby_") for name in obs.node.get_node_names()) < standbys:
+                if time.monotonic() > deadline:
+                    return {"error": f"fewer than {standbys} standby processes after 60 s"}
+                time.sleep(0.05)   # polling the ROS graph: rclpy has no wait on a graph change
             pid = node_pid(domain_id, f"{node}_node")
             killed_sim = obs.read(lambda s: s.sim_time_s)
             killed = time.monotonic()

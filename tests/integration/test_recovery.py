@@ -1,5 +1,6 @@
-"""Fault recovery of the real graph: SIGKILL the tracker during `qiki run`; the runner restarts it, tracks
-resume, the agent passes through SAFE_MODE and returns to its mission, the summary records it.
+"""Fault recovery of the real graph: SIGKILL the tracker during `qiki run`; the runner restarts it (its warm
+standby takes over, or with --no-standby a fresh process starts), tracks resume, the agent passes through
+SAFE_MODE and returns to its mission, the summary records it.
 How fast (the 3 s target) is measured by bench/bench_recovery.py, not asserted here."""
 import json
 import os
@@ -23,17 +24,23 @@ def observer(domain_id):
     obs.close()
 
 
-def _pid_of(processes, executable: str) -> int:
-    pids = [pid for pid, cmd in processes if f"/{executable} " in cmd]
-    assert len(pids) == 1, processes
-    return pids[0]
+def _pids_of(processes, executable: str) -> list[int]:
+    """Oldest first: the running process, then its standby."""
+    return [pid for pid, cmd in processes if f"/{executable} " in cmd]
 
 
+def _standbys_up(observer) -> bool:
+    """Every warm standby (radar, tracker, agent in graph.yaml) has its placeholder node in the graph."""
+    names = observer.node.get_node_names()
+    return sum(name.startswith("_qiki_standby_") for name in names) == 3
+
+
+@pytest.mark.parametrize("standby", [True, False], ids=["standby", "fresh-process"])
 def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(domain_id, observer, tmp_path,
-                                                                           leftover_processes):
+                                                                           leftover_processes, standby):
     out = tmp_path / "run"
     proc = subprocess.Popen([str(QIKI), "run", "--profile", "bot", "--duration", "600", "--out", str(out),
-                             "--domain-id", str(domain_id)],
+                             "--domain-id", str(domain_id)] + ([] if standby else ["--no-standby"]),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         # steady state: on its mission, tracks confirmed, 10 s of sim time (every node announced many steps;
@@ -41,7 +48,14 @@ def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(dom
         assert observer.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and "tracks" in s.seen_wall
                                  and s.sim_time_s >= 10.0, timeout_s=120), \
             f"graph never came up: {observer.state.agent_state}, sim {observer.state.sim_time_s} s"
-        tracker = _pid_of(leftover_processes(domain_id), "tracker_node")
+        if standby:   # the graph has no event for a new node: poll it
+            deadline = time.monotonic() + 60
+            while not _standbys_up(observer):
+                assert time.monotonic() < deadline, f"standbys never came up: {observer.node.get_node_names()}"
+                time.sleep(0.05)
+        trackers = _pids_of(leftover_processes(domain_id), "tracker_node")
+        assert len(trackers) == (2 if standby else 1), trackers
+        tracker = trackers[0]
         killed_sim_s = observer.read(lambda s: s.sim_time_s)
         killed = time.monotonic()
         os.kill(tracker, signal.SIGKILL)
@@ -54,8 +68,8 @@ def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(dom
             f"the agent never heard the tracker again; events since the kill at t={killed_sim_s}: " \
             f"{[e for e in observer.state.events if e[0] >= killed_sim_s - 1][:20]}"
         back = time.monotonic()
-        new_tracker = _pid_of(leftover_processes(domain_id), "tracker_node")
-        assert new_tracker != tracker
+        new_tracker = _pids_of(leftover_processes(domain_id), "tracker_node")[0]
+        assert new_tracker == trackers[1] if standby else new_tracker != tracker
         assert observer.wait_for(lambda s: s.seen_wall["tracks"] > back, timeout_s=60), "tracks never resumed"
         resumed_after = observer.read(lambda s: s.seen_wall["tracks"]) - killed
 
@@ -76,9 +90,11 @@ def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(dom
             os.killpg(proc.pid, signal.SIGINT)       # what a terminal's Ctrl-C does
         stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT, stderr
-    assert "node 'tracker' exited with code -9: restarted (1 of 3" in stderr
+    how = "its standby took over" if standby else "restarted"
+    assert f"node 'tracker' exited with code -9: {how} (1 of 3" in stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert [(r["node"], r["exit_code"], r["attempt"]) for r in summary["restarts"]] == [("tracker", -9, 1)]
+    assert [(r["node"], r["exit_code"], r["attempt"], r["standby"]) for r in summary["restarts"]] == \
+        [("tracker", -9, 1, standby)]
     assert summary["restarts"][0]["sim_time_s"] >= killed_sim_s
     assert {n["name"]: n["exit_code"] for n in summary["nodes"]} == {n: 0 for n in
                                                                     ("sim", "radar", "tracker", "scorer", "agent")}

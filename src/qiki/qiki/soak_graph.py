@@ -64,7 +64,7 @@ def run_soak(plan: GraphPlan, duration_s: float, interval_s: float, domain_id: i
     """Start the graph, sample it every interval_s until duration_s of wall time (or a node dies, or
     SIGINT/SIGTERM), stop it; on_sample(sample) sees each sample as it is taken."""
     args = argparse.Namespace(domain_id=domain_id, mode=mode, rate=None, command_lag=None, duration=None,
-                              metrics_port=None, overrides=None, set=[])
+                              metrics_port=None, overrides=None, set=[], no_standby=False)
     sampler = _Sampler(duration_s, interval_s, on_sample)
     with tempfile.TemporaryDirectory(prefix="qiki-soak-") as tmp:
         plan = configured_plan(plan, args, "run", Path(tmp) / "params.yaml")   # the clock mode, as qiki run

@@ -4,7 +4,8 @@ Each node runs in its own session (so a terminal Ctrl-C reaches only the supervi
 stops the nodes in order, as `ros2 launch` does) and with PR_SET_PDEATHSIG, so the kernel stops it
 even if the supervisor is killed outright. No node outlives the supervisor. A node that dies on its
 own is restarted as its graph.yaml `restart` policy allows (`restart_dead()`), and every restart is
-recorded.
+recorded. A node with `restart.standby` gets a warm spare (`keep_standbys()`): the same command in
+standby (qiki_ros.entrypoint), which `restart_dead()` tells to take over instead of starting afresh.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 from qiki.graph import ConfigError, GraphSpec, NodeSpec
 
 _PR_SET_PDEATHSIG = 1
+STANDBY_DELAY_S = 3.0   # a spare starts this long after its node: the graph's own start-up has the CPU first
 
 
 def _die_with_parent() -> None:
@@ -56,8 +58,17 @@ def graph_processes() -> list[tuple[int, int, str]]:
 
 
 def processes_in_domain(domain_id: int) -> list[tuple[int, str]]:
-    """(pid, command line) of the live project processes started for ROS_DOMAIN_ID=domain_id."""
-    return [(pid, cmd) for pid, domain, cmd in graph_processes() if domain == domain_id]
+    """(pid, command line) of the live project processes started for ROS_DOMAIN_ID=domain_id, oldest
+    first: a node's running process comes before its standby, which starts later."""
+    return sorted(((pid, cmd) for pid, domain, cmd in graph_processes() if domain == domain_id),
+                  key=lambda pc: _start_ticks(pc[0]))
+
+
+def _start_ticks(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def graph_env(domain_id: int | None) -> dict[str, str]:
@@ -94,6 +105,7 @@ class Restart:
     exit_code: int            # negative: killed by that signal
     wall_s: float
     attempt: int              # 1 for the node's first restart
+    standby: bool = False     # its warm standby took over (no start-up, no discovery)
 
 
 @dataclass
@@ -104,6 +116,8 @@ class NodeProcess:
     popen: subprocess.Popen | None = None
     stopped_by_us: bool = False
     restart_times: list[float] = field(default_factory=list)   # monotonic times of its restarts
+    spare: subprocess.Popen | None = None     # warm standby (restart.standby), waiting for `go` on stdin
+    spare_due: float = 0.0                    # monotonic time to start the next spare
     _log: object = field(default=None, repr=False)
 
     def last_lines(self, n: int = 3) -> str:
@@ -116,8 +130,11 @@ class NodeProcess:
 class GraphSupervisor:
     """Owns the node processes of one graph run."""
 
-    def __init__(self, commands: list[tuple[NodeSpec, list[str]]], env: dict[str, str], log_dir: Path | None):
+    def __init__(self, commands: list[tuple[NodeSpec, list[str]]], env: dict[str, str], log_dir: Path | None,
+                 restart_args: list[str] = (), standby: bool = False):
         self.env = env
+        self.standby = standby                   # keep warm spares of the nodes whose policy asks for one
+        self.restart_args = list(restart_args)   # appended to the command line of a restart (and a spare)
         self.t0 = time.monotonic()
         # stdout (the run's log file, or the terminal) is the node's log: no rcl log file per process in
         # ~/.ros/log, which nothing would ever clean up
@@ -138,9 +155,38 @@ class GraphSupervisor:
             if p._log:
                 p._log.close()
             p._log = out = open(p.log_path, "ab" if p.popen else "wb")   # a restart appends
-        p.popen = subprocess.Popen(p.cmd + list(extra_args), env=self.env, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT if out else None,
-                                   start_new_session=True, preexec_fn=_child_setup(p.spec.nice))
+        p.popen = self._spawn(p, list(extra_args), out, self.env, subprocess.DEVNULL)
+        p.spare_due = time.monotonic() + STANDBY_DELAY_S
+
+    def _spawn(self, p: NodeProcess, extra_args: list[str], out, env: dict[str, str], stdin) -> subprocess.Popen:
+        return subprocess.Popen(p.cmd + extra_args, env=env, stdin=stdin, stdout=out,
+                                stderr=subprocess.STDOUT if out else None,
+                                start_new_session=True, preexec_fn=_child_setup(p.spec.nice))
+
+    def keep_standbys(self) -> None:
+        """Start the spare of every `restart.standby` node that has none (when due), and replace dead ones."""
+        now = time.monotonic()
+        for p in self.procs:
+            if not (self.standby and p.spec.restart.standby) or p.stopped_by_us or p.popen is None or p.popen.poll() is not None:
+                continue
+            if p.spare is not None and p.spare.poll() is not None:   # died while waiting: start another
+                p.spare, p.spare_due = None, now + STANDBY_DELAY_S
+            if p.spare is None and now >= p.spare_due:
+                p.spare = self._spawn(p, self.restart_args, p._log, dict(self.env, QIKI_STANDBY="1"), subprocess.PIPE)
+
+    def _take_over(self, p: NodeProcess) -> bool:
+        """The spare becomes the node's process; False if it is not there or cannot be told."""
+        spare, p.spare = p.spare, None
+        if spare is None or spare.poll() is not None:
+            return False
+        try:
+            spare.stdin.write(b"go\n")
+            spare.stdin.close()
+        except OSError:
+            return False
+        p.popen = spare
+        p.spare_due = time.monotonic() + STANDBY_DELAY_S
+        return True
 
     def pids(self) -> list[int]:
         return [p.popen.pid for p in self.procs if p.popen]
@@ -149,9 +195,9 @@ class GraphSupervisor:
         """Nodes that exited although nobody asked them to."""
         return [p for p in self.procs if p.popen and p.popen.poll() is not None and not p.stopped_by_us]
 
-    def restart_dead(self, extra_args: list[str] = ()) -> tuple[list[Restart], list[NodeProcess]]:
-        """Restart every dead node its policy allows, its command line + extra_args; return (restarts
-        made, nodes that stay dead)."""
+    def restart_dead(self) -> tuple[list[Restart], list[NodeProcess]]:
+        """Restart every dead node its policy allows (its spare takes over, or a new process starts
+        with the command line + restart_args); return (restarts made, nodes that stay dead)."""
         restarts, failed = [], []
         now = time.monotonic()
         for p in self.dead():
@@ -160,29 +206,36 @@ class GraphSupervisor:
                 continue
             code = p.popen.returncode
             p.restart_times.append(now)
-            self._launch(p, list(extra_args))
-            restarts.append(Restart(p.spec.name, code, round(now - self.t0, 3), len(p.restart_times)))
+            standby = self._take_over(p)
+            if not standby:
+                self._launch(p, self.restart_args)
+            restarts.append(Restart(p.spec.name, code, round(now - self.t0, 3), len(p.restart_times), standby))
         return restarts, failed
 
     def stop(self, timeout_s: float = 5.0) -> dict[str, int]:
-        """SIGINT every node, then SIGTERM, then SIGKILL the process group; return exit codes."""
-        live = [p for p in self.procs if p.popen and p.popen.poll() is None]
+        """SIGINT every node and spare, then SIGTERM, then SIGKILL the process group; return the nodes'
+        exit codes."""
+        for p in self.procs:
+            p.stopped_by_us = p.stopped_by_us or bool(p.popen and p.popen.poll() is None)
+        live = [q for p in self.procs for q in (p.popen, p.spare) if q and q.poll() is None]
         for sig, wait_s in ((signal.SIGINT, timeout_s), (signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
-            for p in live:
-                p.stopped_by_us = True
+            for q in live:
                 try:
-                    os.killpg(p.popen.pid, sig)
+                    os.killpg(q.pid, sig)
                 except ProcessLookupError:
                     pass
             deadline = time.monotonic() + wait_s
-            for p in live:
+            for q in live:
                 try:
-                    p.popen.wait(max(0.0, deadline - time.monotonic()))
+                    q.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     pass
-            live = [p for p in live if p.popen.poll() is None]
+            live = [q for q in live if q.poll() is None]
             if not live:
                 break
+        for p in self.procs:
+            if p.spare is not None and p.spare.stdin:
+                p.spare.stdin.close()
         for p in self.procs:
             if p._log:
                 p._log.close()
