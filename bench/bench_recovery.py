@@ -104,6 +104,10 @@ def main() -> int:
     ap.add_argument("--nodes", default="radar,tracker,scorer,agent", help="comma-separated nodes to kill")
     ap.add_argument("--out", type=Path, help="keep each case's run directory (node logs, summary) under OUT")
     args = ap.parse_args()
+    last = args.domain_id + len(args.nodes.split(",")) * args.repeats - 1
+    if not 0 <= args.domain_id or last > 232:   # Fast DDS derives UDP ports from the domain id
+        ap.error(f"--domain-id {args.domain_id}: the cases use domains {args.domain_id}..{last}, "
+                 "ROS_DOMAIN_ID must stay within 0..232")
     print(f"command: .venv/bin/python bench/bench_recovery.py {' '.join(sys.argv[1:])}".rstrip()
           + f"\n\nload average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}\n")
     print("| node killed | process restarted [s] | output again [s] | graph steps with it again [s] | "
