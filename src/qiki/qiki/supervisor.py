@@ -167,12 +167,14 @@ class GraphSupervisor:
         """Start the spare of every `restart.standby` node that has none (when due), and replace dead ones."""
         now = time.monotonic()
         for p in self.procs:
-            if not (self.standby and p.spec.restart.standby) or p.stopped_by_us or p.popen is None or p.popen.poll() is not None:
+            running = p.popen is not None and p.popen.poll() is None and not p.stopped_by_us
+            if not (self.standby and p.spec.restart.standby and running):
                 continue
             if p.spare is not None and p.spare.poll() is not None:   # died while waiting: start another
                 p.spare, p.spare_due = None, now + STANDBY_DELAY_S
             if p.spare is None and now >= p.spare_due:
-                p.spare = self._spawn(p, self.restart_args, p._log, dict(self.env, QIKI_STANDBY="1"), subprocess.PIPE)
+                standby_env = dict(self.env, QIKI_STANDBY="1")
+                p.spare = self._spawn(p, self.restart_args, p._log, standby_env, subprocess.PIPE)
 
     def _take_over(self, p: NodeProcess) -> bool:
         """The spare becomes the node's process; False if it is not there or cannot be told."""
