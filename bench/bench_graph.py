@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from qiki.soak import load_average
+
 QIKI = Path(sys.executable).with_name("qiki")
 CASES = [("bot", "bot_patrol", "bot, 10 objects"), ("bot", "bot_crossing", "bot, 101 objects"),
          ("ship", "ship_station_keeping", "ship, 66 objects"), ("ship", "ship_debris_field", "ship, 84 objects")]
@@ -24,7 +26,7 @@ def main() -> int:
     args = ap.parse_args()
     lag = [] if args.command_lag is None else ["--command-lag", str(args.command_lag)]
     print(f"command: .venv/bin/python bench/bench_graph.py {' '.join(sys.argv[1:])}".rstrip()
-          + f"\n\nload average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}\n")
+          + f"\n\nload average before: {load_average()}\n")
     print("| case | sim s | wall s (incl. start-up) | real-time factor | radar frames LR/SR | agent final |")
     print("|---|---|---|---|---|---|")
     for i, (profile, scenario, label) in enumerate(CASES):
@@ -38,7 +40,7 @@ def main() -> int:
             s = json.loads((Path(tmp) / "summary.json").read_text())
         print(f"| {label} | {s['sim_time_s']:.0f} | {s['wall_time_s']:.1f} | {s['rtf']} | "
               f"{s['frames']['lr']}/{s['frames']['sr']} | {s['agent_state_final']} |")
-    print(f"\nload average after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    print(f"\nload average after: {load_average()}")
     return 0
 
 

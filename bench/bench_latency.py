@@ -16,13 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from qiki.soak import load_average
+
 # case -> (profile, stock scenario, key of its random objects)
 CASES = {"bot": ("bot", "bot_crossing", "random_movers"), "ship": ("ship", "ship_debris_field", "random_debris")}
 NODES = ("sim", "radar", "tracker", "agent", "scorer")
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def scenario_with_objects(stock: Path, key: str, objects: int, out_dir: Path) -> Path:

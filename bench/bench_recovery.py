@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from qiki.soak import load_average
+
 QIKI = Path(sys.executable).with_name("qiki")
 OUTPUT = {"radar": "frame", "tracker": "tracks", "scorer": "score", "agent": "status"}
 REJOIN_EVENT = {"radar": 909, "tracker": 909, "agent": 907}   # UPSTREAM_RESUMED (agent), NODE_RESUMED (sim)
@@ -49,11 +51,9 @@ def one_case(node: str, domain_id: int, keep: Path | None) -> dict:
                 return {"error": "graph never came up"}
             # and every warm standby (graph.yaml restart.standby) is up: its placeholder node is in the graph
             standbys = sum(n.restart.standby for n in make_plan().graph.nodes)
-            deadline = time.monotonic() + 60
-            while sum(name.startswith("_qiki_standby_") for name in obs.node.get_node_names()) < standbys:
-                if time.monotonic() > deadline:
-                    return {"error": f"fewer than {standbys} standby processes after 60 s"}
-                time.sleep(0.05)   # polling the ROS graph: rclpy has no wait on a graph change
+            if not obs.wait_for_node_names(lambda names: sum(n.startswith("_qiki_standby_") for n in names)
+                                           >= standbys, timeout_s=60):
+                return {"error": f"fewer than {standbys} standby processes after 60 s"}
             pid = node_pid(domain_id, f"{node}_node")
             killed_sim = obs.read(lambda s: s.sim_time_s)
             killed = time.monotonic()
@@ -109,8 +109,8 @@ def main() -> int:
         ap.error(f"--domain-id {args.domain_id}: the cases use domains {args.domain_id}..{last}, "
                  "ROS_DOMAIN_ID must stay within 0..232")
     print(f"command: .venv/bin/python bench/bench_recovery.py {' '.join(sys.argv[1:])}".rstrip()
-          + f"\n\nload average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}\n")
-    print("| node killed | process restarted [s] | output again [s] | graph steps with it again [s] | "
+          + f"\n\nload average before: {load_average()}\n")
+    print("| node killed | process replaced [s] | output again [s] | graph steps with it again [s] | "
           "back to nominal [s] | agent back on mission [s] | agent path after the kill |")
     print("|---|---|---|---|---|---|---|")
     case = 0
@@ -124,7 +124,7 @@ def main() -> int:
             mission = f"{r['mission']:.2f}" if r["mission"] is not None else "-"
             print(f"| {node} | {r['restart']:.2f} | {r['output']:.2f} | {r['rejoined']:.2f} | {r['nominal']:.2f} | {mission} | "
                   f"{' -> '.join(r['path']) or '(no change)'} |", flush=True)
-    print(f"\nload average after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    print(f"\nload average after: {load_average()}")
     return 0
 
 

@@ -19,12 +19,8 @@ from pathlib import Path
 from qiki.cli import rotate_outputs
 from qiki.graph import ConfigError
 from qiki.plan import UsageError, make_plan
-from qiki.soak import latency_spans, rss_figures, soak_figure, verdicts, windows
+from qiki.soak import latency_spans, load_average, rss_figures, soak_figure, verdicts, windows
 from qiki.soak_graph import run_soak
-
-
-def _load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _ms(s: float | None) -> str:
@@ -64,7 +60,7 @@ def main() -> int:
     out = args.out or Path("runs") / f"soak-{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
     out.mkdir(parents=True, exist_ok=True)
     rotate_outputs(out, None, None, explicit_out=args.out is not None, prog="soak")   # runs/ caps of qiki run
-    load_before = _load()
+    load_before = load_average()
     print(f"soak: {plan.profile}/{plan.scenario} lockstep for {args.minutes:g} min, sample every {args.interval:g} s, "
           f"warm-up {warmup_s:.0f} s, latency spans {span_s:.0f} s; load average {load_before}; out {out}",
           flush=True)
@@ -80,7 +76,7 @@ def main() -> int:
     checks = verdicts(samples, run.crashed, warmup_s, span_s)
     rss = rss_figures(samples, warmup_s)
     first, last = latency_spans(samples, warmup_s, span_s)
-    load_after = _load()
+    load_after = load_average()
 
     rows = [s.row() for s in samples]
     with open(out / "samples.csv", "w", newline="") as f:

@@ -17,8 +17,7 @@ from rosgraph_msgs.msg import Clock
 from qiki.graph import GraphSpec
 from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
 from qiki_ros.graph_node import GraphNode
-from qiki_ros.step_sync import stamp_ns
-from qiki_ros.packing import from_stamp, unpack
+from qiki_ros.packing import from_stamp, stamp_ns, unpack
 from qiki_ros.spin_thread import SpinThread, private_context
 
 BANDS = {RadarFrame.BAND_LR: "lr", RadarFrame.BAND_SR: "sr"}
@@ -205,6 +204,16 @@ class GraphObserver:
                     return False
                 self.cond.wait(left)
             return True
+
+    def wait_for_node_names(self, predicate, timeout_s: float) -> set[str] | None:
+        """Poll the ROS graph's node names (hidden ones too, e.g. warm standbys) until predicate(names)
+        holds; returns them, or None after timeout_s. rclpy offers no wait on a graph change."""
+        deadline = time.monotonic() + timeout_s
+        while not predicate(names := set(self.node.get_node_names())):
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        return names
 
     def read(self, fn):
         """fn(state) under the state's lock (a consistent snapshot of what fn reads)."""

@@ -20,6 +20,11 @@ SPAN_S = 300.0              # latency comparison span: first / last 5 minutes af
 RSS_SPAN_S = 60.0           # RSS baseline / end: median over one minute (samples are noisy by a page or two)
 
 
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages as printed by the benches ("2.41 2.89 3.37")."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def read_rss_kb(pid: int) -> int | None:
     """VmRSS of a live process in kB from /proc/<pid>/status; None when it is gone (or a zombie)."""
     try:

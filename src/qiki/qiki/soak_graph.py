@@ -48,10 +48,9 @@ class _Sampler:
         self.next_t += self.interval_s * (int((t - self.next_t) // self.interval_s) + 1)
         rss = {p.spec.name: read_rss_kb(p.popen.pid) for p in sup.procs if p.popen}
         rss[RUNNER] = read_rss_kb(os.getpid())
-        window = latency_watch.probe.latency
-        latency, count = LatencyHistogram(), window.count
-        latency.add(window.since(self.paired))
-        self.paired = count
+        latency = LatencyHistogram()
+        new, self.paired = latency_watch.probe.latency.since(self.paired)
+        latency.add(new)
         sample = SoakSample(t, observer.read(lambda s: s.sim_time_s), rss, latency, os.getloadavg()[0])
         self.samples.append(sample)
         if self.on_sample is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
 from qiki.graph import ConfigError, GraphSpec, NodeSpec
+from qiki_ros.process_start import start_ticks
 
 _PR_SET_PDEATHSIG = 1
 STANDBY_DELAY_S = 3.0   # a spare starts this long after its node: the graph's own start-up has the CPU first
@@ -66,8 +67,8 @@ def processes_in_domain(domain_id: int) -> list[tuple[int, str]]:
 
 def _start_ticks(pid: int) -> int:
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
-    except (OSError, IndexError, ValueError):
+        return start_ticks(pid)
+    except (OSError, IndexError, ValueError):   # exited meanwhile
         return 0
 
 

@@ -71,10 +71,10 @@ class AgentNode(GraphNode):
                     continue
                 feed(**args)
         barrier = self.sync.barrier
-        gaps = {name.rpartition("/")[2]: n - self._missed_seen.get(name, 0) for name, n in barrier.missed.items()
-                if n != self._missed_seen.get(name, 0)}
+        new = {name.rpartition("/")[2]: n - self._missed_seen.get(name, 0) for name, n in barrier.missed.items()}
         self._missed_seen = dict(barrier.missed)
-        self.core.on_upstream(self._t_s, (name.rpartition("/")[2] for name in barrier.absent), gaps)
+        self.core.on_upstream(self._t_s, (name.rpartition("/")[2] for name in barrier.absent),
+                              {name: n for name, n in new.items() if n})
         if self._next_tick_ns is None:
             self._next_tick_ns = t_ns
         if t_ns >= self._next_tick_ns:

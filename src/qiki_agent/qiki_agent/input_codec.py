@@ -11,14 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from qiki_msgs.msg import DeviceHealth, RadarFrame, TrackArray, VehicleState
-from qiki_ros.packing import from_stamp, unpack_items
+from qiki_ros.packing import from_stamp, stamp_ns, unpack_items
 
 
 def vehicle_state_args(msg: VehicleState) -> dict:
     """Arguments of AgentCore.on_vehicle_state; t_s as the node's step time (stamp in ns * 1e-9)."""
     p, q, v, w = msg.pose.position, msg.pose.orientation, msg.velocity_world, msg.twist.angular
-    stamp = msg.header.stamp
-    return dict(t_s=(stamp.sec * 1_000_000_000 + stamp.nanosec) * 1e-9, position=(p.x, p.y, p.z), quaternion_wxyz=(q.w, q.x, q.y, q.z),
+    return dict(t_s=stamp_ns(msg.header.stamp) * 1e-9, position=(p.x, p.y, p.z), quaternion_wxyz=(q.w, q.x, q.y, q.z),
                 velocity_world=(v.x, v.y, v.z), angular_velocity_body=(w.x, w.y, w.z))
 
 

@@ -14,8 +14,8 @@ from qiki_ros import qos
 from qiki_ros.diagnostics import NodeDiagnostics
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
+from qiki_ros.packing import stamp_ns
 from qiki_ros.params import declare_model
-from qiki_ros.step_sync import stamp_ns
 
 BANDS = (TrackArray.BAND_LR, TrackArray.BAND_SR, TrackArray.BAND_UNION)
 

@@ -52,15 +52,15 @@ IFF_FOE = 2
 
 STATE_DIM = 6
 GATE_PROBABILITY = 0.997
+BIRTH_GATE_PROBABILITY = 0.9999
+_DENSE_PAIRS_MAX = 1024  # below these many (track x measurement) cells a dense distance matrix beats the k-d tree
+PHASES = ("predict", "gate", "assign", "update", "manage", "output")
 
 
 def chi2_quantile(probability: float, dof: int) -> float:
     """scipy.stats.chi2.ppf, computed as it does, without importing scipy.stats (~1 s at node start-up,
     which a restarted tracker cannot afford)."""
     return float(2.0 * gammaincinv(dof / 2.0, probability))
-BIRTH_GATE_PROBABILITY = 0.9999
-_DENSE_PAIRS_MAX = 1024  # below these many (track x measurement) cells a dense distance matrix beats the k-d tree
-PHASES = ("predict", "gate", "assign", "update", "manage", "output")
 
 
 class TrackerConfig(BaseModel):

@@ -39,13 +39,14 @@ class LatencyWindow:
             self.sum_s += seconds
             self.max_s = max(self.max_s, seconds)
 
-    def since(self, count: int) -> np.ndarray:
-        """The samples added after the first `count` (oldest first; at most the latest `capacity`)."""
+    def since(self, count: int) -> tuple[np.ndarray, int]:
+        """The samples added after the first `count` (oldest first; at most the latest `capacity`), and the
+        total count they bring it to, read together so that the next call neither misses nor repeats one."""
         with self._lock:
-            n = min(self.count - count, self.count, len(self._ring))
+            n = min(self.count - count, len(self._ring))
             if n <= 0:
-                return np.zeros(0)
-            return np.roll(self._ring, -self._next)[-n:].copy()
+                return np.zeros(0), self.count
+            return np.roll(self._ring, -self._next)[-n:].copy(), self.count
 
     def percentiles(self, *qs: float) -> list[float]:
         """Percentiles (0-100) of the samples in the window [s]; NaN before the first sample."""

@@ -40,6 +40,11 @@ def from_stamp(stamp: Time) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
+def stamp_ns(stamp: Time) -> int:
+    """builtin_interfaces/Time -> integer nanoseconds (exact: the step barrier's key)."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
 def unpack_items(msg, item: str, fields: dict[str, tuple], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """The flat per-item array fields of `msg` as numpy, checked for one consistent item count N.
 

@@ -26,7 +26,6 @@ SYNC = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
                   reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-
 def live_only(profile: QoSProfile) -> QoSProfile:
     """`profile` as a volatile subscription: a node restarted into a running graph takes live data only,
     not the transient-local history (up to `depth` old steps) the publishers keep for first joiners."""

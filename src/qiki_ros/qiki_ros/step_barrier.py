@@ -38,8 +38,7 @@ class StepBarrier:
         self.done_rejected = 0    # StepDone announcements whose topics and counts differ in length
         self.absent: set[str] = set()          # producers dropped by expire(), not waited for
         self.rejoined_at: dict[str, int] = {}  # producer -> first step it announced after coming back
-        self.seen: set[str] = set()            # producers that announced at least once
-        self._first_heard: dict[str, int] = {}  # producer -> stamp of its first announcement
+        self.first_heard: dict[str, int] = {}  # producer -> stamp of its first announcement (seen at all)
         self.missed: dict[str, int] = defaultdict(int)  # producer -> steps given up without its StepDone
         self.expired = 0          # producers dropped by expire() so far
         self.rejoined = 0         # producers re-admitted so far
@@ -76,8 +75,7 @@ class StepBarrier:
         if late:
             self.stale_dropped += 1
             return
-        self.seen.add(producer)
-        self._first_heard.setdefault(producer, stamp_ns)
+        self.first_heard.setdefault(producer, stamp_ns)
         expected = {t: int(c) for t, c in zip(topics, counts) if t in self.topics}
         self._step(stamp_ns).done[producer] = expected
 
@@ -104,7 +102,7 @@ class StepBarrier:
             return []
         unseen_timeout_s = 10 * timeout_s if unseen_timeout_s is None else unseen_timeout_s
         waiting = self._required(t) - set(step.done)
-        missing = sorted(p for p in waiting if p in self.seen or waited > unseen_timeout_s)
+        missing = sorted(p for p in waiting if p in self.first_heard or waited > unseen_timeout_s)
         if waiting and not missing:
             return []
         self.absent.update(missing)
@@ -123,13 +121,12 @@ class StepBarrier:
         """
         out = []
         while self._steps:
-            complete = [t for t in sorted(self._steps) if self._complete(t)]
-            if not complete:
+            t = next((t for t in sorted(self._steps) if self._complete(t)), None)
+            if t is None:
                 break
-            t = complete[0]
             for older in [s for s in self._steps if s < t]:
                 for p in self._required(older) - set(self._steps.pop(older).done):
-                    if self._first_heard.get(p, older) < older:
+                    if self.first_heard.get(p, older) < older:
                         self.missed[p] += 1
                 self.skipped += 1
             out.append((t, dict(self._steps.pop(t).data)))

@@ -7,10 +7,8 @@ crashed node does not freeze the graph; it is re-admitted when it announces agai
 """
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any, Callable
 
 from rclpy.clock import Clock, ClockType
@@ -20,11 +18,9 @@ from rclpy.subscription_content_filter_options import ContentFilterOptions
 from qiki_msgs.msg import StepDone
 from qiki_ros import qos
 from qiki_ros.diagnostics import NodeDiagnostics
+from qiki_ros.packing import stamp_ns
+from qiki_ros.process_start import seconds_since_start
 from qiki_ros.step_barrier import StepBarrier
-
-
-def stamp_ns(stamp) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 class CountedPublisher:
@@ -41,13 +37,6 @@ class CountedPublisher:
 
     def get_subscription_count(self) -> int:
         return self.publisher.get_subscription_count()
-
-
-def seconds_since_process_start() -> float:
-    """Wall seconds since this process started (Linux /proc): how long a restart took to get here."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    started = int(Path("/proc/self/stat").read_text().rpartition(")")[2].split()[19]) / ticks
-    return float(Path("/proc/uptime").read_text().split()[0]) - started
 
 
 class StepSync:
@@ -96,7 +85,7 @@ class StepSync:
                                       content_filter_options=filt)
         if self.joining:
             self.node.get_logger().info(f"step barrier: joining the running graph live, "
-                                        f"{seconds_since_process_start():.2f} s after process start")
+                                        f"{seconds_since_start():.2f} s after process start")
         if self.upstream and self.producer_timeout_s > 0:   # wall clock: sim time stands still while we wait
             self.node.create_timer(min(0.25, self.producer_timeout_s / 2), self._expire,
                                    clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -158,7 +147,7 @@ class StepSync:
             if self.joining and not self._stepped:
                 self._stepped = True
                 self.node.get_logger().info(f"step barrier: first step t={t_ns * 1e-9:.3f} s, "
-                                            f"{seconds_since_process_start():.2f} s after process start")
+                                            f"{seconds_since_start():.2f} s after process start")
             start, cpu = time.perf_counter(), time.thread_time()
             self.on_step(t_ns, inputs)
             if self.announce:

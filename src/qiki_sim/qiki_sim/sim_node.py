@@ -173,11 +173,15 @@ class SimNode(GraphNode):
         timeout = self.cfg.clock.agent_timeout_s
         return timeout if self.agent_done_step >= 0 or not timeout else max(timeout, self.cfg.start.wait_timeout_s)
 
+    def _blocking_agent(self) -> list[str]:
+        """Silent members other than the agent (the sim's own upstream): the agent cannot step without them."""
+        return sorted(set(self.silent) - self.sync.upstream)
+
     def _agent_given_up(self) -> bool:
         """Step on without the agent: it finished no step for agent_timeout_s, or a member upstream of
         it went silent, so it cannot finish one until that member is back (its restart needs steps)."""
         silent_for = time.monotonic() - self._last_agent_s
-        if set(self.silent) - self.sync.upstream and silent_for > self.cfg.clock.member_timeout_s:
+        if self._blocking_agent() and silent_for > self.cfg.clock.member_timeout_s:
             return True
         return 0 < self._agent_timeout_s() < silent_for
 
@@ -204,7 +208,7 @@ class SimNode(GraphNode):
         if not self._agent_silent:
             self._agent_silent = True
             self.pending.clear()
-            blocking = sorted(set(self.silent) - self.sync.upstream)
+            blocking = self._blocking_agent()
             why = f"{', '.join(blocking)} silent" if blocking else \
                 f"it finished no step for {self.cfg.clock.agent_timeout_s:g} s"
             self.get_logger().warning(f"lockstep: the agent cannot step ({why}): stepping without it, vehicle stopped")
