@@ -21,6 +21,16 @@ def domain_id(monkeypatch):
 
 
 @pytest.fixture
+def observer(domain_id):
+    """A GraphObserver of the default graph on this test's domain (ROS imported only when used)."""
+    from qiki.observer import GraphObserver
+    from qiki.plan import make_plan
+    obs = GraphObserver(make_plan().graph)
+    yield obs
+    obs.close()
+
+
+@pytest.fixture
 def leftover_processes():
     """Function domain_id -> live workspace processes of that graph (must be [] after a test)."""
     return processes_in_domain

@@ -12,15 +12,6 @@ pytestmark = pytest.mark.integration
 QIKI = Path(sys.executable).with_name("qiki")
 
 
-@pytest.fixture
-def observer():
-    from qiki.observer import GraphObserver
-    from qiki.plan import make_plan
-    obs = GraphObserver(make_plan().graph)
-    yield obs
-    obs.close()
-
-
 def _booted(state):
     """The agent passed its self test: BOOTING -> IDLE (it may have started its mission since)."""
     return any(t["from"] == "BOOTING" and t["to"] == "IDLE" for t in state.fsm_transitions)

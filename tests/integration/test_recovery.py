@@ -8,20 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
-QIKI = __import__("pathlib").Path(sys.executable).with_name("qiki")
-
-
-@pytest.fixture
-def observer(domain_id):
-    from qiki.observer import GraphObserver
-    from qiki.plan import make_plan
-    obs = GraphObserver(make_plan().graph)
-    yield obs
-    obs.close()
+QIKI = Path(sys.executable).with_name("qiki")
 
 
 def _pids_of(processes, executable: str) -> list[int]:
@@ -29,10 +21,11 @@ def _pids_of(processes, executable: str) -> list[int]:
     return [pid for pid, cmd in processes if f"/{executable} " in cmd]
 
 
-def _standbys_up(observer) -> bool:
-    """Every warm standby (radar, tracker, agent in graph.yaml) has its placeholder node in the graph."""
-    names = observer.node.get_node_names()
-    return sum(name.startswith("_qiki_standby_") for name in names) == 3
+def _standbys_up(names: set[str]) -> bool:
+    """Every warm standby (graph.yaml restart.standby: radar, tracker, agent) has its placeholder in the graph."""
+    from qiki.plan import make_plan
+    wanted = sum(n.restart.standby for n in make_plan().graph.nodes)
+    return sum(name.startswith("_qiki_standby_") for name in names) == wanted
 
 
 @pytest.mark.parametrize("standby", [True, False], ids=["standby", "fresh-process"])
@@ -48,11 +41,9 @@ def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(dom
         assert observer.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and "tracks" in s.seen_wall
                                  and s.sim_time_s >= 10.0, timeout_s=120), \
             f"graph never came up: {observer.state.agent_state}, sim {observer.state.sim_time_s} s"
-        if standby:   # the graph has no event for a new node: poll it
-            deadline = time.monotonic() + 60
-            while not _standbys_up(observer):
-                assert time.monotonic() < deadline, f"standbys never came up: {observer.node.get_node_names()}"
-                time.sleep(0.05)
+        if standby:
+            assert observer.wait_for_node_names(_standbys_up, timeout_s=60), \
+                f"standbys never came up: {observer.node.get_node_names()}"
         trackers = _pids_of(leftover_processes(domain_id), "tracker_node")
         assert len(trackers) == (2 if standby else 1), trackers
         tracker = trackers[0]

@@ -3,29 +3,11 @@ through its hidden placeholder node, creates its own node only when told `go`, a
 of input or SIGINT. The takeover itself is exercised by tests/integration/test_recovery.py."""
 import signal
 import subprocess
-import time
 from contextlib import contextmanager
 
 import pytest
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def graph_names(domain_id):
-    from qiki.observer import GraphObserver
-    from qiki.plan import make_plan
-    obs = GraphObserver(make_plan().graph)
-    yield lambda: set(obs.node.get_node_names())
-    obs.close()
-
-
-def _wait_names(graph_names, predicate, timeout_s=60.0) -> set[str]:
-    deadline = time.monotonic() + timeout_s
-    while not predicate(names := graph_names()):   # the graph has no event for a new node: poll it
-        assert time.monotonic() < deadline, f"graph nodes: {names}"
-        time.sleep(0.05)
-    return names
 
 
 @contextmanager
@@ -45,30 +27,31 @@ def standby_radar(domain_id):
 
 
 @pytest.mark.parametrize("leave", ["end-of-input", "sigint"])
-def test_standby_waits_with_only_its_placeholder_then_leaves_cleanly(domain_id, graph_names, leftover_processes,
+def test_standby_waits_with_only_its_placeholder_then_leaves_cleanly(domain_id, observer, leftover_processes,
                                                                      leave):
     with standby_radar(domain_id) as proc:
-        names = _wait_names(graph_names, lambda n: f"_qiki_standby_{proc.pid}" in n)
+        names = observer.wait_for_node_names(lambda n: f"_qiki_standby_{proc.pid}" in n, timeout_s=60)
+        assert names is not None, "the standby's placeholder never appeared"
         assert "radar" not in names                    # no node of its own yet: nothing published, nothing heard
         if leave == "end-of-input":
-            proc.stdin.close()                         # what a dead runner's pipe looks like
-            proc.stdin = None                          # closed: communicate() must not flush it
+            out, _ = proc.communicate(timeout=30)      # closes stdin: what a dead runner's pipe looks like
         else:
-            proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+            proc.send_signal(signal.SIGINT)            # stdin stays open: the signal alone must end it
+            proc.wait(timeout=30)
+            out = proc.stdout.read()
     assert proc.returncode == 0, out
     assert "Traceback" not in out.decode()
     assert leftover_processes(domain_id) == []
 
 
-def test_standby_told_go_becomes_the_node(domain_id, graph_names, leftover_processes):
+def test_standby_told_go_becomes_the_node(domain_id, observer, leftover_processes):
     with standby_radar(domain_id) as proc:
-        _wait_names(graph_names, lambda n: f"_qiki_standby_{proc.pid}" in n)
+        assert observer.wait_for_node_names(lambda n: f"_qiki_standby_{proc.pid}" in n, timeout_s=60)
         proc.stdin.write(b"go\n")
-        proc.stdin.close()
-        proc.stdin = None
-        names = _wait_names(graph_names, lambda n: "radar" in n and f"_qiki_standby_{proc.pid}" not in n)
-        assert "radar" in names
+        proc.stdin.flush()
+        names = observer.wait_for_node_names(lambda n: "radar" in n and f"_qiki_standby_{proc.pid}" not in n,
+                                             timeout_s=60)
+        assert names is not None and "radar" in names, "the standby never became the radar node"
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out

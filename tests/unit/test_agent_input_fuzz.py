@@ -138,6 +138,17 @@ class Oracle:
         cov_ok = a["covariance"] is None or np.isfinite(a["covariance"]).all()
         return not ((np.abs(a["state"]) < MAX_ABS_STATE).all() and cov_ok)
 
+    @staticmethod
+    def shape_ok(msg) -> bool:
+        """Do the message's flat arrays describe one set of N items (covariance and codes may be empty)?"""
+        if isinstance(msg, TrackArray):
+            n = len(msg.id)
+            return (len(msg.status) == len(msg.iff) == len(msg.track_band) == n and len(msg.state) == 6 * n
+                    and len(msg.covariance) in (0, 36 * n) and len(msg.transponder_code) in (0, n))
+        if isinstance(msg, DeviceHealth):
+            return len(msg.name) == len(msg.level) == len(msg.value)
+        return True
+
     def device_health_bad(self, a: dict) -> bool:
         bad = a["stamp_s"] < self.health_t
         self.health_t = self.health_t if bad else a["stamp_s"]
@@ -177,8 +188,10 @@ def _run(profile: str, steps) -> AgentCore:
                 args = to_args(msg)
             except ValueError as exc:                         # the node counts these in inputs_dropped
                 assert str(exc).startswith(f"{type(msg).__name__}: ") and "\n" not in str(exc)
+                assert not oracle.shape_ok(msg), str(exc)
                 dropped += 1
                 continue
+            assert oracle.shape_ok(msg), type(msg).__name__
             before = core.inputs_rejected
             getattr(core, method)(**args)
             bad = getattr(oracle, judge)(args) if judge else False

@@ -14,8 +14,11 @@ from qiki.plan import UsageError, config_dir, make_plan
 QIKI = Path(sys.executable).with_name("qiki")
 
 
-def qiki(*args):
-    proc = subprocess.run([str(QIKI), *args], capture_output=True, text=True, timeout=60)
+def qiki(*args, env: dict | None = None):
+    """Run the qiki CLI; with `env`, in this environment minus any QIKI_* setting, plus `env`."""
+    if env is not None:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("QIKI_")}, **env}
+    proc = subprocess.run([str(QIKI), *args], capture_output=True, text=True, timeout=60, env=env)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -96,17 +99,11 @@ def test_malformed_scenario_names_file_and_key(cfg):
     assert "\n" not in msg and "bot_patrol.yaml" in msg and "seed" in msg, msg
 
 
-def qiki_env(env: dict, *args):
-    proc = subprocess.run([str(QIKI), *args], capture_output=True, text=True, timeout=60,
-                          env={**{k: v for k, v in os.environ.items() if not k.startswith("QIKI_")}, **env})
-    return proc.returncode, proc.stdout, proc.stderr
-
-
 def test_config_show_prints_every_parameter_with_its_source(tmp_path):
     over = tmp_path / "site.yaml"
     over.write_text("/**/agent:\n  ros__parameters:\n    mission: {laps: 3}\n")
-    code, out, err = qiki_env({"QIKI_TRACKER__TRACKER__CONFIRM_M": "3", "QIKI_OVERRIDES_FILE": str(over)},
-                              "config", "show", "--rate", "2", "--set", "scorer.gospa.c_m=7.5")
+    code, out, err = qiki("config", "show", "--rate", "2", "--set", "scorer.gospa.c_m=7.5",
+                              env={"QIKI_TRACKER__TRACKER__CONFIRM_M": "3", "QIKI_OVERRIDES_FILE": str(over)})
     assert (code, err) == (0, ""), err
     rows = {line.split()[0]: line.split(None, 2)[1:] for line in out.splitlines() if line.strip()}
     assert rows["profile"] == ["bot"] and rows["namespace"] == ["/qiki"]
@@ -121,12 +118,12 @@ def test_config_show_prints_every_parameter_with_its_source(tmp_path):
 
 
 def test_config_show_json_and_the_run_default(tmp_path):
-    code, out, _ = qiki_env({}, "config", "show", "--profile", "ship", "--json")
+    code, out, _ = qiki("config", "show", "--profile", "ship", "--json", env={})
     data = json.loads(out)
     assert code == 0 and data["profile"] == "ship" and data["scenario"] == "ship_station_keeping"
     assert data["parameters"]["sim.clock.mode"] == {"value": "lockstep", "source": "run default"}
     assert data["parameters"]["sim.frame_id"] == {"value": "eci", "source": "profile config/params/ship.yaml"}
-    code, out, _ = qiki_env({}, "config", "show", "--for", "bringup", "--json")
+    code, out, _ = qiki("config", "show", "--for", "bringup", "--json", env={})
     assert json.loads(out)["parameters"]["sim.clock.mode"] == {"value": "realtime",
                                                               "source": "profile config/params/bot.yaml"}
 
@@ -145,7 +142,7 @@ def test_config_show_json_and_the_run_default(tmp_path):
     ({}, ["config"], "required: show"),
 ])
 def test_bad_configuration_is_one_line_exit_2(env, args, expected):
-    code, out, err = qiki_env(env, *args)
+    code, out, err = qiki(*args, env=env)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and expected in err, err
     assert "Traceback" not in err

@@ -86,15 +86,16 @@ def test_bag_parent_rotates_bags_only(tmp_path):
     assert names(tmp_path) == ["bag_b", "run"]
 
 
-def test_explicit_out_parent_is_rotated_only_with_a_cap(tmp_path):
+def test_explicit_out_parent_is_rotated_only_with_a_cap(tmp_path, monkeypatch):
     from qiki.cli import rotate_outputs
-    for i in range(3):
+    monkeypatch.setattr("qiki.cli.DEFAULT_MAX_COUNT", 2)           # small, so that the default cap bites here
+    for i in range(4):
         make_run(tmp_path, f"run{i}", age_s=10 - i)
     out = tmp_path / "mine"
     out.mkdir()
     rotate_outputs(out, None, None, explicit_out=True)             # e.g. --out /tmp/x: /tmp is not ours
-    assert len(names(tmp_path)) == 4
-    rotate_outputs(out, 2, None, explicit_out=True)
-    assert names(tmp_path) == ["mine", "run2"]
-    rotate_outputs(out, None, None, explicit_out=False)            # default runs/: default caps (50, 2 GiB)
-    assert names(tmp_path) == ["mine", "run2"]
+    assert len(names(tmp_path)) == 5
+    rotate_outputs(out, 3, None, explicit_out=True)
+    assert names(tmp_path) == ["mine", "run2", "run3"]
+    rotate_outputs(out, None, None, explicit_out=False)            # default runs/: the default caps apply
+    assert names(tmp_path) == ["mine", "run3"]

@@ -121,11 +121,11 @@ def test_read_rss_of_this_process_and_of_no_process():
 def test_latency_window_since_a_count():
     from qiki_ros.node_health import LatencyWindow
     w = LatencyWindow(capacity=4)
-    assert len(w.since(0)) == 0
+    assert len(w.since(0)[0]) == 0 and w.since(0)[1] == 0
     for v in (1.0, 2.0, 3.0):
         w.add(v)
-    assert w.since(1).tolist() == [2.0, 3.0]
+    assert w.since(1)[0].tolist() == [2.0, 3.0] and w.since(1)[1] == 3
     for v in (4.0, 5.0, 6.0):
         w.add(v)                      # wrapped: only the latest 4 are kept
-    assert w.since(0).tolist() == [3.0, 4.0, 5.0, 6.0]
-    assert w.since(4).tolist() == [5.0, 6.0] and w.since(6).tolist() == []
+    assert w.since(0)[0].tolist() == [3.0, 4.0, 5.0, 6.0]
+    assert w.since(4)[0].tolist() == [5.0, 6.0] and w.since(6)[0].tolist() == [] and w.since(6)[1] == 6

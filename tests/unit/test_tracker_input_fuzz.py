@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz_inputs import fuzz_settings
 from qiki_msgs.msg import RadarFrame
 from qiki_radar.frame_codec import frame_measurements
 from qiki_radar.tracker import Measurements, Tracker, TrackerConfig
@@ -94,7 +95,7 @@ def _snapshot(tracker: Tracker):
     return tracker.time, tracks.id.tolist(), tracks.state.tolist(), tracks.covariance.tolist(), tracks.hits.tolist()
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@fuzz_settings(200)
 @given(st.lists(st.one_of(st.integers(0, 400).map(lambda k: k / 10.0), st.sampled_from([0.0, 1e6, 4.2e9])),
                 min_size=1, max_size=25))
 def test_out_of_order_duplicate_and_backwards_stamps(times):
