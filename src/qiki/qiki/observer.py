@@ -159,8 +159,15 @@ class GraphObserver:
         self._update(upd, seen="status")
 
     def _on_vehicle_state(self, msg: VehicleState) -> None:
-        p = msg.pose.position
-        self._update(lambda s: s._ego.__setitem__(stamp_ns(msg.header.stamp), np.array([p.x, p.y, p.z])))
+        p, t = msg.pose.position, stamp_ns(msg.header.stamp)
+        sim_s = from_stamp(msg.header.stamp)
+
+        def upd(s: GraphState) -> None:
+            # /clock is best effort (as rclpy's TimeSource takes it) and a busy observer may lose all of it
+            # for a while; the reliable vehicle state carries the same sim time
+            s.sim_time_s = max(s.sim_time_s, sim_s)
+            s._ego[t] = np.array([p.x, p.y, p.z])
+        self._update(upd)
 
     def _on_truth(self, msg: WorldTruth) -> None:
         t = stamp_ns(msg.header.stamp)
