@@ -59,7 +59,8 @@ class Loop:
     distance: list = field(default_factory=list)  # (t, distance to watch_id) [m]
     closest: tuple = (math.inf, -1, 0.0)  # (distance, id, t) of the nearest approach of any object [m]
     tracker_down: tuple = (math.inf, math.inf)  # sim time window with no tracks and the tracker's heartbeat lost
-    tracker_gaps: list = field(default_factory=list)  # sim times the tracker comes back having missed 12 steps
+    tracker_gaps: list = field(default_factory=list)  # sim times the tracker comes back with its state lost:
+    gap_kind: str = "missed"                          # having missed 12 steps, or "restarted" (no step missed)
 
     @classmethod
     def make(cls, sc: Scenario, **cfg_overrides) -> "Loop":
@@ -109,7 +110,8 @@ class Loop:
                 agent.on_radar_frame(t)
                 down = self.tracker_down[0] <= t < self.tracker_down[1]
                 gap = bool(self.tracker_gaps) and t >= self.tracker_gaps[0] - 1e-9
-                agent.on_upstream(t, ["tracker"] if down else [], {"tracker": 12} if gap else None)
+                agent.on_upstream(t, ["tracker"] if down else [], {"tracker": 12} if gap and self.gap_kind == "missed"
+                                  else None, ["tracker"] if gap and self.gap_kind == "restarted" else ())
                 if gap:
                     self.tracker_gaps.pop(0)
                 if not down:
@@ -273,17 +275,19 @@ def test_lost_tracker_heartbeat_means_safe_mode_at_the_next_tick_and_the_patrol_
     assert agent.fsm.state == "MISSION_ACTIVE" and agent.mission_result == "active"
 
 
-def test_tracker_back_after_missing_steps_means_safe_mode_and_the_patrol_resumes():
+@pytest.mark.parametrize("kind, text", [("missed", "tracker missed 12 steps"), ("restarted", "tracker restarted")])
+def test_tracker_back_after_a_restart_means_safe_mode_and_the_patrol_resumes(kind, text):
     """A restart faster than the heartbeat timeout: the barrier never dropped the tracker, but the
-    steps it missed are a gap, and the new process has lost every track."""
+    steps it missed are a gap, or (a standby taking over between two steps) its StepDone carries a new
+    incarnation; either way the new process has lost every track."""
     loop = Loop.make(scenario("bot_patrol"))
-    loop.tracker_gaps = [20.0]
+    loop.tracker_gaps, loop.gap_kind = [20.0], kind
     loop.run(35.0)
     agent = loop.agent
     entered = next(t for t, s in loop.states if s == "SAFE_MODE")
     assert entered == pytest.approx(20.0)
     silent, resumed = loop.first(EventCode.UPSTREAM_SILENT), loop.first(EventCode.UPSTREAM_RESUMED)
-    assert silent[0] == resumed[0] == pytest.approx(20.0) and "tracker (12 steps)" in silent[3]
+    assert silent[0] == resumed[0] == pytest.approx(20.0) and text in silent[3]
     recovered = next(h for h in agent.fsm.history if h.trigger == "recover")
     assert 21.0 + 5.0 <= recovered.t_s <= 21.0 + 6.5   # gap fact >= 1 s, then 5 s of `recovered`
     assert agent.fsm.state == "MISSION_ACTIVE" and agent.mission_result == "active"

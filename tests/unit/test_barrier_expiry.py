@@ -16,10 +16,10 @@ def barrier(clock: WallClock) -> StepBarrier:
     return StepBarrier({"/q/sim", "/q/tracker"}, {"/q/tracks", "/q/state"}, clock=clock)
 
 
-def announce(b: StepBarrier, producer: str, t: int, topic: str | None = None) -> None:
+def announce(b: StepBarrier, producer: str, t: int, topic: str | None = None, incarnation: int = 0) -> None:
     if topic:
         b.add_data(topic, t * S, f"{producer}@{t}")
-    b.add_done(producer, t * S, [topic] if topic else [], [1] if topic else [])
+    b.add_done(producer, t * S, [topic] if topic else [], [1] if topic else [], incarnation)
 
 
 def test_a_silent_producer_holds_the_step_until_the_timeout_then_is_dropped():
@@ -138,3 +138,24 @@ def test_steps_given_up_at_start_up_are_not_missed_steps():
     announce(b, "/q/tracker", 2, "/q/tracks")
     assert [t for t, _ in b.release()] == [2 * S]
     assert b.skipped == 1 and dict(b.missed) == {}
+
+
+def test_a_restart_between_two_steps_is_counted_by_its_new_incarnation():
+    """A warm standby takes over before the next step: no step is missed, but the incarnation changes."""
+    b = barrier(WallClock())
+    for t in (1, 2, 3):
+        announce(b, "/q/sim", t, "/q/state", incarnation=7)
+    announce(b, "/q/tracker", 1, "/q/tracks", incarnation=100)
+    announce(b, "/q/tracker", 2, "/q/tracks", incarnation=100)
+    assert dict(b.restarted) == {}                   # the first incarnation heard is not a restart
+    announce(b, "/q/tracker", 3, "/q/tracks", incarnation=200)
+    assert [t for t, _ in b.release()] == [1 * S, 2 * S, 3 * S]
+    assert dict(b.restarted) == {"/q/tracker": 1} and dict(b.missed) == {} and b.incarnation["/q/tracker"] == 200
+
+
+def test_an_unknown_incarnation_is_never_a_restart():
+    """0 (a producer that does not fill the field, e.g. a replayed recording of an older build)."""
+    b = barrier(WallClock())
+    for t, inc in ((1, 100), (2, 0), (3, 100)):
+        announce(b, "/q/tracker", t, "/q/tracks", incarnation=inc)
+    assert dict(b.restarted) == {}

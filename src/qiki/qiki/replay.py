@@ -75,7 +75,8 @@ CONFIG_PLACEHOLDER = "$QIKI_CONFIG"
 
 
 def canonical_cdr(data: bytes, msgtype: str, store, config_dirs: tuple[str, ...] = ()) -> bytes:
-    """The message's CDR with its alignment padding zeroed (decoded and encoded again with rosbags).
+    """The message's CDR with its alignment padding zeroed (decoded and encoded again with rosbags) and
+    a StepDone's incarnation zeroed.
 
     Publishers serialise into buffers that are not cleared, so the padding bytes between fields of the
     same message can differ from one run to the next; every field's bytes are kept as they are, except
@@ -84,6 +85,8 @@ def canonical_cdr(data: bytes, msgtype: str, store, config_dirs: tuple[str, ...]
     Surplus bytes after the message (``rclpy.serialization.serialize_message`` leaves some) are dropped."""
     from qiki_bag.reader import deserialize
     msg = deserialize(store, bytes(data), msgtype)
+    if msgtype == "qiki_msgs/msg/StepDone":
+        msg.incarnation = 0     # which process ran (a start time), not what it computed
     if msgtype == "qiki_msgs/msg/Event" and config_dirs:
         text = msg.message
         for path in sorted(config_dirs, key=len, reverse=True):

@@ -285,16 +285,22 @@ class AgentCore:
         if _finite(t_s):
             self._last_radar_t = float(t_s)
 
-    def on_upstream(self, t_s: float, silent, missed: dict[str, int] | None = None) -> None:
+    def on_upstream(self, t_s: float, silent, missed: dict[str, int] | None = None, restarted=()) -> None:
         """The upstream nodes (sim, radar, tracker) whose StepDone heartbeat the step barrier lost
-        (fact upstream_silent), and those that just came back after missing steps before it noticed
-        (`missed`: node -> steps; fact seconds_since_upstream_gap). A change is an event."""
+        (fact upstream_silent), those that just came back after missing steps before it noticed
+        (`missed`: node -> steps), and those that announced a new process incarnation without missing a
+        step (`restarted`: a standby took over between two steps). Either of the last two is a gap (fact
+        seconds_since_upstream_gap): the node lost its state. A change is an event."""
         silent = tuple(sorted(silent))
-        if missed and _finite(t_s):
+        missed = missed or {}
+        restarted = sorted(set(restarted) - set(missed))
+        if (missed or restarted) and _finite(t_s):
             self._upstream_gap_t = float(t_s)
-            gaps = ", ".join(f"{name} ({n} step{'s' if n != 1 else ''})" for name, n in sorted(missed.items()))
-            self.emit(EventCode.UPSTREAM_SILENT, ERROR, f"missed steps from {gaps}: restarted or stalled")
-            self.emit(EventCode.UPSTREAM_RESUMED, INFO, f"step heartbeat back from {', '.join(sorted(missed))}")
+            gaps = [f"{name} missed {n} step{'s' if n != 1 else ''}" for name, n in sorted(missed.items())]
+            gaps += [f"{name} restarted" for name in restarted]
+            self.emit(EventCode.UPSTREAM_SILENT, ERROR, f"{', '.join(gaps)}: its state is lost")
+            self.emit(EventCode.UPSTREAM_RESUMED, INFO,
+                      f"step heartbeat back from {', '.join(sorted([*missed, *restarted]))}")
         if silent == self.upstream_silent:
             return
         lost, back = sorted(set(silent) - set(self.upstream_silent)), sorted(set(self.upstream_silent) - set(silent))

@@ -49,7 +49,7 @@ class AgentNode(GraphNode):
         self._next_tick_ns: int | None = None
         self._tick_ns = round(1e9 / self.cfg.tick_hz)
         self._t_s = 0.0
-        self._missed_seen: dict[str, int] = {}   # StepBarrier.missed already handed to the core
+        self._gaps_seen: dict[str, dict[str, int]] = {"missed": {}, "restarted": {}}   # already handed to the core
 
     def now_s(self) -> float:
         """Sim time of the step being processed (the agent's notion of now)."""
@@ -71,15 +71,18 @@ class AgentNode(GraphNode):
                     continue
                 feed(**args)
         barrier = self.sync.barrier
-        new = {name.rpartition("/")[2]: n - self._missed_seen.get(name, 0) for name, n in barrier.missed.items()}
-        self._missed_seen = dict(barrier.missed)
-        self.core.on_upstream(self._t_s, (name.rpartition("/")[2] for name in barrier.absent),
-                              {name: n for name, n in new.items() if n})
+        missed, restarted = (self._new_counts(kind, getattr(barrier, kind)) for kind in ("missed", "restarted"))
+        self.core.on_upstream(self._t_s, (name.rpartition("/")[2] for name in barrier.absent), missed, restarted)
         if self._next_tick_ns is None:
             self._next_tick_ns = t_ns
         if t_ns >= self._next_tick_ns:
             self._next_tick_ns += self._tick_ns * (1 + (t_ns - self._next_tick_ns) // self._tick_ns)
             self.on_tick()
+
+    def _new_counts(self, kind: str, counts: dict[str, int]) -> dict[str, int]:
+        """node (short name) -> growth of a StepBarrier per-producer counter since the last step."""
+        seen, self._gaps_seen[kind] = self._gaps_seen[kind], dict(counts)
+        return {name.rpartition("/")[2]: n - seen.get(name, 0) for name, n in counts.items() if n > seen.get(name, 0)}
 
     def emit(self, code: int, severity: int, text: str) -> None:
         ev = Event(code=int(code), severity=severity, source=self.get_name(), message=text)

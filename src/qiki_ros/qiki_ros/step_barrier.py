@@ -9,7 +9,9 @@ A producer that stops announcing (its process died) would hold the barrier forev
 a producer the oldest pending step has waited on for longer than a wall-clock timeout, so the graph
 runs on without it (degraded, and counted), and its next StepDone re-admits it from that step on.
 A producer that comes back before that timeout (a fast restart) leaves a gap instead: the steps it
-never announced are given up once a later step completes, and `missed` counts them per producer.
+never announced are given up once a later step completes, and `missed` counts them per producer. A
+restart that misses no step at all (a warm standby taking over between two steps) still announces a new
+incarnation, and `restarted` counts those per producer.
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ class StepBarrier:
         self.rejoined_at: dict[str, int] = {}  # producer -> first step it announced after coming back
         self.first_heard: dict[str, int] = {}  # producer -> stamp of its first announcement (seen at all)
         self.missed: dict[str, int] = defaultdict(int)  # producer -> steps given up without its StepDone
+        self.incarnation: dict[str, int] = {}           # producer -> incarnation of its latest StepDone
+        self.restarted: dict[str, int] = defaultdict(int)  # producer -> times its incarnation changed
         self.expired = 0          # producers dropped by expire() so far
         self.rejoined = 0         # producers re-admitted so far
 
@@ -56,8 +60,10 @@ class StepBarrier:
             return
         self._step(stamp_ns).data[topic].append(msg)
 
-    def add_done(self, producer: str, stamp_ns: int, topics: list[str], counts: list[int]) -> None:
-        """`producer` announced StepDone(stamp_ns) with its message counts per topic.
+    def add_done(self, producer: str, stamp_ns: int, topics: list[str], counts: list[int],
+                 incarnation: int = 0) -> None:
+        """`producer` announced StepDone(stamp_ns) with its message counts per topic, from its process
+        `incarnation` (0 = unknown: never counted as a restart).
 
         Raises ValueError (one line, nothing recorded) when topics and counts differ in length."""
         if producer not in self.upstream:
@@ -65,6 +71,10 @@ class StepBarrier:
         if len(topics) != len(counts):
             self.done_rejected += 1
             raise ValueError(f"StepDone from {producer}: {len(topics)} topics but {len(counts)} counts")
+        if incarnation:
+            if self.incarnation.get(producer, incarnation) != incarnation:
+                self.restarted[producer] += 1
+            self.incarnation[producer] = incarnation
         late = self.last_released is not None and stamp_ns <= self.last_released
         if producer in self.absent:
             # heard again: waited for from this step on, or from the next one if we ran past it already

@@ -73,6 +73,7 @@ class StepSync:
         self._first_input: dict[int, float] = {}      # step stamp -> wall time its first message arrived
         self.pub_done = node.create_publisher(StepDone, "step_done", qos.SYNC)
         self.name = node.get_fully_qualified_name()
+        self.incarnation = time.time_ns()   # StepDone.incarnation: tells consumers this process from a restarted one
 
     def start(self) -> None:
         """Join the barrier: call last in the node's constructor, after every subscription exists,
@@ -132,7 +133,8 @@ class StepSync:
         self.heard_step[msg.node] = max(self.heard_step.get(msg.node, 0), stamp_ns(msg.header.stamp))
         rejoined = self.barrier.rejoined
         try:
-            self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts))
+            self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts),
+                                  msg.incarnation)
         except ValueError as exc:
             self.node.get_logger().warning(f"{exc}: ignored ({self.barrier.done_rejected} rejected so far)",
                                            throttle_duration_sec=1.0)
@@ -160,7 +162,8 @@ class StepSync:
 
     def done(self, t_ns: int) -> None:
         """Announce that this node published everything it had for step t."""
-        msg = StepDone(node=self.name, topics=list(self.counts), counts=list(self.counts.values()))
+        msg = StepDone(node=self.name, topics=list(self.counts), counts=list(self.counts.values()),
+                       incarnation=self.incarnation)
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(t_ns, 1_000_000_000)
         self.pub_done.publish(msg)
         self.counts.clear()
