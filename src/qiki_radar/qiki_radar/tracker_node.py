@@ -38,26 +38,33 @@ class TrackerNode(GraphNode):
         self.sync.start()
 
     def on_step(self, t_ns: int, inputs: dict) -> None:
-        """Sim step t: process its frames LR before SR (order independent of delivery)."""
+        """Sim step t: process its frames LR before SR (order independent of delivery), then publish the
+        tracks once: consumers get one picture per step, not one per band frame (on LR steps that halves
+        the ~0.3 MB arrays on the agent's path)."""
         frames = [f for topic in self.frame_topics for f in inputs.get(topic, [])]
+        last = None
         for frame in sorted(frames, key=lambda f: f.band):
-            self.process(from_stamp(frame.header.stamp), frame)
+            tracks = self.process(from_stamp(frame.header.stamp), frame)
+            if tracks is not None:
+                last = frame, tracks
+        if last is not None:
+            self.publish(*last)
 
-    def process(self, t: float, frame: RadarFrame) -> None:
+    def process(self, t: float, frame: RadarFrame) -> TrackSet | None:
+        """The tracks after this frame; None when the frame is rejected (too old or malformed)."""
         if self.tracker.time is not None and t < self.tracker.time:
             self.count_input("frames_rejected_old", f"radar frame at t={t:.3f} s is older than the last processed "
                              f"({self.tracker.time:.3f} s): rejected")
-            return
+            return None
         try:
             meas, coverage, dropped = frame_measurements(frame, self.cfg.tracker.dim)
         except ValueError as exc:
             self.count_input("frames_dropped_malformed", f"radar frame dropped: {exc}")
-            return
+            return None
         if dropped:
             self.count_input("detections_dropped", f"{dropped} non-finite or out-of-range detections dropped", dropped)
         self.band_reach_m[frame.band] = frame.max_range_m
-        tracks = self.tracker.step(t, meas, coverage)
-        self.publish(frame, tracks)
+        return self.tracker.step(t, meas, coverage)
 
     def publish(self, frame: RadarFrame, tracks: TrackSet) -> None:
         for band, pub in self.pub.items():

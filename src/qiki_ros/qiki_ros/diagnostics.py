@@ -43,8 +43,8 @@ class NodeDiagnostics:
                                 message=report.message, hardware_id=self.node.get_fully_qualified_name(),
                                 values=[KeyValue(key=k, value=v) for k, v in report.values])
 
-    def publish(self, extra: list[DiagnosticStatus] = ()) -> None:
-        msg = DiagnosticArray(status=[self.status(), *extra])
+    def publish(self) -> None:
+        msg = DiagnosticArray(status=[self.status()])
         msg.header.stamp = self.node.get_clock().now().to_msg()
         self.pub.publish(msg)
 
