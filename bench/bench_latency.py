@@ -48,7 +48,7 @@ def run_case(case: str, args, domain_id: int, tmp: Path) -> dict:
     for node, cmd in commands:
         if not node.use_sim_time:
             cmd += ["-p", "clock.mode:=realtime", "-p", "clock.rate_factor:=1.0"]
-    observer = GraphObserver(plan.graph)
+    observer = GraphObserver(plan.graph, streams=False)   # sim time and /diagnostics: not on the measured cores
     watch = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"),
                          LatencyProbe(warmup_ns=int(args.warmup * 1e9)))
     sup = GraphSupervisor(commands, env, tmp / "logs")
