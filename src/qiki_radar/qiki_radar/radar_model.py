@@ -242,6 +242,6 @@ def polar_to_world(det: Detections, sensor_position, sensor_rotation, range_std,
     jac[:, :, 2] = np.stack([-r * se * ca, -r * se * sa, r * ce], axis=1)      # d/d elevation
     var = np.stack([np.broadcast_to(np.square(np.asarray(s, np.float64)), (m,))
                     for s in (range_std, az_std, el_std)], axis=1)
-    cov_local = np.einsum("mij,mj,mkj->mik", jac, var, jac)
-    cov = np.einsum("ij,mjk,lk->mil", rot, cov_local, rot)
+    cov_local = (jac * var[:, None, :]) @ jac.transpose(0, 2, 1)   # J diag(s^2) J^T (batched matmul: ~3x einsum)
+    cov = rot @ cov_local @ rot.T
     return z, 0.5 * (cov + cov.transpose(0, 2, 1))
