@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qiki.soak import load_average
+from qiki.soak import bench_header, load_average
 
 QIKI = Path(sys.executable).with_name("qiki")
 CASES = [("bot", "bot_patrol", "bot, 10 objects"), ("bot", "bot_crossing", "bot, 101 objects"),
@@ -25,8 +25,7 @@ def main() -> int:
     ap.add_argument("--domain-id", type=int, default=150, help="ROS_DOMAIN_ID of the first case (+1 per case)")
     args = ap.parse_args()
     lag = [] if args.command_lag is None else ["--command-lag", str(args.command_lag)]
-    print(f"command: .venv/bin/python bench/bench_graph.py {' '.join(sys.argv[1:])}".rstrip()
-          + f"\n\nload average before: {load_average()}\n")
+    print(bench_header())
     print("| case | sim s | wall s (incl. start-up) | real-time factor | radar frames LR/SR | agent final |")
     print("|---|---|---|---|---|---|")
     for i, (profile, scenario, label) in enumerate(CASES):

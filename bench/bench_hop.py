@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from qiki.soak import load_average
+from qiki.soak import bench_header, load_average
 
 TOPIC = "/qiki_bench/hop"
 
@@ -109,8 +109,7 @@ def main() -> int:
     except ValueError:
         ap.error(f"--tracks: comma-separated integers, got {args.tracks!r}")
     os.environ.update(ROS_DOMAIN_ID=str(args.domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    print(f"command: .venv/bin/python bench/bench_hop.py {' '.join(sys.argv[1:])}".rstrip()
-          + f"\n\nload average before: {load_average()}\n")
+    print(bench_header())
     print("| tracks | bytes | subscribers | publish -> callback p50 / p99 [ms] | publish() wall p50 / p99 [ms] "
           "| publish() CPU p50 [ms] |")
     print("|---|---|---|---|---|---|")

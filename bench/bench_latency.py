@@ -9,14 +9,13 @@ Usage: .venv/bin/python bench/bench_latency.py [--duration S] [--warmup S] [--ob
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-from qiki.soak import load_average
+from qiki.soak import bench_header, load_average
 
 # case -> (profile, stock scenario, key of its random objects)
 CASES = {"bot": ("bot", "bot_crossing", "random_movers"), "ship": ("ship", "ship_debris_field", "random_debris")}
@@ -82,8 +81,7 @@ def main() -> int:
     unknown = [c for c in cases if c not in CASES]
     if unknown:
         ap.error(f"unknown case(s) {unknown} (valid: {', '.join(CASES)})")
-    print(f"command: .venv/bin/python bench/bench_latency.py {' '.join(sys.argv[1:])}".rstrip()
-          + f"\n\nload average before: {load_average()}\n")
+    print(bench_header())
     rows = []
     for i, case in enumerate(cases):
         t0 = time.monotonic()

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from qiki.soak import load_average
+
 VARIANTS = {"rclpy defaults": (True, True), "no parameter services": (False, True),
             "no QoS event handlers (GraphNode)": (True, False), "neither": (False, False)}
 N = 3000
@@ -80,7 +82,7 @@ def main() -> int:
     ap.add_argument("--domain-id", type=int, default=160)
     args = ap.parse_args()
     env = dict(os.environ, ROS_DOMAIN_ID=str(args.domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    print(f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])}\n")
+    print(f"load average before: {load_average()}\n")
     print("| receiving node | CPU per message [us] |\n|---|---|")
     for label, (params, events) in VARIANTS.items():
         out = subprocess.run([sys.executable, __file__, "--receiver", str(int(params)), str(int(events))],

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from qiki.soak import load_average
+from qiki.soak import bench_header, load_average
 
 QIKI = Path(sys.executable).with_name("qiki")
 OUTPUT = {"radar": "frame", "tracker": "tracks", "scorer": "score", "agent": "status"}
@@ -108,8 +108,7 @@ def main() -> int:
     if not 0 <= args.domain_id or last > 232:   # Fast DDS derives UDP ports from the domain id
         ap.error(f"--domain-id {args.domain_id}: the cases use domains {args.domain_id}..{last}, "
                  "ROS_DOMAIN_ID must stay within 0..232")
-    print(f"command: .venv/bin/python bench/bench_recovery.py {' '.join(sys.argv[1:])}".rstrip()
-          + f"\n\nload average before: {load_average()}\n")
+    print(bench_header())
     print("| node killed | process replaced [s] | output again [s] | graph steps with it again [s] | "
           "back to nominal [s] | agent back on mission [s] | agent path after the kill |")
     print("|---|---|---|---|---|---|---|")

@@ -1,10 +1,12 @@
 """Soak verdicts (qiki.soak) on made-up samples; the probe window hands the soak what is new since a count."""
 import os
+import sys
 
 import numpy as np
 import pytest
 
-from qiki.soak import LatencyHistogram, SoakSample, latency_spans, read_rss_kb, rss_figures, soak_figure, verdicts, windows
+from qiki.soak import (LatencyHistogram, SoakSample, bench_header, latency_spans, read_rss_kb, rss_figures, soak_figure,
+                       verdicts, windows)
 
 
 def hist(values_s):
@@ -129,3 +131,10 @@ def test_latency_window_since_a_count():
         w.add(v)                      # wrapped: only the latest 4 are kept
     assert w.since(0)[0].tolist() == [3.0, 4.0, 5.0, 6.0]
     assert w.since(4)[0].tolist() == [5.0, 6.0] and w.since(6)[0].tolist() == [] and w.since(6)[1] == 6
+
+
+def test_bench_header_names_the_command_as_run_and_the_load(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/any/where/bench_x.py", "--cases", "bot"])
+    command, blank, load, end = bench_header().split("\n")
+    assert command == "command: .venv/bin/python bench/bench_x.py --cases bot" and blank == end == ""
+    assert load.startswith("load average before: ") and len(load.split(": ")[1].split()) == 3

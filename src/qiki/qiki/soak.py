@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,12 @@ RSS_SPAN_S = 60.0           # RSS baseline / end: median over one minute (sample
 def load_average() -> str:
     """The machine's 1, 5 and 15 minute load averages as printed by the benches ("2.41 2.89 3.37")."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def bench_header() -> str:
+    """What every bench prints first: the command that produced its figures, and the load before them."""
+    command = f".venv/bin/python bench/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}".rstrip()
+    return f"command: {command}\n\nload average before: {load_average()}\n"
 
 
 def read_rss_kb(pid: int) -> int | None:
