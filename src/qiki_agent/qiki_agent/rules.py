@@ -53,7 +53,8 @@ class Facts:
     seconds_since_radar_frame: float  # since the last radar/track frame; since agent start if none yet [s]
     seconds_since_tracks: float  # since the last track array from the tracker; since agent start if none yet [s]
     upstream_silent: int  # upstream nodes (sim, radar, tracker) whose step heartbeat the barrier lost
-    seconds_since_upstream_gap: float  # since an upstream node came back after missing steps (restart); inf if never [s]
+    seconds_since_upstream_gap: float  # since an upstream node came back restarted (missed steps or a new
+    #                                    StepDone.incarnation: its state is gone); inf if never [s]
     threat_count: int  # ThreatReport.count
     min_tcpa_s: float  # ThreatReport.min_tcpa_s (inf when no threat) [s]
     min_dcpa_m: float  # ThreatReport.min_dcpa_m (inf when no threat) [m]
