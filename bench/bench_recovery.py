@@ -50,10 +50,8 @@ def one_case(node: str, domain_id: int, keep: Path | None) -> dict:
                                 and s.sim_time_s >= 10.0, timeout_s=120):
                 return {"error": "graph never came up"}
             # and every warm standby (graph.yaml restart.standby) is up: its placeholder node is in the graph
-            standbys = sum(n.restart.standby for n in make_plan().graph.nodes)
-            if not obs.wait_for_node_names(lambda names: sum(n.startswith("_qiki_standby_") for n in names)
-                                           >= standbys, timeout_s=60):
-                return {"error": f"fewer than {standbys} standby processes after 60 s"}
+            if obs.wait_for_standbys(timeout_s=60) is None:
+                return {"error": f"fewer than {obs.standbys} standby processes after 60 s"}
             pid = node_pid(domain_id, f"{node}_node")
             killed_sim = obs.read(lambda s: s.sim_time_s)
             killed = time.monotonic()

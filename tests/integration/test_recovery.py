@@ -21,13 +21,6 @@ def _pids_of(processes, executable: str) -> list[int]:
     return [pid for pid, cmd in processes if f"/{executable} " in cmd]
 
 
-def _standbys_up(names: set[str]) -> bool:
-    """Every warm standby (graph.yaml restart.standby: radar, tracker, agent) has its placeholder in the graph."""
-    from qiki.plan import make_plan
-    wanted = sum(n.restart.standby for n in make_plan().graph.nodes)
-    return sum(name.startswith("_qiki_standby_") for name in names) == wanted
-
-
 @pytest.mark.parametrize("standby", [True, False], ids=["standby", "fresh-process"])
 def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(domain_id, observer, tmp_path,
                                                                            leftover_processes, standby):
@@ -41,9 +34,11 @@ def test_sigkilled_tracker_is_restarted_tracks_resume_and_the_agent_recovers(dom
         assert observer.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and "tracks" in s.seen_wall
                                  and s.sim_time_s >= 10.0, timeout_s=120), \
             f"graph never came up: {observer.state.agent_state}, sim {observer.state.sim_time_s} s"
-        if standby:
-            assert observer.wait_for_node_names(_standbys_up, timeout_s=60), \
-                f"standbys never came up: {observer.node.get_node_names()}"
+        if standby:   # every warm standby (graph.yaml restart.standby: radar, tracker, agent), and no more
+            from qiki.observer import standby_count
+            names = observer.wait_for_standbys(timeout_s=60)
+            assert names is not None, f"standbys never came up: {observer.node.get_node_names()}"
+            assert standby_count(names) == observer.standbys, names
         trackers = _pids_of(leftover_processes(domain_id), "tracker_node")
         assert len(trackers) == (2 if standby else 1), trackers
         tracker = trackers[0]

@@ -10,6 +10,11 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
+def placeholder(proc) -> str:
+    from qiki_ros.entrypoint import STANDBY_NODE_PREFIX
+    return f"{STANDBY_NODE_PREFIX}{proc.pid}"
+
+
 @contextmanager
 def standby_radar(domain_id):
     """The radar node's command line in standby, stdin a pipe as the runner gives it; killed if still alive."""
@@ -30,7 +35,7 @@ def standby_radar(domain_id):
 def test_standby_waits_with_only_its_placeholder_then_leaves_cleanly(domain_id, observer, leftover_processes,
                                                                      leave):
     with standby_radar(domain_id) as proc:
-        names = observer.wait_for_node_names(lambda n: f"_qiki_standby_{proc.pid}" in n, timeout_s=60)
+        names = observer.wait_for_node_names(lambda n: placeholder(proc) in n, timeout_s=60)
         assert names is not None, "the standby's placeholder never appeared"
         assert "radar" not in names                    # no node of its own yet: nothing published, nothing heard
         if leave == "end-of-input":
@@ -46,10 +51,10 @@ def test_standby_waits_with_only_its_placeholder_then_leaves_cleanly(domain_id, 
 
 def test_standby_told_go_becomes_the_node(domain_id, observer, leftover_processes):
     with standby_radar(domain_id) as proc:
-        assert observer.wait_for_node_names(lambda n: f"_qiki_standby_{proc.pid}" in n, timeout_s=60)
+        assert observer.wait_for_node_names(lambda n: placeholder(proc) in n, timeout_s=60)
         proc.stdin.write(b"go\n")
         proc.stdin.flush()
-        names = observer.wait_for_node_names(lambda n: "radar" in n and f"_qiki_standby_{proc.pid}" not in n,
+        names = observer.wait_for_node_names(lambda n: "radar" in n and placeholder(proc) not in n,
                                              timeout_s=60)
         assert names is not None and "radar" in names, "the standby never became the radar node"
         proc.send_signal(signal.SIGINT)

@@ -16,6 +16,7 @@ from rosgraph_msgs.msg import Clock
 
 from qiki.graph import GraphSpec
 from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
+from qiki_ros.entrypoint import STANDBY_NODE_PREFIX
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, stamp_ns, unpack
 from qiki_ros.spin_thread import SpinThread, private_context
@@ -60,6 +61,11 @@ class GraphState:
         return {band: len(ids) for band, ids in self.confirmed_ids.items()}
 
 
+def standby_count(node_names) -> int:
+    """How many of these ROS node names are waiting warm standbys (their placeholder nodes)."""
+    return sum(name.startswith(STANDBY_NODE_PREFIX) for name in node_names)
+
+
 class GraphObserver:
     """Runs an rclpy node in a background thread; `state` is read under `cond`.
 
@@ -69,6 +75,7 @@ class GraphObserver:
 
     def __init__(self, graph: GraphSpec, streams: bool = True):
         self.node = GraphNode("qiki_observer", context=private_context())
+        self.standbys = sum(n.restart.standby for n in graph.nodes)   # warm spares `qiki run` keeps
         self.state = GraphState()
         self.received = 0
         self.cond = threading.Condition()
@@ -226,6 +233,11 @@ class GraphObserver:
                 return None
             time.sleep(0.05)
         return names
+
+    def wait_for_standbys(self, timeout_s: float) -> set[str] | None:
+        """Wait until every warm standby of the graph (graph.yaml restart.standby) has its placeholder node
+        in the ROS graph; returns the node names, or None after timeout_s."""
+        return self.wait_for_node_names(lambda names: standby_count(names) >= self.standbys, timeout_s)
 
     def read(self, fn):
         """fn(state) under the state's lock (a consistent snapshot of what fn reads)."""

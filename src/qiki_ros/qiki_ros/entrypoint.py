@@ -18,6 +18,7 @@ from qiki_ros.params import ConfigError
 from qiki_ros.stop_signal import stop_on_signals
 
 STOP_POLL_S = 0.1     # longest an idle node takes to notice a stop request [s]
+STANDBY_NODE_PREFIX = "_qiki_standby_"   # + pid: the hidden placeholder node of a waiting standby
 
 
 def run_node(node_factory, args=None) -> int:
@@ -57,7 +58,7 @@ def _standby_until_takeover(stop):
     """Standby: keep a DDS participant up (a hidden node that ignores the command line's remaps)
     until stdin says `go` (returns that node, to destroy once the real one exists), or input ends
     or a stop signal arrives (None)."""
-    placeholder = rclpy.create_node(f"_qiki_standby_{os.getpid()}", use_global_arguments=False)
+    placeholder = rclpy.create_node(f"{STANDBY_NODE_PREFIX}{os.getpid()}", use_global_arguments=False)
     while not stop.is_set():
         if select.select([sys.stdin], [], [], STOP_POLL_S)[0]:
             if sys.stdin.readline().strip() == "go":
