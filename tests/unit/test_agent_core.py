@@ -59,8 +59,8 @@ class Loop:
     distance: list = field(default_factory=list)  # (t, distance to watch_id) [m]
     closest: tuple = (math.inf, -1, 0.0)  # (distance, id, t) of the nearest approach of any object [m]
     tracker_down: tuple = (math.inf, math.inf)  # sim time window with no tracks and the tracker's heartbeat lost
-    tracker_gaps: list = field(default_factory=list)  # sim times the tracker comes back with its state lost:
-    gap_kind: str = "missed"                          # having missed 12 steps, or "restarted" (no step missed)
+    # (sim time, how) the tracker comes back with its state lost: "missed" 12 steps, or "restarted" (none missed)
+    tracker_gaps: list = field(default_factory=list)
 
     @classmethod
     def make(cls, sc: Scenario, **cfg_overrides) -> "Loop":
@@ -109,9 +109,9 @@ class Loop:
             if k % tick_steps == 0:
                 agent.on_radar_frame(t)
                 down = self.tracker_down[0] <= t < self.tracker_down[1]
-                gap = bool(self.tracker_gaps) and t >= self.tracker_gaps[0] - 1e-9
-                agent.on_upstream(t, ["tracker"] if down else [], {"tracker": 12} if gap and self.gap_kind == "missed"
-                                  else None, ["tracker"] if gap and self.gap_kind == "restarted" else ())
+                gap = self.tracker_gaps[0][1] if self.tracker_gaps and t >= self.tracker_gaps[0][0] - 1e-9 else None
+                agent.on_upstream(t, ["tracker"] if down else [], {"tracker": 12} if gap == "missed" else None,
+                                  ["tracker"] if gap == "restarted" else ())
                 if gap:
                     self.tracker_gaps.pop(0)
                 if not down:
@@ -281,7 +281,7 @@ def test_tracker_back_after_a_restart_means_safe_mode_and_the_patrol_resumes(kin
     steps it missed are a gap, or (a standby taking over between two steps) its StepDone carries a new
     incarnation; either way the new process has lost every track."""
     loop = Loop.make(scenario("bot_patrol"))
-    loop.tracker_gaps, loop.gap_kind = [20.0], kind
+    loop.tracker_gaps = [(20.0, kind)]
     loop.run(35.0)
     agent = loop.agent
     entered = next(t for t, s in loop.states if s == "SAFE_MODE")
