@@ -36,14 +36,14 @@ def one_case(node: str, domain_id: int, keep: Path | None) -> dict:
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     from qiki.observer import GraphObserver
     from qiki.plan import make_plan
-    from qiki.supervisor import _die_with_parent
+    from qiki_ros.parent_death import die_with_parent
     obs = GraphObserver(make_plan().graph)
     with tempfile.TemporaryDirectory() as scratch:
         tmp = str(keep / f"{node}-{domain_id}") if keep else scratch
         proc = subprocess.Popen([str(QIKI), "run", "--profile", "bot", "--duration", "3000", "--out", tmp,
                                  "--domain-id", str(domain_id)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                preexec_fn=_die_with_parent)   # SIGTERM to qiki run if this bench is killed
+                                preexec_fn=die_with_parent())   # SIGTERM to qiki run if this bench is killed
         try:
             # steady state (as tests/integration/test_recovery.py): every node announced many steps
             if not obs.wait_for(lambda s: s.agent_state == "MISSION_ACTIVE" and {"tracks", "score"} <= set(s.seen_wall)

@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 from contextlib import nullcontext
 from datetime import datetime
@@ -125,10 +124,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _Stop:
-    """SIGINT/SIGTERM set a flag the supervision loop watches; nodes are stopped in order."""
+    """SIGINT/SIGTERM set a flag the supervision loop watches; nodes are stopped in order.
+    The flag is lock-free (qiki_ros.stop_signal.StopRequest): a signal landing inside the handler cannot hang us."""
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        from qiki_ros.stop_signal import StopRequest
+        self.event = StopRequest()
         self.signal = None
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._handle)

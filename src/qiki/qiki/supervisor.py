@@ -1,15 +1,15 @@
 """Start the graph's nodes as separate processes and stop them all, whatever happens to us.
 
 Each node runs in its own session (so a terminal Ctrl-C reaches only the supervisor, which then
-stops the nodes in order, as `ros2 launch` does) and with PR_SET_PDEATHSIG, so the kernel stops it
-even if the supervisor is killed outright. No node outlives the supervisor. A node that dies on its
+stops the nodes in order, as `ros2 launch` does) and with PR_SET_PDEATHSIG (qiki_ros.parent_death), so
+the kernel sends it SIGTERM even if the supervisor is killed outright, and the node's lock-free stop
+handler (qiki_ros.stop_signal) ends it. No node or spare outlives the supervisor. A node that dies on its
 own is restarted as its graph.yaml `restart` policy allows (`restart_dead()`), and every restart is
 recorded. A node with `restart.standby` gets a warm spare (`keep_standbys()`): the same command in
 standby (qiki_ros.entrypoint), which `restart_dead()` tells to take over instead of starting afresh.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -20,23 +20,10 @@ from pathlib import Path
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
 from qiki.graph import ConfigError, GraphSpec, NodeSpec
+from qiki_ros.parent_death import die_with_parent
 from qiki_ros.process_start import start_ticks
 
-_PR_SET_PDEATHSIG = 1
 STANDBY_DELAY_S = 3.0   # a spare starts this long after its node: the graph's own start-up has the CPU first
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _child_setup(nice: int):
-    """What the child does between fork and exec: die with us, and lower its priority if asked."""
-    def setup() -> None:
-        _die_with_parent()
-        if nice:
-            os.nice(nice)
-    return setup
 
 
 def graph_processes() -> list[tuple[int, int, str]]:
@@ -162,7 +149,7 @@ class GraphSupervisor:
     def _spawn(self, p: NodeProcess, extra_args: list[str], out, env: dict[str, str], stdin) -> subprocess.Popen:
         return subprocess.Popen(p.cmd + extra_args, env=env, stdin=stdin, stdout=out,
                                 stderr=subprocess.STDOUT if out else None,
-                                start_new_session=True, preexec_fn=_child_setup(p.spec.nice))
+                                start_new_session=True, preexec_fn=die_with_parent(p.spec.nice))
 
     def keep_standbys(self) -> None:
         """Start the spare of every `restart.standby` node that has none (when due), and replace dead ones."""

@@ -10,7 +10,6 @@ discovery and the given ROS_DOMAIN_ID. :meth:`start` returns once the recorder l
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -19,12 +18,7 @@ import time
 from pathlib import Path
 
 from qiki_bag.commands import READY, record_command
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+from qiki_ros.parent_death import die_with_parent
 
 
 class RecorderError(RuntimeError):
@@ -53,7 +47,7 @@ class BackgroundRecorder:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.popen = subprocess.Popen(self.cmd, env=self.env, stdin=subprocess.DEVNULL,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                      start_new_session=True, preexec_fn=_die_with_parent)
+                                      start_new_session=True, preexec_fn=die_with_parent())
         self._pump = threading.Thread(target=self._read, daemon=True)
         self._pump.start()
         if not self.wait_line(lambda line: line.endswith(f": {READY}"), timeout_s):

@@ -5,6 +5,10 @@ imports done and its DDS participant up and discovered (through a hidden placeho
 waits for a line `go` on stdin from the runner, then creates its node, which takes over from a
 crashed one within tens of milliseconds instead of seconds of start-up and discovery. End of
 input, SIGINT or SIGTERM while waiting: it exits 0.
+
+A stopping process never lingers: a second SIGINT/SIGTERM exits at once, and a shutdown still running
+STOP_GRACE_S after the first one is ended by SIGALRM (qiki_ros.stop_signal). With the runner's
+PR_SET_PDEATHSIG (qiki_ros.parent_death) that SIGTERM comes even when the runner was killed outright.
 """
 import os
 import select
@@ -18,13 +22,14 @@ from qiki_ros.params import ConfigError
 from qiki_ros.stop_signal import stop_on_signals
 
 STOP_POLL_S = 0.1     # longest an idle node takes to notice a stop request [s]
+STOP_GRACE_S = 10.0   # longest a node may take to shut down after a stop signal; > the runner's SIGINT wait [s]
 STANDBY_NODE_PREFIX = "_qiki_standby_"   # + pid: the hidden placeholder node of a waiting standby
 
 
 def run_node(node_factory, args=None) -> int:
     """Create the node with `node_factory()`, spin it until SIGINT/SIGTERM, and return a process exit code.
     rclpy's own signal handlers are off: a signal only sets a stop request (qiki_ros.stop_signal)."""
-    with stop_on_signals() as stop:
+    with stop_on_signals(grace_s=STOP_GRACE_S) as stop:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         node = None
         executor = SingleThreadedExecutor()
@@ -59,10 +64,9 @@ def _standby_until_takeover(stop):
     until stdin says `go` (returns that node, to destroy once the real one exists), or input ends
     or a stop signal arrives (None)."""
     placeholder = rclpy.create_node(f"{STANDBY_NODE_PREFIX}{os.getpid()}", use_global_arguments=False)
-    while not stop.is_set():
-        if select.select([sys.stdin], [], [], STOP_POLL_S)[0]:
-            if sys.stdin.readline().strip() == "go":
-                return placeholder
-            break
+    if not stop.is_set():
+        ready = select.select([sys.stdin, stop], [], [])[0]   # the stop request's pipe wakes it at once
+        if sys.stdin in ready and not stop.is_set() and sys.stdin.readline().strip() == "go":
+            return placeholder
     placeholder.destroy_node()
     return None
