@@ -218,23 +218,49 @@ def test_sigterm_finishes_a_split_bag_cleanly_and_play_filters_topics(bag_env, t
             p.close()
 
 
-def test_play_of_a_truncated_bag_is_a_one_line_error(bag_env, tmp_path):
+def test_play_of_a_cut_bag_publishes_every_complete_message(bag_env, tmp_path):
+    """A split cut in the middle (a killed recorder, a partial copy): play publishes every message of the
+    chunks before the cut, counted by an independent streaming reader, and warns once naming the file."""
+    from mcap.stream_reader import StreamReader
     from qiki_bag.writer import BagWriter
     from rclpy.serialization import serialize_message
-    from std_msgs.msg import String
+
+    from qiki_msgs.msg import Event
 
     with BagWriter(tmp_path / "cut") as w:
-        w.add_topic("/qiki/x", "std_msgs/msg/String")
-        for i in range(50):
-            w.write("/qiki/x", 1_000 + i, serialize_message(String(data="x" * 100)))
+        w.add_topic("/qiki/test/events", "qiki_msgs/msg/Event")
+        for i in range(1500):
+            w.write("/qiki/test/events", 1_000_000 * (i + 1),
+                    serialize_message(Event(code=i % 900, source="cut", message="x" * 100)))
     victim = tmp_path / "cut" / "cut_0.mcap"
-    victim.write_bytes(victim.read_bytes()[:-100])
-    play = Proc(BAG_CMD + ["play", str(tmp_path / "cut")], bag_env)
+    victim.write_bytes(victim.read_bytes()[:victim.stat().st_size // 2])
+    complete = 0
+    with victim.open("rb") as f:
+        try:
+            for record in StreamReader(f, validate_crcs=True).records:
+                complete += type(record).__name__ == "Message"
+        except Exception:                         # the cut ends what a streaming reader reads
+            pass
+    assert 0 < complete < 1500
+    expect = {"/qiki/test/events": complete}
+    procs = []
     try:
-        assert play.finish() == 2
-        assert len(play.err) == 1 and str(victim) in play.err[0] and "truncated" in play.err[0], play.err
+        counter = Proc([sys.executable, str(HELPER), "count", "--expect", json.dumps(expect), "--timeout", "60"],
+                       bag_env)
+        procs.append(counter)
+        assert counter.wait_line(lambda s: s == "READY", 30), counter.log()
+        play = Proc(BAG_CMD + ["play", str(tmp_path / "cut"), "--rate", "50", "--wait-for-subscribers", "30"],
+                    bag_env)
+        procs.append(play)
+        assert play.finish(timeout_s=90) == 0, play.log()
+        warnings = [line for line in play.err if "warning" in line]
+        assert len(warnings) == 1 and str(victim) in warnings[0], play.log()
+        assert any(f"published {complete} messages" in line for line in play.err), play.log()
+        line = counter.wait_line(lambda s: s.startswith("COUNTS "), 60)
+        assert line and json.loads(line.split(" ", 1)[1]) == expect, counter.log()
     finally:
-        play.close()
+        for p in procs:
+            p.close()
 
 
 def test_recording_the_whole_graph_misses_no_message(bag_env, tmp_path, leftover_processes):

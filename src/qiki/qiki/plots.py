@@ -18,6 +18,7 @@ A figure whose topics are not in the bag is still drawn, with a note naming the 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,7 @@ class RunData:
     topics: dict[str, str] = field(default_factory=dict)  # PORTS key -> topic name read
     missing: list[str] = field(default_factory=list)   # plotted topics absent from the bag
     source: str = ""
+    warnings: list[str] = field(default_factory=list)  # damaged parts of the bag skipped, one line each
 
 
 # ------------------------------------------------------------------------------------------ frames
@@ -111,19 +113,27 @@ def plot_topics(graph=None) -> dict[str, str]:
 def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunData:
     """Decode the plotted topics of a bag into :class:`RunData` (topics: plot_topics() by default).
 
-    Raises qiki_bag.reader.BagError (unreadable bag) or PlotInputError (none of the plotted topics)."""
+    Damaged parts of the bag are skipped, each named once in a warning (logger ``qiki_bag``, and in
+    ``RunData.warnings``). Raises qiki_bag.reader.BagError (unreadable bag) or PlotInputError (none of the
+    plotted topics)."""
     from qiki_bag.reader import open_bag
 
     names = topics or plot_topics()
     key_of = {v: k for k, v in names.items()}
     cols: dict[str, list] = {k: [] for k in names}
-    with open_bag(bag_path, warn=lambda _msg: None) as bag:
+    warnings: list[str] = []
+
+    def warn(text: str) -> None:
+        warnings.append(text)
+        logging.getLogger("qiki_bag").warning(text)
+
+    with open_bag(bag_path, warn=warn) as bag:
         present = set(bag.topic_types())
         missing = [names[k] for k in PLOT_TOPICS if names[k] not in present]
         if len(missing) == len(PLOT_TOPICS):
             raise PlotInputError(f"{bag_path}: none of the plotted topics ({', '.join(missing)}) is in this "
                                  "bag; record with 'qiki run --record' or 'qiki bag record' (default topics)")
-        data = RunData(topics=names, missing=missing, source=str(bag_path))
+        data = RunData(topics=names, missing=missing, source=str(bag_path), warnings=warnings)
         for key in ("frame_sr", "frame_lr"):       # coverage is constant: the first frame of each band
             for _topic, _t, msg in bag.decoded([names[key]]):
                 cols[key].append(msg)

@@ -4,11 +4,15 @@
                     [-b SIZE] [-d SECONDS] [--max-total-size SIZE] [--duration SECONDS] [--domain-id N]
     qiki bag play BAG [-r RATE] [-l] [--start-offset S] [--topics T ...] [--sync-from NODE ...] [--clock [HZ]]
                       [--delay S] [--wait-for-subscribers S] [--domain-id N]
-    qiki bag info BAG
+    qiki bag info BAG [--verify]
+    qiki bag reindex BAG
 
 The recorder logs ``qiki bag record: ready`` on stderr once it is subscribed (start the graph after it).
 
 Errors in arguments or bag files print one line naming the file and the problem and exit with code 2.
+A damaged bag is read as far as it is readable (warnings name the file and offset of what was skipped);
+``info --verify`` exits 1 when it finds damage; ``reindex`` rebuilds metadata.yaml and the index of every
+file that lacks one (a killed recording, a cut or damaged file).
 Ctrl-C / SIGTERM ends a recording cleanly (pending messages written, metadata.yaml complete) with code 0.
 Standalone: ``python -m qiki_bag.commands record ...`` (same options).
 """
@@ -123,6 +127,16 @@ def add_bag_parser(subparsers) -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print a bag's duration, topics, types and message counts",
                           description="Print what ros2 bag info prints.")
     info.add_argument("bag", type=Path, metavar="BAG", help="bag directory (or a .mcap / .db3 file)")
+    info.add_argument("--verify", action="store_true",
+                      help="decode every message and check every chunk CRC; report the damage per topic "
+                           "(exit 1 when damaged)")
+
+    reindex = sub.add_parser("reindex", help="rebuild metadata.yaml and the files' indexes from the messages",
+                             description="Like ros2 bag reindex: rebuild metadata.yaml (and rewrite every MCAP "
+                                         "file that is cut, damaged or left in .recording/ by a killed recorder, "
+                                         "keeping the original as <name>.mcap.damaged) from the messages that "
+                                         "are readable.")
+    reindex.add_argument("bag", type=Path, metavar="BAG", help="bag directory (or a .mcap file)")
     return bag
 
 
@@ -190,8 +204,19 @@ def _mb(n: int) -> str:
 
 # ------------------------------------------------------------------------------------------ commands
 def cmd_info(args) -> int:
-    from qiki_bag.reader import bag_info
-    print(bag_info(args.bag).format())
+    from qiki_bag.reader import open_bag
+    with open_bag(args.bag, warn=lambda _text: None) as bag:       # warnings are part of the info text
+        print(bag.info().format())
+        if not args.verify:
+            return 0
+        report = bag.verify()
+    print(report.format())
+    return 0 if report.clean else 1
+
+
+def cmd_reindex(args) -> int:
+    from qiki_bag.reindex import reindex
+    print(reindex(args.bag).format())
     return 0
 
 
@@ -318,10 +343,11 @@ def record_command(out_dir: Path | str, domain_id: int | None = None, topics: li
 
 
 def run_bag(args) -> int:
-    """Run ``qiki bag <record|play|info>`` from parsed arguments; returns the exit code."""
+    """Run ``qiki bag <record|play|info|reindex>`` from parsed arguments; returns the exit code."""
     from qiki_bag.reader import BagError
     try:
-        return {"record": cmd_record, "play": cmd_play, "info": cmd_info}[args.bag_command](args)
+        return {"record": cmd_record, "play": cmd_play, "info": cmd_info,
+                "reindex": cmd_reindex}[args.bag_command](args)
     except BagError as exc:
         _err(exc)
         return 2

@@ -8,12 +8,13 @@ Layout (rosbag2's own convention for split bags)::
       OUT_DIR_1.mcap
       .recording/OUT_DIR_2/  # the split being written (moved up when it is closed)
 
-``rosbags`` writes one storage file per bag and cannot split, so each split is written by its own
-``rosbags`` Writer in ``.recording/<name>_<i>/``; when the split is closed (size or duration reached,
-or at the end) its file is moved into OUT_DIR and OUT_DIR/metadata.yaml is rewritten to list all closed
-splits (file entries and per-topic counts are summed from the metadata rosbags wrote for each split).
-So OUT_DIR is always a readable bag of the closed splits, also while recording, and ``ros2 bag``,
-``rosbags`` and ``mcap`` readers open it as one bag.
+Each split is written in ``.recording/<name>_<i>/`` (MCAP by :class:`qiki_bag.mcap_file.McapSplitWriter`:
+chunk CRCs, each finished chunk handed to the operating system at once; sqlite3 by ``rosbags``); when the
+split is closed (size or duration reached, or at the end) its file is moved into OUT_DIR and
+OUT_DIR/metadata.yaml is rewritten to list all closed splits. So OUT_DIR is always a readable bag of the
+closed splits, also while recording, and ``ros2 bag``, ``rosbags`` and ``mcap`` readers open it as one bag.
+A recorder killed mid-split leaves its finished chunks in ``.recording/``: ``qiki bag reindex`` makes them
+part of the bag (:mod:`qiki_bag.reindex`).
 
 ``max_total_bytes`` caps the bag: after a split is closed, the oldest closed splits are deleted while the
 total size exceeds the cap (the split being written is never deleted).
@@ -30,10 +31,11 @@ from io import StringIO
 from pathlib import Path
 
 from rosbags.interfaces import Qos
-from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer, WriterError
+from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from ruamel.yaml import YAML
 
-from qiki_bag.reader import BagError
+from qiki_bag.errors import BagError
+from qiki_bag.mcap_file import McapSplitWriter
 from qiki_bag.typestore import definition, ensure_type, workspace_typestore
 
 LOG = logging.getLogger("qiki_bag")
@@ -64,23 +66,11 @@ class _Topic:
         """Bytes this topic adds to a split besides its messages: schema and channel records, written
         once at the start of the split and again in the summary section, and its entry in the rosbag2
         metadata record."""
-        qos_text = _qos_yaml_length(self.qos)
-        channel = 2 + 2 + 4 + len(self.name) + 4 + 3 + 4 + 4 + len("offered_qos_profiles") + 4 + qos_text + 9
+        qos_length = max(len(qos_text(self.qos)), 2)
+        channel = 2 + 2 + 4 + len(self.name) + 4 + 3 + 4 + 4 + len("offered_qos_profiles") + 4 + qos_length + 9
         schema = 2 + 4 + len(self.msgtype) + 4 + 7 + 4 + len(self.msgdef) + 9 if with_schema else 0
-        metadata = len(self.name) + len(self.msgtype) + qos_text + 200
+        metadata = len(self.name) + len(self.msgtype) + qos_length + 200
         return 2 * (channel + schema) + metadata
-
-
-def _qos_yaml_length(qos: tuple[Qos, ...]) -> int:
-    """Length of the offered-QoS YAML rosbags stores in each MCAP channel record."""
-    from rosbags.rosbag2.metadata import dump_qos_v9
-    if not qos:
-        return 2
-    text = StringIO()
-    yaml = YAML(typ="safe")
-    yaml.default_flow_style = False
-    yaml.dump(dump_qos_v9(list(qos)), text)
-    return len(text.getvalue().strip())
 
 
 @dataclass
@@ -241,11 +231,13 @@ class BagWriter:
         index = self._next_index
         self._next_index += 1
         staging = self._staging(index)
-        self._writer = Writer(staging, version=9, storage_plugin=self.plugin)
-        if self.compression == "zstd":
-            self._writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
         try:
-            self._writer.open()
+            if self.storage == "mcap":
+                staging.mkdir(parents=True)
+                self._writer = McapSplitWriter(staging / f"{staging.name}{self.suffix}", self.compression)
+            else:
+                self._writer = Writer(staging, version=9, storage_plugin=self.plugin)
+                self._writer.open()
         except (OSError, WriterError) as exc:
             self._writer = None
             raise BagWriteError(staging, f"cannot open split: {exc}") from None
@@ -261,6 +253,10 @@ class BagWriter:
         return self._split
 
     def _connect(self, topic: _Topic) -> None:
+        if isinstance(self._writer, McapSplitWriter):
+            self._connections[topic.name] = self._writer.add_channel(
+                topic.name, topic.msgtype, topic.msgdef, qos_text(topic.qos))
+            return
         self._connections[topic.name] = self._writer.add_connection(
             topic.name, topic.msgtype, msgdef=topic.msgdef, rihs01=topic.rihs01,
             offered_qos_profiles=list(topic.qos))
@@ -270,12 +266,18 @@ class BagWriter:
         self._writer, self._split, self._connections = None, None, {}
         staging = self._staging(split.index)
         try:
-            writer.close()
+            if isinstance(writer, McapSplitWriter):
+                meta = split_metadata(split.path.name, split.start_ns, split.end_ns,
+                                      {name: split.counts.get(name, 0) for name in self.topics},
+                                      [topic_metadata(t.name, t.msgtype, t.qos, t.rihs01)
+                                       for t in self.topics.values()])
+                writer.close(dump_split_metadata(meta, self.storage))
+            else:
+                writer.close()
+                meta = YAML(typ="safe").load((staging / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
         except (OSError, WriterError) as exc:
             writer.abort()
             raise BagWriteError(staging, f"closing the split failed: {exc}") from None
-        yaml = YAML(typ="safe")
-        meta = yaml.load((staging / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
         (staging / f"{staging.name}{self.suffix}").replace(split.path)
         shutil.rmtree(staging, ignore_errors=True)
         self._metadata[split.index] = meta
@@ -298,50 +300,99 @@ class BagWriter:
                         self.closed_splits[0].path.name, self.max_total_bytes)
 
     def _write_metadata(self) -> None:
-        """metadata.yaml of the closed splits: rosbags' per-split metadata merged into one bag."""
-        metas = [self._metadata[s.index] for s in self.closed_splits]
-        files, counts = [], {}
-        start, end = None, 0
-        for split, meta in zip(self.closed_splits, metas):
-            entry = dict(meta["files"][0])
-            entry["path"] = split.path.name
-            files.append(entry)
-            if meta["message_count"]:
-                s0 = meta["starting_time"]["nanoseconds_since_epoch"]
-                start = s0 if start is None else min(start, s0)
-                end = max(end, s0 + meta["duration"]["nanoseconds"])
-            for t in meta["topics_with_message_count"]:
-                counts[t["topic_metadata"]["name"]] = counts.get(t["topic_metadata"]["name"], 0) + t["message_count"]
-        topics = []
-        template = metas[-1]["topics_with_message_count"] if metas else []
-        by_name = {t["topic_metadata"]["name"]: t["topic_metadata"] for t in template}
-        for name, topic in self.topics.items():
-            md = by_name.get(name) or self._topic_metadata(topic)
-            topics.append({"topic_metadata": md, "message_count": counts.get(name, 0)})
-        info = {
-            "version": 9,
-            "storage_identifier": self.storage,
-            "relative_file_paths": [s.path.name for s in self.closed_splits],
-            "duration": {"nanoseconds": max(0, end - start) if start is not None else 0},
-            "starting_time": {"nanoseconds_since_epoch": start if start is not None else 0},
-            "message_count": sum(counts.values()),
-            "topics_with_message_count": topics,
-            "compression_format": "",
-            "compression_mode": "",
-            "files": files,
-            "custom_data": {"writer": "qiki_bag", **{str(k): str(v) for k, v in self.custom_data.items()}},
-            "ros_distro": "kilted",
-        }
-        yaml = YAML(typ="safe")
-        yaml.default_flow_style = False
-        text = StringIO()
-        yaml.dump({"rosbag2_bagfile_information": info}, text)
-        tmp = self.out_dir / "metadata.yaml.tmp"
-        tmp.write_text(text.getvalue(), "utf8")
-        tmp.replace(self.out_dir / "metadata.yaml")
+        """metadata.yaml of the closed splits: the per-split metadata merged into one bag."""
+        template = {t["topic_metadata"]["name"]: t["topic_metadata"]
+                    for t in (self._metadata[self.closed_splits[-1].index]["topics_with_message_count"]
+                              if self.closed_splits else [])}
+        topics = [template.get(name) or topic_metadata(t.name, t.msgtype, t.qos, t.rihs01)
+                  for name, t in self.topics.items()]
+        info = bag_metadata([self._metadata[s.index] for s in self.closed_splits],
+                            [s.path.name for s in self.closed_splits], topics, self.storage, self.custom_data)
+        write_metadata_yaml(self.out_dir, info)
 
-    @staticmethod
-    def _topic_metadata(topic: _Topic) -> dict:
-        from rosbags.rosbag2.metadata import dump_qos_v9
-        return {"name": topic.name, "type": topic.msgtype, "serialization_format": "cdr",
-                "offered_qos_profiles": dump_qos_v9(list(topic.qos)), "type_description_hash": topic.rihs01}
+
+def qos_text(qos) -> str:
+    """Offered QoS profiles as the YAML text rosbag2 stores in an MCAP channel's metadata."""
+    from rosbags.rosbag2.metadata import dump_qos_v9
+    if not qos:
+        return ""
+    text = StringIO()
+    yaml = YAML(typ="safe")
+    yaml.default_flow_style = False
+    yaml.dump(dump_qos_v9(list(qos)), text)
+    return text.getvalue().strip()
+
+
+def topic_metadata(name: str, msgtype: str, qos, rihs01: str) -> dict:
+    """A topic's ``topic_metadata`` entry in metadata.yaml (version 9)."""
+    from rosbags.rosbag2.metadata import dump_qos_v9
+    return {"name": name, "type": msgtype, "serialization_format": "cdr",
+            "offered_qos_profiles": dump_qos_v9(list(qos)), "type_description_hash": rihs01 or ""}
+
+
+def split_metadata(file_name: str, start_ns: int | None, end_ns: int, counts: dict[str, int],
+                   topics: list[dict]) -> dict:
+    """Metadata of one split file (the shape rosbags writes for a one-file bag)."""
+    total = sum(counts.values())
+    start = start_ns if total and start_ns is not None else 0
+    duration = max(0, end_ns - start) if total else 0
+    return {"files": [{"path": file_name, "starting_time": {"nanoseconds_since_epoch": start},
+                       "duration": {"nanoseconds": duration}, "message_count": total}],
+            "message_count": total, "starting_time": {"nanoseconds_since_epoch": start},
+            "duration": {"nanoseconds": duration},
+            "topics_with_message_count": [{"topic_metadata": t, "message_count": counts.get(t["name"], 0)}
+                                          for t in topics]}
+
+
+def dump_split_metadata(meta: dict, storage: str) -> str:
+    """The rosbag2 metadata text stored in an MCAP split's ``rosbag2`` metadata record."""
+    info = bag_metadata([meta], [meta["files"][0]["path"]],
+                        [t["topic_metadata"] for t in meta["topics_with_message_count"]], storage, {})
+    return _yaml_text(info).strip()
+
+
+def bag_metadata(metas: list[dict], names: list[str], topics: list[dict], storage: str,
+                 custom_data: dict) -> dict:
+    """rosbag2_bagfile_information (version 9) of a bag made of the splits ``metas`` (files ``names``)."""
+    files, counts = [], {}
+    start, end = None, 0
+    for name, meta in zip(names, metas):
+        entry = dict(meta["files"][0])
+        entry["path"] = name
+        files.append(entry)
+        if meta["message_count"]:
+            s0 = meta["starting_time"]["nanoseconds_since_epoch"]
+            start = s0 if start is None else min(start, s0)
+            end = max(end, s0 + meta["duration"]["nanoseconds"])
+        for t in meta["topics_with_message_count"]:
+            counts[t["topic_metadata"]["name"]] = counts.get(t["topic_metadata"]["name"], 0) + t["message_count"]
+    return {
+        "version": 9,
+        "storage_identifier": storage,
+        "relative_file_paths": list(names),
+        "duration": {"nanoseconds": max(0, end - start) if start is not None else 0},
+        "starting_time": {"nanoseconds_since_epoch": start if start is not None else 0},
+        "message_count": sum(counts.values()),
+        "topics_with_message_count": [{"topic_metadata": md, "message_count": counts.get(md["name"], 0)}
+                                      for md in topics],
+        "compression_format": "",
+        "compression_mode": "",
+        "files": files,
+        "custom_data": {"writer": "qiki_bag", **{str(k): str(v) for k, v in custom_data.items()}},
+        "ros_distro": "kilted",
+    }
+
+
+def _yaml_text(info: dict) -> str:
+    yaml = YAML(typ="safe")
+    yaml.default_flow_style = False
+    text = StringIO()
+    yaml.dump({"rosbag2_bagfile_information": info}, text)
+    return text.getvalue()
+
+
+def write_metadata_yaml(out_dir: Path, info: dict) -> None:
+    """Replace OUT_DIR/metadata.yaml atomically."""
+    tmp = out_dir / "metadata.yaml.tmp"
+    tmp.write_text(_yaml_text(info), "utf8")
+    tmp.replace(out_dir / "metadata.yaml")
