@@ -146,3 +146,46 @@ def test_bad_configuration_is_one_line_exit_2(env, args, expected):
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and expected in err, err
     assert "Traceback" not in err
+
+
+# --- domain ids, paths and files: one line, exit 2, nothing started, nothing left behind -------------
+
+@pytest.mark.parametrize("env, args, expected", [
+    ({}, ["run", "--domain-id", "-1"], "--domain-id -1 is not a ROS domain id: give a whole number in 0..232"),
+    ({}, ["run", "--domain-id", "999"], "--domain-id 999 is not a ROS domain id"),
+    ({}, ["bringup", "--domain-id", "233"], "--domain-id 233 is not a ROS domain id"),
+    ({"ROS_DOMAIN_ID": "999"}, ["run"], "$ROS_DOMAIN_ID '999' is not a ROS domain id"),
+    ({"ROS_DOMAIN_ID": "abc"}, ["bringup"], "$ROS_DOMAIN_ID 'abc' is not a ROS domain id"),
+    ({"ROS_DOMAIN_ID": "-1"}, ["console"], "$ROS_DOMAIN_ID '-1' is not a ROS domain id"),
+    ({}, ["console", "--domain-id", "500"], "--domain-id 500 is not a ROS domain id"),
+    ({}, ["bag", "record", "--domain-id", "300"], "--domain-id 300 is not a ROS domain id"),
+    ({"ROS_DOMAIN_ID": "1000"}, ["bag", "play", "nowhere"], "$ROS_DOMAIN_ID '1000' is not a ROS domain id"),
+    ({}, ["run", "--scenario", "/typo/dir/bot_crossing.yaml"], "/typo/dir/bot_crossing.yaml: no such scenario file"),
+    ({}, ["run", "--set", "sim.clock.rate_factor=.inf"], "sim.clock.rate_factor = inf (from cli --set): expected a "
+                                                          "finite number"),
+    ({}, ["run", "--out", "/etc/passwd"], "--out /etc/passwd: exists and is not a directory"),
+    ({}, ["run", "--out", "/etc/passwd/run1"], "--out /etc/passwd/run1: /etc/passwd is not a directory"),
+    ({}, ["run", "--out", "/proc/qiki-run"], "--out /proc/qiki-run: cannot write in /proc"),
+])
+def test_bad_domain_path_or_value_is_one_line_exit_2(tmp_path, env, args, expected):
+    code, out, err = qiki(*args, env={"ROS_DOMAIN_ID": "", **env})
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and expected in err, err
+    assert "Traceback" not in err
+
+
+def test_out_domain_refusal_leaves_no_run_directory(tmp_path):
+    code, _, err = qiki("run", "--domain-id", "999", "--out", str(tmp_path / "run"), env={})
+    assert code == 2 and "999" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_plot_of_a_truncated_bag_is_one_line_exit_2(tmp_path):
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    (bag / "bag_0.mcap").write_bytes(b"\x89MCAP0\r\n")       # 8 bytes: the magic and nothing else
+    for target in (bag, bag / "bag_0.mcap"):
+        code, out, err = qiki("plot", str(target), "--out", str(tmp_path / "plots"), env={})
+        assert code == 2 and out == ""
+        assert err.count("\n") == 1 and err.startswith("qiki plot: error:"), err
+        assert "Traceback" not in err

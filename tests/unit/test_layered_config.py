@@ -235,3 +235,42 @@ def test_defaults_of_a_nested_model_come_from_the_fields_default_instance(plan):
     sr = {p: config.settings[f"radar.radar.sr.{p}"] for p in ("name", "band_id", "max_range_m")}
     assert {p: (s.value, s.source) for p, s in sr.items()} == {
         "name": ("sr", DEFAULT), "band_id": (1, DEFAULT), "max_range_m": (50.0, DEFAULT)}
+
+
+# --- NaN and infinity ----------------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from qiki.layered_config import ParameterNames  # noqa: E402
+
+NON_FINITE_TEXT = [".inf", "-.inf", ".nan", ".NaN", "nan", "inf", "-inf", "Infinity"]
+
+
+def _float_params(plan):
+    names = ParameterNames(plan.graph)
+    return sorted(f"{node}.{param}" for node, params in names.defaults.items()
+                  for param, value in params.items() if isinstance(value, float))
+
+
+def test_rate_factor_inf_rejected(plan):
+    msg = one_line_error(plan, {}, sets=["sim.clock.rate_factor=.inf"])
+    assert msg.startswith("sim.clock.rate_factor = inf (from cli --set):")
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), text=st.sampled_from(NON_FINITE_TEXT), layer=st.sampled_from(["set", "env", "overrides"]))
+def test_non_finite_value_in_any_layer_is_rejected_naming_it(plan, tmp_path_factory, data, text, layer):
+    name = data.draw(st.sampled_from(_float_params(plan)))
+    node, _, param = name.partition(".")
+    environ, over, sets = {}, None, []
+    if layer == "set":
+        sets, source = [f"{name}={text}"], "cli --set"
+    elif layer == "env":
+        var = f"QIKI_{node.upper()}__{param.replace('.', '__').upper()}"
+        environ, source = {var: text}, f"env {var}"
+    else:
+        over = tmp_path_factory.mktemp("o") / "overrides.yaml"
+        over.write_text(f"/**/{node}:\n  ros__parameters:\n    {param}: {text}\n")
+        source = f"overrides {over}"
+    msg = one_line_error(plan, environ, overrides=over, sets=sets)
+    assert msg.startswith(f"{name} = ") and f"(from {source})" in msg, msg

@@ -142,3 +142,73 @@ def test_inject_and_low_battery():
     assert levels[names.index("power")] == 1  # WARN below 20 % charge
     with pytest.raises(ValueError, match="radar_lr"):
         dev.inject("warp_core", 2)
+
+
+# ---------------------------------------------------------------- non-finite numbers and paths
+
+def _numeric_leaves(value, path=""):
+    """Key paths (as first_non_finite writes them) of every number in a YAML value."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [path]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [leaf for k, v in items
+            for leaf in _numeric_leaves(v, f"{path}[{k}]" if isinstance(k, int) else f"{path}.{k}" if path else k)]
+
+
+def _replace(value, path_parts, new):
+    if not path_parts:
+        return new
+    head, *rest = path_parts
+    out = dict(value) if isinstance(value, dict) else list(value)
+    out[head] = _replace(value[head], rest, new)
+    return out
+
+
+def _parts(path):
+    import re
+    return [int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"\[\d+\]|[^.\[\]]+", path)]
+
+
+SHIPPED = {name: __import__("yaml").safe_load((SCENARIOS / f"{name}.yaml").read_text())
+           for name in ("bot_patrol", "bot_crossing", "ship_station_keeping")}
+
+
+@pytest.mark.parametrize("text, key", [
+    ("ego: {x: .nan, y: 0, yaw: 0}", "ego.x"),
+    ("ego: {x: 0, y: 0, yaw: .inf}", "ego.yaw"),
+    ("ego: {x: 0, y: 0, yaw: 0}\nobjects: [{kind: robot, position: [1, 2, 0], rcs_m2: .inf}]", "objects[0].rcs_m2"),
+    ("ego: {x: 0, y: 0, yaw: 0}\nobjects: [{kind: robot, position: [1, 2, 0], behaviour: turn, "
+     "turn_rate_radps: .nan}]", "objects[0].turn_rate_radps"),
+])
+def test_non_finite_number_rejected_naming_the_key(tmp_path, text, key):
+    msg = error_of(write(tmp_path, BASE.replace("ego: {x: 0, y: 0, yaw: 0}", text)))
+    assert f"s.yaml: {key}: expected a finite number" in msg
+
+
+def test_infinite_duration_rejected(tmp_path):
+    msg = error_of(write(tmp_path, BASE.replace("duration_s: 10", "duration_s: .inf")))
+    assert "duration_s: expected a finite number, got inf" in msg
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), bad=st.sampled_from([float("nan"), float("inf"), float("-inf")]))
+def test_any_non_finite_number_in_a_shipped_scenario_is_named(tmp_path_factory, data, bad):
+    import yaml
+    name = data.draw(st.sampled_from(sorted(SHIPPED)))
+    leaf = data.draw(st.sampled_from(_numeric_leaves(SHIPPED[name])))
+    path = tmp_path_factory.mktemp("sc") / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(_replace(SHIPPED[name], _parts(leaf), bad)))
+    msg = error_of(path)
+    assert f"{leaf}: expected a finite number" in msg
+
+
+def test_path_that_does_not_exist_is_not_the_installed_scenario(tmp_path):
+    with pytest.raises(ScenarioError) as e:
+        find_scenario(str(tmp_path / "typo" / "bot_crossing.yaml"), SCENARIOS)
+    assert "no such scenario file" in str(e.value) and "typo/bot_crossing.yaml" in str(e.value)
+    assert find_scenario("bot_crossing.yaml", SCENARIOS) == SCENARIOS / "bot_crossing.yaml"

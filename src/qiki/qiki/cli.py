@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
+from qiki.domains import DomainError, graph_domain, requested_domain
 from qiki.graph import ConfigError
 from qiki.layered_config import OVERRIDES_ENV, EffectiveConfig, configure
 from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
@@ -78,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     def graph_args(sp: argparse.ArgumentParser) -> None:
         config_args(sp, "lockstep" if sp.prog.endswith("run") else "from the configuration")
         sp.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of sim time")
-        sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
+        sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID, 0..232 (default: $ROS_DOMAIN_ID, else the "
+                                                        "first domain from 0 up without a QIKI graph)")
         sp.add_argument("--metrics-port", type=_port, metavar="BASE",
                         help="serve Prometheus metrics on 127.0.0.1: node i of config/graph.yaml on port BASE+i "
                              "(default: off)")
@@ -140,9 +142,20 @@ class _Stop:
 
 
 def _domain(args) -> int:
-    if args.domain_id is not None:
-        return args.domain_id
-    return int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
+    """The validated domain of the command (--domain-id, else $ROS_DOMAIN_ID, else 0)."""
+    asked = requested_domain(args.domain_id, os.environ)
+    return 0 if asked is None else asked
+
+
+def claim_domain(plan: GraphPlan, args, prog: str) -> int:
+    """Set args.domain_id to the domain the new graph runs on: the one asked for if no QIKI graph is there
+    (else DomainError), or with none asked for, a free one, printed with the command that attaches to it."""
+    domain, chosen = graph_domain(args.domain_id, os.environ, plan.graph, prog)
+    if chosen:
+        print(f"{prog}: ROS_DOMAIN_ID={domain} (the first without a QIKI graph; attach with: "
+              f"qiki console --domain-id {domain})", file=sys.stderr)
+    args.domain_id = domain
+    return domain
 
 
 def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None, tick=None) -> dict:
@@ -169,7 +182,7 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
                           standby=not args.no_standby)
     t0 = time.monotonic()
     sup.start()
-    failed, restarts = [], []
+    failed, restarts, ended = [], [], None
     # qiki run (logs to files) shows sim time / duration on a terminal; bringup's console has the node logs
     progress = TerminalProgress("sim", args.duration or 0.0) if log_dir is not None and args.duration else None
     try:
@@ -178,6 +191,7 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
                 # poll: waking on every message of a fast lockstep run costs the graph CPU
                 stop.event.wait(0.02 if args.duration is not None else 0.1)
                 if args.duration is not None and observer.read(lambda s: s.sim_time_s >= args.duration):
+                    ended = "duration"
                     break
                 if progress is not None:
                     sim_s, rtf = observer.read(lambda s: (s.sim_time_s, s.rtf()))
@@ -192,7 +206,11 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
                     how = "its standby took over" if r.standby else "restarted"
                     print(f"qiki: node '{r.node}' exited with code {r.exit_code}: {how} ({r.attempt} of "
                           f"{policy.max_restarts} within {policy.within_s:g} s)", file=sys.stderr)
-                if failed or (tick is not None and tick(sup, observer, latency)):
+                if failed:
+                    ended = f"node '{failed[0].spec.name}' exited"
+                    break
+                if tick is not None and tick(sup, observer, latency):
+                    ended = "stop condition"
                     break
     finally:
         codes = sup.stop()
@@ -202,11 +220,22 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
         latency.close()
         if recorder is not None:
             recorder.stop()
+    if stop.signal is not None:
+        ended = signal.Signals(stop.signal).name
     return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,
-            "signal": stop.signal, "restarts": restarts, "e2e_latency": latency.probe.summary()}
+            "signal": stop.signal, "ended": ended, "domain_id": _domain(args), "restarts": restarts, "e2e_latency": latency.probe.summary()}
 
 
-def _summary(plan: GraphPlan, report: dict) -> dict:
+def interruption(report: dict, duration_s: float | None) -> dict | bool:
+    """False if the run reached its sim duration, else what stopped it and the sim time reached (for
+    summary.json: an interrupted run must not look finished)."""
+    if report["ended"] == "duration":
+        return False
+    return {"by": report["ended"] or "unknown", "sim_time_s": round(report["observer"].sim_time_s, 3),
+            "duration_s": duration_s}
+
+
+def _summary(plan: GraphPlan, report: dict, duration_s: float | None = None) -> dict:
     s = report["observer"]
     families: dict[str, int] = {}
     codes: dict[str, int] = {}
@@ -217,7 +246,10 @@ def _summary(plan: GraphPlan, report: dict) -> dict:
     return {
         "profile": plan.profile,
         "scenario": plan.scenario,
+        "domain_id": report["domain_id"],
         "sim_time_s": round(s.sim_time_s, 3),
+        "interrupted": interruption(report, duration_s),
+        "health": s.health.summary([n.name for n in plan.graph.nodes]),
         "wall_time_s": round(report["wall_time_s"], 3),
         "rtf": round(s.rtf(), 2) if s.rtf() else None,
         "nodes": [{"name": n, "exit_code": c} for n, c in report["codes"].items()],
@@ -299,7 +331,8 @@ def cmd_config(args) -> int:
 def cmd_bringup(args) -> int:
     plan = make_plan(args.profile, args.scenario)
     config = _configure(plan, args, "bringup")
-    print(f"qiki: bringup profile={plan.profile} scenario={plan.scenario} nodes="
+    domain = claim_domain(plan, args, "qiki bringup")
+    print(f"qiki: bringup profile={plan.profile} scenario={plan.scenario} domain={domain} nodes="
           f"{','.join(n.name for n in plan.graph.nodes)} (Ctrl-C to stop)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="qiki-bringup-") as tmp:
         report = supervise(_with_params(plan, config, Path(tmp) / "params.yaml"), args, log_dir=None)
@@ -317,12 +350,14 @@ def cmd_run(args) -> int:
         from qiki_sim.scenario import load_scenario
         args.duration = load_scenario(plan.scenario_file).duration_s
     out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
+    writable_dir(out, "--out" if args.out else "run directory")
+    claim_domain(plan, args, "qiki run")
     out.mkdir(parents=True, exist_ok=True)
     rotate_outputs(out, args.keep_runs, args.max_output_mb, explicit_out=args.out is not None)
     (out / "config.json").write_text(json.dumps(config.as_json(), indent=2) + "\n")
     plan = _with_params(plan, config, out / "params.yaml")
     report = supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
-    summary = _summary(plan, report)
+    summary = _summary(plan, report, args.duration)
     summary["plots"] = []
     summary["config"], summary["params_file"] = "config.json", "params.yaml"
     plot_note = "none (not recorded: 'qiki run --record' writes them, or 'qiki plot' a bag)"
@@ -359,7 +394,29 @@ def cmd_run(args) -> int:
     print(f"  plots             {plot_note}")
     print(f"  config            {out / 'config.json'} (every parameter and its source; nodes got params.yaml)")
     print(f"  summary           {out / 'summary.json'}")
+    stopped = summary["interrupted"]
+    health = summary["health"]
+    print(f"  health            worst {health['level']}" + "".join(
+        f"; {n} {h['worst']}: {h['why']}" for n, h in health["nodes"].items() if h["worst"] != "OK"))
+    if stopped:
+        print(f"  interrupted       by {stopped['by']} at sim {stopped['sim_time_s']:.1f} s of {args.duration:g} s")
     return 0 if report["signal"] is None else 128 + report["signal"]
+
+
+def writable_dir(path: Path, what: str) -> None:
+    """Check that `path` is, or can become, a directory we can write in (UsageError naming it otherwise), without
+    leaving anything behind: a run that cannot write its summary must not start."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} {path}: exists and is not a directory (give a new or existing directory)")
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"{what} {path}: {existing} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot write in {existing} ({exc.strerror}); "
+                         "give a directory you can write to") from None
 
 
 def rotate_outputs(out: Path, keep_runs: int | None, max_output_mb: float | None, explicit_out: bool,
@@ -430,10 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from qiki_bag.reader import BagError
     try:
+        if hasattr(args, "domain_id"):   # every command that joins a domain (bag record/play too), before it starts
+            requested_domain(args.domain_id, os.environ)
         from qiki_bag.commands import run_bag
         return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph, "bag": run_bag,
                 "plot": cmd_plot, "console": cmd_console, "config": cmd_config}[args.command](args)
-    except (UsageError, ConfigError, PlotInputError, BagError) as exc:   # one line naming the thing and the fix
+    except (UsageError, ConfigError, PlotInputError, BagError, DomainError) as exc:   # one line naming the thing and the fix
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early

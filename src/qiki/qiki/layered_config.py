@@ -11,13 +11,14 @@ Layers, lowest first (a higher layer replaces a lower one, per parameter):
 6. ``cli ...``: the command line (``--set NODE.PARAM=VALUE``, ``--mode``, ``--rate``, ``--command-lag``).
 
 Parameters the launcher derives from config/graph.yaml (the `files` and `use_sim_time`) are not
-layered: setting one is an error. The merged values are validated against each node's model, and
+layered: setting one is an error. The merged values are validated against each node's model (NaN and infinity rejected), and
 written as one ROS 2 params file, so a node gets exactly what `qiki config show` prints. Errors are
 one `ConfigError` line naming the parameter, the value, what was expected and the layer. No rclpy.
 """
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,7 +27,7 @@ import yaml
 from pydantic import ValidationError
 
 from qiki.graph import ConfigError, GraphSpec, first_error, node_key, params_sections
-from qiki_ros.params import flatten_fields, nest
+from qiki_ros.params import first_non_finite, flatten_fields, nest
 
 OVERRIDES_ENV = "QIKI_OVERRIDES_FILE"
 ENV_PREFIX = "QIKI_"
@@ -204,6 +205,8 @@ def resolve(names: ParameterNames, layers: list[list[Setting]], launcher: dict[s
             merged[f"{node}.{param}"] = Setting(node, param, value, GRAPH)
     for layer in layers:
         for s in layer:
+            if _non_finite(s.value, names.defaults[s.node].get(s.param)):   # before the model's checks: NaN passes `gt`, inf fails a cross-check
+                raise ConfigError(_not_finite(s))
             merged[s.name] = s
     for node in names.graph.nodes:
         model = node.model()
@@ -217,11 +220,31 @@ def resolve(names: ParameterNames, layers: list[list[Setting]], launcher: dict[s
             raise ConfigError(_blame(node.name, loc, err["msg"], own)) from None
         for param, s in own.items():
             value = _lookup(checked, param)
+            if s.source != DEFAULT and first_non_finite(value) is not None:
+                raise ConfigError(_not_finite(s))
             if value == [] and value != names.defaults[node.name][param]:
                 raise ConfigError(f"{s.name} = [] (from {s.source}): a ROS 2 params file cannot hold an empty "
                                   "list; give at least one element")
             merged[s.name] = Setting(s.node, s.param, value, s.source)
     return EffectiveConfig(facts, merged)
+
+
+def _non_finite(value: Any, default: Any) -> bool:
+    """NaN or infinity in a value as given: YAML .nan / .inf, or for a numeric parameter (`default` a number or a
+    list) text such as 'nan' that its float field would take."""
+    numeric = isinstance(default, (int, float, list)) and not isinstance(default, bool)
+    if isinstance(value, str) and numeric:
+        try:
+            return not math.isfinite(float(value))
+        except ValueError:
+            return False
+    if isinstance(value, list):
+        return any(_non_finite(v, default) for v in value)
+    return first_non_finite(value) is not None
+
+
+def _not_finite(s: Setting) -> str:
+    return f"{s.name} = {s.value!r} (from {s.source}): expected a finite number (NaN and infinity are never valid)"
 
 
 def _lookup(nested: dict[str, Any], param: str) -> Any:

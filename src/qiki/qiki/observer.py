@@ -15,6 +15,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from qiki.graph import GraphSpec
+from qiki.run_health import HealthHistory
 from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
 from qiki_ros.entrypoint import STANDBY_NODE_PREFIX
 from qiki_ros.graph_node import GraphNode
@@ -49,6 +50,7 @@ class GraphState:
     min_miss_object: int = 0
     # status name (qiki/<node>) -> latest {"level", "message", "values": {key: value}} from /diagnostics
     diagnostics: dict[str, dict] = field(default_factory=dict)
+    health: HealthHistory = field(default_factory=HealthHistory)   # every status's worst level over the run
     _ego: dict = field(default_factory=dict)      # stamp -> ego position, until its truth arrives
 
     def rtf(self) -> float | None:
@@ -207,7 +209,12 @@ class GraphObserver:
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         latest = {st.name: {"level": st.level[0], "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
                   for st in msg.status}
-        self._update(lambda s: s.diagnostics.update(latest))
+
+        def upd(s: GraphState) -> None:
+            s.diagnostics.update(latest)
+            for name, d in latest.items():
+                s.health.add(name, d["level"], d["message"], s.sim_time_s)
+        self._update(upd)
 
     def _on_event(self, msg: Event) -> None:
         item = (from_stamp(msg.header.stamp), int(msg.code), msg.message)

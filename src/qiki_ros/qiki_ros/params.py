@@ -2,11 +2,14 @@
 
 Nested models become dotted parameter names (`radar.sr_threshold_m`), as in nav2 params files.
 Validation failures become a one-line `ConfigError` naming the parameter and the expected type.
+Every parameter is read once at start-up, so a change at run time (`ros2 param set`) is refused with a
+reason instead of being accepted and ignored (`refuse_changes`).
 """
+import math
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 
 
 class ConfigError(ValueError):
@@ -43,6 +46,23 @@ def flatten_fields(model: type[BaseModel], prefix: str = "", defaults: BaseModel
     return out
 
 
+def first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """(key path, value) of the first NaN or infinity in a YAML value (mappings and lists walked), or None.
+
+    Paths read like `objects[2].velocity[1]`. A non-finite number is never a valid setting here: NaN
+    passes every `gt`/`lt` check and infinity makes a loop or a conversion fail at run time.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        where = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
+        found = first_non_finite(item, where)
+        if found is not None:
+            return found
+    return None
+
+
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
     """{"a.b": 1} -> {"a": {"b": 1}}: dotted parameter names as the nested mapping a model validates."""
     nested: dict[str, Any] = {}
@@ -72,4 +92,24 @@ def declare_model(node, model: type[BaseModel], prefix: str = ""):
         descriptor = ParameterDescriptor(type=ptype, dynamic_typing=True)
         param = node.declare_parameter(key, default, descriptor)
         flat[key[len(prefix):]] = param.value
-    return validate_model(model, nest(flat), f"node '{node.get_name()}' parameter")
+    config = validate_model(model, nest(flat), f"node '{node.get_name()}' parameter")
+    refuse_changes(node)
+    return config
+
+
+def change_refusal(node_name: str, changed: list[str]) -> str:
+    """The reason a set of already-declared parameters is refused: they are read once, at start-up."""
+    name = changed[0]
+    return (f"{name} is read at start-up: restart the node with the new value "
+            f"(qiki run --set {node_name}.{name}=VALUE, or a params file)")
+
+
+def refuse_changes(node) -> None:
+    """Refuse every change of a declared parameter of `node` (SetParameters answers successful: false and the
+    reason); declaring a new parameter (what a node does while starting) is still accepted."""
+    def on_set(parameters) -> SetParametersResult:
+        changed = [p.name for p in parameters if node.has_parameter(p.name)]
+        if not changed:
+            return SetParametersResult(successful=True)
+        return SetParametersResult(successful=False, reason=change_refusal(node.get_name(), changed))
+    node.add_on_set_parameters_callback(on_set)

@@ -15,6 +15,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       model_validator)
 from pydantic_core import PydanticCustomError
 
+from qiki_ros.params import first_non_finite
+
 from .bot import BotParams
 from .devices import PROFILE_DEVICES
 from .thrusters import RcsConfig
@@ -473,6 +475,9 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(path, "file is empty; expected a mapping of scenario keys")
     if not isinstance(data, dict):
         raise ScenarioError(path, f"expected a mapping of scenario keys at top level, got {type(data).__name__}")
+    non_finite = first_non_finite(data)
+    if non_finite is not None:
+        raise ScenarioError(path, f"expected a finite number, got {non_finite[1]}", non_finite[0])
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:
@@ -489,12 +494,19 @@ def available_scenarios(scenarios_dir: str | Path) -> list[str]:
 
 
 def find_scenario(name_or_path: str | Path, scenarios_dir: str | Path) -> Path:
-    """Resolve 'bot_patrol' to <scenarios_dir>/bot_patrol.yaml; an existing path is returned as is."""
+    """Resolve 'bot_patrol' to <scenarios_dir>/bot_patrol.yaml; an existing path is returned as is.
+
+    A path with a directory that does not exist is an error, never the installed scenario of the same
+    name: a typo must not run something else. A bare 'bot_patrol.yaml' is a file here, else the installed one.
+    """
     text = str(name_or_path)
     candidate = Path(text)
     if candidate.suffix in (".yaml", ".yml") or "/" in text:
         if candidate.is_file():
             return candidate
+        if "/" in text:
+            raise ScenarioError(text, "no such scenario file (give an existing path, or a name from "
+                                      f"{scenarios_dir}: {', '.join(available_scenarios(scenarios_dir)) or '(none)'})")
         if (Path(scenarios_dir) / candidate.name).is_file():
             return Path(scenarios_dir) / candidate.name
     elif (Path(scenarios_dir) / f"{text}.yaml").is_file():

@@ -1,0 +1,51 @@
+"""Which ROS domain a new graph runs on: ids checked before any process starts; a busy domain given
+explicitly is refused, with none given the first free one is chosen. (Discovery itself:
+tests/integration/test_domain_collision.py.)"""
+import re
+
+import pytest
+from hypothesis import given, strategies as st
+
+from qiki.domains import DOMAIN_MAX, DomainError, first_free, graph_domain, parse_domain, requested_domain
+
+
+class _Graph:
+    namespace = "qiki"
+
+
+@given(st.integers(0, DOMAIN_MAX))
+def test_every_valid_id_parses(n):
+    assert parse_domain(n, "--domain-id") == n == parse_domain(f" {n} ", "$ROS_DOMAIN_ID")
+
+
+@given(st.one_of(st.integers(max_value=-1), st.integers(min_value=DOMAIN_MAX + 1),
+                 st.text().filter(lambda t: not re.fullmatch(r"[0-9]+", t.strip()) or int(t.strip()) > DOMAIN_MAX)))
+def test_every_invalid_id_is_one_line_naming_the_source(value):
+    with pytest.raises(DomainError) as err:
+        parse_domain(value, "$ROS_DOMAIN_ID")
+    assert str(err.value).startswith("$ROS_DOMAIN_ID ") and "0..232" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_flag_beats_environment_and_empty_means_unset():
+    assert requested_domain(7, {"ROS_DOMAIN_ID": "9"}) == 7
+    assert requested_domain(None, {"ROS_DOMAIN_ID": "9"}) == 9
+    assert requested_domain(None, {"ROS_DOMAIN_ID": ""}) is None
+    assert requested_domain(None, {}) is None
+
+
+def test_busy_explicit_domain_is_refused_naming_it_and_the_fix():
+    busy = {3: "node /qiki/sim"}
+    with pytest.raises(DomainError) as err:
+        graph_domain(None, {"ROS_DOMAIN_ID": "3"}, _Graph(), "qiki run", find=busy.get)
+    msg = str(err.value)
+    assert "ROS domain 3 already has a QIKI graph (node /qiki/sim)" in msg and "--domain-id" in msg
+    assert graph_domain(4, {"ROS_DOMAIN_ID": "3"}, _Graph(), "qiki run", find=busy.get) == (4, False)
+
+
+def test_no_domain_given_picks_the_first_free_one():
+    busy = {0: "x", 1: "y"}
+    assert graph_domain(None, {}, _Graph(), "qiki run", find=busy.get) == (2, True)
+    assert first_free(range(3), lambda d: "busy") is None
+    with pytest.raises(DomainError, match="all have a QIKI graph"):
+        graph_domain(None, {}, _Graph(), "qiki run", find=lambda d: "busy")
