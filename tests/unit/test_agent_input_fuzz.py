@@ -147,6 +147,8 @@ class Oracle:
                     and len(msg.covariance) in (0, 36 * n) and len(msg.transponder_code) in (0, n))
         if isinstance(msg, DeviceHealth):
             return len(msg.name) == len(msg.level) == len(msg.value)
+        if isinstance(msg, RadarFrame):
+            return len({len(getattr(msg, f)) for f in RADAR_FRAME_ARRAYS}) == 1
         return True
 
     def device_health_bad(self, a: dict) -> bool:
@@ -155,6 +157,8 @@ class Oracle:
         return bad
 
 
+RADAR_FRAME_ARRAYS = ("range_m", "azimuth_rad", "elevation_rad", "range_rate_mps", "snr_db", "transponder_code",
+                      "detection_band")
 CODECS = {VehicleState: (vehicle_state_args, "on_vehicle_state", "vehicle_state_bad"),
           TrackArray: (tracks_args, "on_tracks", "tracks_bad"),
           DeviceHealth: (device_health_args, "on_device_health", "device_health_bad"),
@@ -228,6 +232,16 @@ def test_mismatched_inputs_name_the_field():
     health = DeviceHealth(name=["power", "comms"], level=[0], value=[1.0, 1.0])
     with pytest.raises(ValueError, match=r"^DeviceHealth: level has 1 values for 2 devices"):
         device_health_args(health)
+
+
+def test_a_malformed_radar_frame_is_no_frame():
+    """Arrays of different lengths: dropped (the node counts it in inputs_dropped), not radar liveness."""
+    frame = RadarFrame(range_m=[1.0, 2.0], azimuth_rad=[0.0], elevation_rad=[0.0, 0.0], range_rate_mps=[0.0, 0.0],
+                       snr_db=[9.0, 9.0], transponder_code=[0, 0], detection_band=[0, 0])
+    with pytest.raises(ValueError, match=r"^RadarFrame: azimuth_rad has 1 values for 2 detections"):
+        radar_frame_args(frame)
+    frame.azimuth_rad = [0.0, 0.1]
+    assert radar_frame_args(frame) == {"t_s": 0.0}
 
 
 def test_ticks_without_any_vehicle_state_stop_the_vehicle():

@@ -66,14 +66,60 @@ def test_a_producer_that_announces_again_is_waited_for_from_that_step_on():
     assert b.rejoined == 1 and b.absent == set()
 
 
-def test_a_step_missing_only_a_listed_message_is_given_up_after_the_timeout():
+def test_a_step_missing_only_a_listed_message_is_given_up_after_the_longer_timeout():
+    """Its producers are alive (they announced it): the message is on its way, e.g. while a late joiner
+    takes the transient-local history; only after the start-up timeout is it lost."""
     clock = WallClock()
     b = barrier(clock)
     b.add_done("/q/sim", 1 * S, ["/q/state"], [1])   # announced one message that never arrives
     announce(b, "/q/tracker", 1, "/q/tracks")
     clock.t = 2.0
+    assert b.expire(1.0) == [] and b.pending() == [1 * S]
+    clock.t = 10.5
     assert b.expire(1.0) == [] and b.pending() == [] and b.skipped == 1
     assert b.absent == set()
+    b.add_data("/q/state", 1 * S, "late")           # it comes after all: stale, not a new step
+    assert b.pending() == [] and b.stale_dropped == 1
+
+
+def test_a_message_late_for_a_given_up_step_does_not_blame_every_producer():
+    """The start-up SAFE_MODE: a step given up for a late message, opened again by that message, was
+    skipped by the next step and counted as missed by every producer."""
+    clock = WallClock()
+    b = barrier(clock)
+    for t in (0, 1):
+        announce(b, "/q/sim", t, "/q/state")
+        announce(b, "/q/tracker", t, "/q/tracks")
+    b.add_done("/q/sim", 2 * S, ["/q/state"], [1])
+    b.add_done("/q/tracker", 2 * S, ["/q/tracks"], [1])
+    b.add_data("/q/tracks", 2 * S, "tracker@2")
+    assert [t for t, _ in b.release()] == [0, 1 * S]
+    clock.t = 11.0
+    b.expire(1.0)
+    b.add_data("/q/state", 2 * S, "sim@2, late")
+    for t in (3, 4):
+        announce(b, "/q/sim", t, "/q/state")
+        announce(b, "/q/tracker", t, "/q/tracks")
+    assert [t for t, _ in b.release()] == [3 * S, 4 * S]
+    assert dict(b.missed) == {} and b.skipped == 1 and not b.absent
+
+
+def test_a_step_opened_by_data_alone_holds_nobody_and_blames_nobody():
+    """A stray message (stamped ahead, no producer announces its step) is orphan data when a later step
+    completes, and expire() never drops a producer for it, however long it waits."""
+    clock = WallClock()
+    b = barrier(clock)
+    announce(b, "/q/sim", 0, "/q/state")
+    announce(b, "/q/tracker", 0, "/q/tracks")
+    b.add_data("/q/state", 7 * S + S // 2, "stray")
+    assert [t for t, _ in b.release()] == [0]
+    clock.t = 100.0
+    assert b.expire(1.0) == [] and not b.absent
+    for t in (8, 9):
+        announce(b, "/q/sim", t, "/q/state")
+        announce(b, "/q/tracker", t, "/q/tracks")
+    assert [t for t, _ in b.release()] == [8 * S, 9 * S]
+    assert dict(b.missed) == {} and b.rejections.counts == {("/q/state", "orphan"): 1}
 
 
 def test_nothing_pending_nothing_expires():

@@ -91,6 +91,28 @@ def test_drop_counters_discovered_and_registered_warn_only_while_growing():
     assert r.level == WARN and values(r)["dropped_total.steps_skipped"] == "3"
 
 
+def test_drop_maps_and_conditions_raise_the_level_naming_what():
+    """Per-topic rejections of the step barrier and states no counter shows (a dropped producer, no step)."""
+    h = NodeHealth("tracker")
+    rejected = {}
+    state = [None]
+    h.count_drop_map(lambda: dict(rejected))
+    h.conditions.append(lambda: state[0])
+    assert h.report(0.0).level == OK
+    rejected["step_rejected_future./qiki/radar/lr/frame"] = 1
+    r = h.report(1.0)
+    assert r.level == WARN and "step_rejected_future./qiki/radar/lr/frame=1" in r.message
+    assert values(r)["dropped_total.step_rejected_future./qiki/radar/lr/frame"] == "1"
+    state[0] = (ERROR, "not stepping for 3.0 s")
+    r = h.report(2.0)
+    assert r.level == ERROR and r.message == "not stepping for 3.0 s"
+    state[0] = (WARN, "stepping without /qiki/radar (no StepDone)")
+    assert h.report(3.0).level == WARN               # however long it lasts, not only when a counter grows
+    assert h.report(4.0).level == WARN
+    state[0] = None
+    assert h.report(5.0).level == OK
+
+
 def test_prometheus_view_has_qiki_metrics_with_node_label():
     from prometheus_client import CollectorRegistry, generate_latest
 
@@ -99,6 +121,7 @@ def test_prometheus_view_has_qiki_metrics_with_node_label():
     h.received["/qiki/tracks"] += 3
     h.published["/qiki/cmd"] += 2
     h.count_drops("inputs_rejected", lambda: 4)
+    h.count_drop_map(lambda: {"step_rejected_past./qiki/tracks": 2})
     for _ in range(10):
         h.step_done(0.002, 0.005, 0.001)
     reg = CollectorRegistry(auto_describe=False)
@@ -111,6 +134,7 @@ def test_prometheus_view_has_qiki_metrics_with_node_label():
     assert 'qiki_messages_received_total{node="agent",topic="/qiki/tracks"} 3.0' in text
     assert 'qiki_messages_published_total{node="agent",topic="/qiki/cmd"} 2.0' in text
     assert 'qiki_dropped_total{counter="inputs_rejected",node="agent"} 4.0' in text
+    assert 'qiki_dropped_total{counter="step_rejected_past./qiki/tracks",node="agent"} 2.0' in text
     assert 'qiki_steps_total{node="agent"} 10.0' in text
     assert 'qiki_health_level{node="agent"} 0.0' in text
 

@@ -4,6 +4,7 @@ Used by `qiki bringup`, `qiki run` and launch/bringup.launch.py, so all three st
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +61,13 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
         raise UsageError(f"scenario '{scenario}' is for profile '{loaded.profile}', not '{profile}'")
     subst = {"profile": profile, "scenario": scenario_file.stem}
     overrides = {}
+    run_id = f"run-{secrets.token_hex(8)}"
     members = sorted({s.partition(".")[0] for t in graph.topics if t.type == SYNC_TYPE for s in t.sub})
     for node in graph.nodes:
         overrides[node.name] = {"sync.upstream": "[" + ",".join(graph.upstream(node.name)) + "]",
-                                "sync.members": "[" + ",".join(members) + "]"}
+                                "sync.members": "[" + ",".join(members) + "]",
+                                # this run's identity (a StepDone of another run is foreign) and step grid
+                                "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9))}
         for param, rel in node.files.items():
             path = cfg / rel.format(**subst)
             if param == "scenario_file":

@@ -76,7 +76,7 @@ CONFIG_PLACEHOLDER = "$QIKI_CONFIG"
 
 def canonical_cdr(data: bytes, msgtype: str, store, config_dirs: tuple[str, ...] = ()) -> bytes:
     """The message's CDR with its alignment padding zeroed (decoded and encoded again with rosbags) and
-    a StepDone's incarnation zeroed.
+    a StepDone's incarnation and run id zeroed.
 
     Publishers serialise into buffers that are not cleared, so the padding bytes between fields of the
     same message can differ from one run to the next; every field's bytes are kept as they are, except
@@ -87,6 +87,7 @@ def canonical_cdr(data: bytes, msgtype: str, store, config_dirs: tuple[str, ...]
     msg = deserialize(store, bytes(data), msgtype)
     if msgtype == "qiki_msgs/msg/StepDone":
         msg.incarnation = 0     # which process ran (a start time), not what it computed
+        msg.run_id = ""         # which graph run, likewise
     if msgtype == "qiki_msgs/msg/Event" and config_dirs:
         text = msg.message
         for path in sorted(config_dirs, key=len, reverse=True):
@@ -225,6 +226,7 @@ class Fixture:
     steps: list[int]               # sim steps replayed, in order [ns]
     expected: Outputs              # what the whole graph published for them
     meta: dict = field(default_factory=dict)
+    run_id: str = ""                # sync.run_id of the recorded graph (its StepDone carry it)
 
 
 def _classify(topics: ReplayTopics, topic: str, data: bytes):
@@ -263,6 +265,7 @@ def load_fixture(path: Path | str) -> Fixture:
     last = int(meta["last_step_ns"])
     by_key: dict[str, list[Output]] = {k: [] for k in topics.keys}
     steps: set[int] = set()
+    run_id = ""
     with open_bag(path) as bag:
         for conn, _stamp, data in bag.messages():
             data = bytes(data)
@@ -272,6 +275,7 @@ def load_fixture(path: Path | str) -> Fixture:
                 msg = deserialize_message(data, StepDone)
                 if msg.node in topics.producers:
                     steps.add(from_ns(msg.header.stamp))
+                    run_id = msg.run_id
             key = _classify(topics, conn.topic, data)
             if key is not None and conn.topic not in topics.digest_only:
                 by_key[key].append(output(data, conn.msgtype, bag.typestore, tuple(meta.get("config_dirs", ()))))
@@ -281,7 +285,7 @@ def load_fixture(path: Path | str) -> Fixture:
     if len(steps) != meta["steps"] or (steps and steps[-1] != last):
         raise ReplayError(f"{path}: the bag holds {len(steps)} steps up to {steps[-1] if steps else '-'} ns, "
                           f"{FIXTURE_FILE} says {meta['steps']} up to {last} ns")
-    return Fixture(path, meta["profile"], meta["scenario"], steps, Outputs(by_key, steps), meta)
+    return Fixture(path, meta["profile"], meta["scenario"], steps, Outputs(by_key, steps), meta, run_id)
 
 
 def write_fixture(recording: Path | str, out_dir: Path | str, profile: str, scenario: str,
@@ -498,7 +502,9 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
     plan = make_plan(fixture.profile, fixture.scenario)
     topics = replay_topics(plan.graph)
     # the bag holds every producer's StepDone: never run on without one (that would make outputs timing-dependent)
-    commands = [(n, cmd + ["-p", "sync.producer_timeout_s:=0.0"]) for n, cmd in plan.commands()
+    # ... and run as the recorded graph (its run id), whose StepDone are played into them
+    run_id = ["-p", f"sync.run_id:={fixture.run_id}"] if fixture.run_id else []
+    commands = [(n, cmd + ["-p", "sync.producer_timeout_s:=0.0"] + run_id) for n, cmd in plan.commands()
                 if n.name in REPLAYED_NODES]
     env = graph_env(domain_id)
     env.update(DETERMINISM_ENV)

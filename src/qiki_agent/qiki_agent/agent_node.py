@@ -34,7 +34,7 @@ class AgentNode(GraphNode):
             raise ConfigError(str(exc)) from None
         self.pub_status = self.create_publisher(AgentStatus, "status", qos.LATCHED)
         self.pub_bios = self.create_publisher(BiosReport, "bios", qos.LATCHED)
-        self.sync = StepSync(self, self.on_step)
+        self.sync = StepSync(self, self.on_step, events=self.pub_events)
         self.sync.health.count_drops("inputs_rejected", lambda: self.core.inputs_rejected)
         self.pub_cmd = self.sync.publisher(ActuatorCommand, "cmd", qos.STREAM)
         self.topics = {name: self.sync.subscribe(mtype, name, qos.STREAM) for name, mtype in (

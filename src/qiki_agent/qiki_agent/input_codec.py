@@ -40,5 +40,10 @@ def device_health_args(msg: DeviceHealth) -> dict:
 
 
 def radar_frame_args(msg: RadarFrame) -> dict:
-    """Arguments of AgentCore.on_radar_frame (the agent only needs to know a frame arrived, and when)."""
+    """Arguments of AgentCore.on_radar_frame (the agent only needs to know a frame arrived, and when); a
+    frame whose detection arrays differ in length is no frame (radar liveness must not count it)."""
+    unpack_items(msg, "detection", {"range_m": (np.float64, 1), "azimuth_rad": (np.float64, 1),
+                                    "elevation_rad": (np.float64, 1), "range_rate_mps": (np.float64, 1),
+                                    "snr_db": (np.float64, 1), "transponder_code": (np.uint32, 1),
+                                    "detection_band": (np.uint8, 1)})
     return dict(t_s=from_stamp(msg.header.stamp))

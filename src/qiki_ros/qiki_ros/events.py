@@ -35,3 +35,5 @@ class EventCode(IntEnum):
     NODE_RESUMED = 907         # lockstep sim: that member announces steps again
     UPSTREAM_SILENT = 908      # the agent lost the step heartbeat (StepDone) of an upstream node: it runs without it
     UPSTREAM_RESUMED = 909     # that node announces steps again
+    STEP_INPUT_REJECTED = 910  # the step barrier dropped an input or StepDone: off the step grid, past, beyond the
+                               # horizon, surplus, or of another graph run (once per burst per topic and reason)

@@ -84,6 +84,9 @@ class NodeHealth:
         self.input_to_output = LatencyWindow(capacity)  # first input of step t -> step t done [s]
         self.cpu = LatencyWindow(capacity)          # CPU time of the thread during that work [s]
         self.drop_sources: dict[str, Callable[[], int]] = {}
+        self.drop_maps: list[Callable[[], dict[str, int]]] = []   # sources of several named drop counters
+        # node states the counters do not show (a dropped producer, no step): each returns (level, problem) or None
+        self.conditions: list[Callable[[], tuple[int, str] | None]] = []
         self._drop_owner = None
         self._snapshots: deque = deque(maxlen=64)   # (wall s, received, published, steps)
         self._last_drops: dict[str, int] = {}
@@ -93,6 +96,10 @@ class NodeHealth:
     def count_drops(self, name: str, read: Callable[[], int]) -> None:
         """Register a drop counter read at each report: `health.count_drops("x_dropped", lambda: obj.x)`."""
         self.drop_sources[name] = read
+
+    def count_drop_map(self, read: Callable[[], dict[str, int]]) -> None:
+        """Register a source of named drop counters read at each report (e.g. per topic and reason)."""
+        self.drop_maps.append(read)
 
     def count_drop_attributes(self, obj) -> None:
         """Register every int attribute of obj named like *_dropped*, *_rejected*, *_skipped* (now or later)."""
@@ -114,6 +121,8 @@ class NodeHealth:
             found = {k: v for k, v in vars(self._drop_owner).items()
                      if DROP_ATTRIBUTE.search(k) and isinstance(v, int) and not isinstance(v, bool)}
         found.update({k: int(read()) for k, read in self.drop_sources.items()})
+        for read in self.drop_maps:
+            found.update({k: int(v) for k, v in read().items()})
         return dict(sorted(found.items()))
 
     # --- reporting ----------------------------------------------------------------------------
@@ -131,7 +140,8 @@ class NodeHealth:
 
     def report(self, now: float) -> HealthReport:
         """Level and KeyValues at wall time `now` [s, monotonic]. WARN: a drop counter grew since the
-        previous report or processing p99 > warn budget; ERROR: processing p99 > error budget."""
+        previous report, processing p99 > warn budget, or a condition says so; ERROR: processing p99 > error
+        budget, or a condition says so."""
         rx, tx, steps_hz = self.rates(now)
         p50, p99 = self.processing.percentiles(50, 99)
         io50, io99 = self.input_to_output.percentiles(50, 99)
@@ -148,6 +158,11 @@ class NodeHealth:
         if grown:
             level = max(level, WARN)
             problems.append("drops growing: " + ", ".join(f"{k}={drops[k]}" for k in grown))
+        for condition in self.conditions:
+            found = condition()
+            if found:
+                level = max(level, found[0])
+                problems.append(found[1])
         values = [("steps_total", str(self.steps)), ("step_rate_hz", f"{steps_hz:.2f}")]
         values += [(f"latency_{name}_ms", _ms(v)) for name, v in
                    (("p50", p50), ("p99", p99), ("max", self.processing.max_s if self.processing.count else None))]

@@ -4,6 +4,12 @@ A node declares what it publishes and subscribes through StepSync; its `on_step(
 callback runs once per sim step, when the barrier releases it, and StepDone(t) follows automatically.
 A wall-clock timer drops an upstream node that stopped announcing (`sync.producer_timeout_s`), so a
 crashed node does not freeze the graph; it is re-admitted when it announces again.
+
+Every input is admitted first (qiki_ros.step_admission): on the sim's step grid (`sync.step_ns`), after
+the last released step, within `sync.horizon_steps` of the newest known step, and a StepDone only from
+this graph run (`sync.run_id`, chosen by the runner) and a member of this graph. What fails is dropped,
+counted per topic and reason (`dropped_total.step_rejected_<reason>.<topic>` in /diagnostics and
+Prometheus), logged, and reported once per burst as event STEP_INPUT_REJECTED.
 """
 from __future__ import annotations
 
@@ -15,11 +21,14 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.subscription_content_filter_options import ContentFilterOptions
 
-from qiki_msgs.msg import StepDone
+from qiki_msgs.msg import Event, StepDone
 from qiki_ros import qos
 from qiki_ros.diagnostics import NodeDiagnostics
-from qiki_ros.packing import stamp_ns
+from qiki_ros.events import EventCode
+from qiki_ros.node_health import ERROR, WARN
+from qiki_ros.packing import stamp_ns, to_stamp
 from qiki_ros.process_start import seconds_since_start
+from qiki_ros.step_admission import StepGrid
 from qiki_ros.step_barrier import StepBarrier
 
 
@@ -29,6 +38,7 @@ class CountedPublisher:
     def __init__(self, publisher, counts: Counter, totals: Counter):
         self.publisher, self._counts, self._totals = publisher, counts, totals
         self.topic_name = publisher.topic_name
+        self._counts[self.topic_name] += 0      # listed in every StepDone, 0 when nothing was sent
 
     def publish(self, msg) -> None:
         self.publisher.publish(msg)
@@ -47,7 +57,7 @@ class StepSync:
     `watch_members` (the sim) hears every member's StepDone, so `heard` tells which member went silent."""
 
     def __init__(self, node: Node, on_step: Callable[[int, dict[str, list[Any]]], None], announce: bool = True,
-                 watch_members: bool = False):
+                 watch_members: bool = False, events=None):
         self.node = node
         ns = node.get_namespace().rstrip("/")
         upstream = node.declare_parameter("sync.upstream", [""]).value
@@ -55,13 +65,22 @@ class StepSync:
         self.members = {f"{ns}/{name}" for name in node.declare_parameter("sync.members", [""]).value if name}
         self.upstream = {f"{ns}/{name}" for name in upstream if name}
         self.producer_timeout_s = node.declare_parameter("sync.producer_timeout_s", 2.0).value
+        self.run_id = str(node.declare_parameter("sync.run_id", "").value)
+        grid = StepGrid(int(node.declare_parameter("sync.step_ns", 0).value),
+                        int(node.declare_parameter("sync.horizon_steps", 100).value))
         self.on_step = on_step
         self.announce = announce
         self.watch_members = watch_members
         self.heard: dict[str, float] = {}    # node -> wall (monotonic) time of its latest StepDone
         self.heard_step: dict[str, int] = {}  # node -> newest step it announced [ns of sim time]
         self.counts: Counter = Counter()
-        self.barrier = StepBarrier(self.upstream, set())
+        self.pub_done = node.create_publisher(StepDone, "step_done", qos.SYNC)
+        self.barrier = StepBarrier(self.upstream, set(), grid=grid, run_id=self.run_id,
+                                   sync_topic=self.pub_done.topic_name,
+                                   members=self.upstream | (self.members if watch_members else set()))
+        self.barrier.on_reject = self._rejected
+        self.pub_events = events or node.create_publisher(Event, "events", qos.EVENTS)
+        self._last_release_s = time.monotonic()
         # a node restarted into a running graph joins it live: its subscriptions are volatile, so the
         # transient-local history of its inputs (up to the QoS depth of old steps) is not delivered again
         self.joining = node.declare_parameter("sync.join_running", False).value
@@ -70,8 +89,10 @@ class StepSync:
         self.health = self.diagnostics.health
         self.health.count_drops("steps_skipped", lambda: self.barrier.skipped)
         self.health.count_drops("producers_dropped", lambda: self.barrier.expired)   # heartbeat lost
+        self.health.count_drops("step_done_rejected", lambda: self.barrier.done_rejected)
+        self.health.count_drop_map(self.barrier.rejections.by_key)
+        self.health.conditions.append(self.condition)
         self._first_input: dict[int, float] = {}      # step stamp -> wall time its first message arrived
-        self.pub_done = node.create_publisher(StepDone, "step_done", qos.SYNC)
         self.name = node.get_fully_qualified_name()
         self.incarnation = time.time_ns()   # StepDone.incarnation: tells consumers this process from a restarted one
 
@@ -119,9 +140,9 @@ class StepSync:
         def callback(msg) -> None:
             t = stamp_ns(msg.header.stamp)
             self.health.received[holder["topic"]] += 1
-            if self.barrier.last_released is None or t > self.barrier.last_released:
-                self._first_input.setdefault(t, time.perf_counter())
-            self.barrier.add_data(holder["topic"], t, msg)
+            if self.barrier.add_data(holder["topic"], t, msg):
+                return
+            self._first_input.setdefault(t, time.perf_counter())
             self._release()
         sub = self.node.create_subscription(msg_type, port, callback, self.qos(qos))
         holder["topic"] = sub.topic_name
@@ -129,23 +150,61 @@ class StepSync:
         return sub.topic_name
 
     def _on_done(self, msg: StepDone) -> None:
-        self.heard[msg.node] = time.monotonic()
-        self.heard_step[msg.node] = max(self.heard_step.get(msg.node, 0), stamp_ns(msg.header.stamp))
+        t = stamp_ns(msg.header.stamp)
         rejoined = self.barrier.rejoined
         try:
-            self.barrier.add_done(msg.node, stamp_ns(msg.header.stamp), list(msg.topics), list(msg.counts),
-                                  msg.incarnation)
+            reason = self.barrier.add_done(msg.node, t, list(msg.topics), list(msg.counts), msg.incarnation,
+                                           msg.run_id)
         except ValueError as exc:
             self.node.get_logger().warning(f"{exc}: ignored ({self.barrier.done_rejected} rejected so far)",
                                            throttle_duration_sec=1.0)
             return
+        if reason:
+            return
+        self.heard[msg.node] = time.monotonic()
+        self.heard_step[msg.node] = max(self.heard_step.get(msg.node, 0), t)
         if self.barrier.rejoined != rejoined:
             self.node.get_logger().info(f"step barrier: {msg.node} announces again: waiting for it from "
                                         f"t={self.barrier.rejoined_at[msg.node] * 1e-9:.3f} s on")
         self._release()
 
+    def _rejected(self, topic: str, reason: str, t_ns: int, first: bool) -> None:
+        """Log (throttled) and, once per burst, report a rejection of the barrier as an event."""
+        n = self.barrier.rejections.counts[(topic, reason)]
+        text = (f"step barrier: {topic} input stamped t={t_ns * 1e-9:.9g} s dropped ({reason}); "
+                f"{n} {reason} on {topic} so far")
+        self.node.get_logger().warning(text, throttle_duration_sec=1.0)
+        if first:
+            known = self.barrier.newest_known()
+            ev = Event(code=int(EventCode.STEP_INPUT_REJECTED), severity=Event.WARN,
+                       source=self.node.get_name(), message=text)
+            ev.header.stamp = to_stamp((known or 0) * 1e-9)
+            self.pub_events.publish(ev)
+
+    def condition(self):
+        """(level, problem) for /diagnostics while the barrier is degraded or stuck, else None."""
+        problems, level = [], WARN
+        if self.barrier.absent:
+            problems.append(f"stepping without {', '.join(sorted(self.barrier.absent))} (no StepDone)")
+        pending = self.barrier.pending()
+        stalled_s = time.monotonic() - self._last_release_s
+        if pending and self.upstream and self.producer_timeout_s > 0 and stalled_s > self.producer_timeout_s:
+            level = ERROR
+            problems.append(f"not stepping for {stalled_s:.1f} s: step t={pending[0] * 1e-9:.3f} s incomplete")
+        return (level, "; ".join(problems)) if problems else None
+
+    def set_step(self, dt_s: float) -> None:
+        """The sim's step [s]: the grid every stamp must lie on."""
+        self.barrier.grid = StepGrid(round(dt_s * 1e9), self.barrier.grid.horizon_steps)
+
+    def observe_own_step(self, t_ns: int) -> None:
+        """The node that steps the world (the sim): its newest step, the reference of admission."""
+        self.barrier.observe_own_step(t_ns)
+        self._last_release_s = time.monotonic()
+
     def _release(self) -> None:
         for t_ns, inputs in self.barrier.release():
+            self._last_release_s = time.monotonic()
             if self.joining and not self._stepped:
                 self._stepped = True
                 self.node.get_logger().info(f"step barrier: first step t={t_ns * 1e-9:.3f} s, "
@@ -163,7 +222,8 @@ class StepSync:
     def done(self, t_ns: int) -> None:
         """Announce that this node published everything it had for step t."""
         msg = StepDone(node=self.name, topics=list(self.counts), counts=list(self.counts.values()),
-                       incarnation=self.incarnation)
+                       incarnation=self.incarnation, run_id=self.run_id)
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(t_ns, 1_000_000_000)
         self.pub_done.publish(msg)
-        self.counts.clear()
+        for topic in self.counts:
+            self.counts[topic] = 0

@@ -21,6 +21,7 @@ from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.events import EventCode
 from qiki_ros.graph_node import GraphNode
+from qiki_ros.node_health import ERROR
 from qiki_ros.packing import pack, to_stamp
 from qiki_ros.params import ConfigError, declare_model
 from qiki_ros.step_sync import StepSync
@@ -50,14 +51,16 @@ class SimNode(GraphNode):
             self.sim = SIMULATIONS[scenario.profile](scenario, self.cfg.seed)
         except ScenarioError as exc:
             raise ConfigError(str(exc)) from None
-        self.sync = StepSync(self, self.on_agent_step, announce=False, watch_members=True)
+        self.pub_events = self.create_publisher(Event, "events", qos.EVENTS)
+        self.sync = StepSync(self, self.on_agent_step, announce=False, watch_members=True, events=self.pub_events)
+        self.sync.set_step(self.sim.dt)      # the sim's own step grid, whatever the runner passed
+        self.sync.health.conditions.append(self.members_condition)
         self.pub_clock = self.sync.publisher(Clock, "clock", qos.CLOCK)
         self.pubs = {
             "vehicle_state": self.sync.publisher(VehicleState, "vehicle_state", qos.STREAM),
             "truth": self.sync.publisher(WorldTruth, "truth", qos.STREAM),
             "device_health": self.sync.publisher(DeviceHealth, "device_health", qos.STREAM),
         }
-        self.pub_events = self.create_publisher(Event, "events", qos.EVENTS)
         self.cmd_topic = self.sync.subscribe(ActuatorCommand, "cmd", qos.STREAM)
         self.create_service(ResetScenario, "reset", self.on_reset)
         self.create_service(LoadScenario, "load_scenario", self.on_load)
@@ -131,6 +134,7 @@ class SimNode(GraphNode):
             response.success, response.message = False, str(exc)
             return response
         self.sim = SIMULATIONS[scenario.profile](scenario, request.seed)
+        self.sync.set_step(self.sim.dt)
         self.pending.clear()
         response.success, response.message = True, f"loaded '{scenario.name}' seed {self.sim.seed}"
         self.event(EventCode.SCENARIO_LOADED, Event.INFO, response.message)
@@ -201,6 +205,10 @@ class SimNode(GraphNode):
         if back:
             self.get_logger().info(f"lockstep: {', '.join(back)} announces steps again")
             self.event(EventCode.NODE_RESUMED, Event.INFO, f"{', '.join(back)} announces steps again")
+
+    def members_condition(self):
+        """/diagnostics ERROR while a barrier member is silent (the graph runs degraded)."""
+        return (ERROR, f"no step from {', '.join(self.silent)}: stepping at real time") if self.silent else None
 
     def step_without_agent(self) -> None:
         """Lockstep with a silent agent (crashed, restarting, or waiting for a silent member): take one
@@ -276,7 +284,9 @@ class SimNode(GraphNode):
             dh.name, dh.level, dh.value = names, pack(levels, np.uint8), pack(values)
             self.pubs["device_health"].publish(dh)
         self.pub_clock.publish(Clock(clock=stamp))
-        self.sync.done(stamp.sec * 1_000_000_000 + stamp.nanosec)
+        t_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
+        self.sync.observe_own_step(t_ns)
+        self.sync.done(t_ns)
 
     def event(self, code: EventCode, severity: int, text: str) -> None:
         ev = Event(code=int(code), severity=severity, source=self.get_name(), message=text)
