@@ -269,17 +269,19 @@ def test_recording_the_whole_graph_misses_no_message(bag_env, tmp_path, leftover
     (no gap), and topics that keep history for late joiners (transient-local) and are published by the sim
     (which starts once its subscribers are there) or latched are complete from message 1. /clock is
     volatile (depth 1, as ROS clocks are): messages sent before its DDS match completes are not
-    replayed to the recorder, so for /clock only the absence of gaps is asserted."""
+    replayed to the recorder, so for /clock only the absence of gaps is asserted. Recorded as `qiki run
+    --record` does (--include-history --use-sim-time), the bag's time line is the run's sim time."""
     from qiki.observer import GraphObserver
     from qiki.plan import make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
 
+    from qiki_bag.commands import time_line
     from qiki_bag.reader import bag_info, open_bag
 
     domain = int(bag_env["ROS_DOMAIN_ID"])
     bag = tmp_path / "graph"
     plan = make_plan("bot")
-    rec = _record(bag_env, bag)
+    rec = _record(bag_env, bag, "--include-history", "--use-sim-time")
     observer = None
     try:
         assert rec.wait_line(lambda s: "subscribed in advance" in s, 60, stream="err"), rec.log()
@@ -289,11 +291,14 @@ def test_recording_the_whole_graph_misses_no_message(bag_env, tmp_path, leftover
             assert sup.dead() == []
         rec.signal(signal.SIGINT)
         assert rec.finish(timeout_s=60) == 0, rec.log()
+        sim_end = observer.read(lambda s: s.sim_time_s)
     finally:
         if observer is not None:
             observer.close()
         rec.close()
     info = bag_info(bag)
+    assert time_line(bag).startswith("sim time")
+    assert info.start_ns < 0.5e9 and abs(info.end_ns / 1e9 - sim_end) < 0.5, (info.format(), sim_end)
     with open_bag(bag) as b:
         report = json.loads(b.custom_data["qiki_bag.publication_sequence"])
     counts = info.counts()

@@ -175,7 +175,8 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
     recorder = None
     if bag_dir is not None:
         from qiki_bag.background import BackgroundRecorder
-        recorder = BackgroundRecorder(bag_dir, _domain(args), log_path=(log_dir or bag_dir.parent) / "bag.log").start()
+        recorder = BackgroundRecorder(bag_dir, _domain(args), log_path=(log_dir or bag_dir.parent) / "bag.log",
+                                      use_sim_time=True).start()
     observer = GraphObserver(plan.graph)
     latency = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"))
     sup = GraphSupervisor(commands, env, log_dir, restart_args=["-p", "sync.join_running:=true"],  # qiki_ros.step_sync
@@ -218,12 +219,12 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
         observer.drain()
         observer.close()
         latency.close()
-        if recorder is not None:
-            recorder.stop()
+        bag = recorder.finish() if recorder is not None else None   # never raises: summary.json says it
     if stop.signal is not None:
         ended = signal.Signals(stop.signal).name
     return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,
-            "signal": stop.signal, "ended": ended, "domain_id": _domain(args), "restarts": restarts, "e2e_latency": latency.probe.summary()}
+            "signal": stop.signal, "ended": ended, "domain_id": _domain(args), "restarts": restarts,
+            "e2e_latency": latency.probe.summary(), "bag": bag}
 
 
 def interruption(report: dict, duration_s: float | None) -> dict | bool:
@@ -288,6 +289,9 @@ def _failure_line(report: dict) -> str | None:
         tail = p.last_lines()
         return (f"qiki: error: node '{p.spec.name}' ({p.spec.package}/{p.spec.executable}) exited with code "
                 f"{p.popen.returncode}" + (f": {tail}" if tail else ""))
+    bag = report.get("bag")
+    if bag and bag["state"] != "complete":
+        return f"qiki: error: the recording in {bag['path']} did not complete ({bag['state']}): {bag['error']}"
     return None
 
 
@@ -362,8 +366,8 @@ def cmd_run(args) -> int:
     summary["config"], summary["params_file"] = "config.json", "params.yaml"
     plot_note = "none (not recorded: 'qiki run --record' writes them, or 'qiki plot' a bag)"
     if args.record:
-        summary["bag"] = "bag"
-        if not report["failed"]:
+        summary["bag"] = dict(report["bag"], path="bag")
+        if not report["failed"] and report["bag"]["state"] == "complete":
             from qiki_bag.reader import BagError
             t0 = time.monotonic()
             try:

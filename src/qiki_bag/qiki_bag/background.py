@@ -4,6 +4,9 @@
         ...   # start the graph here: the recorder is subscribed to every graph topic already
     # leaving the block stops the recorder with SIGINT: pending messages written, metadata.yaml complete
 
+``qiki run --record`` uses :meth:`BackgroundRecorder.finish` instead of :meth:`stop`: it never raises and
+returns the bag's state for summary.json (complete, write_error after a disk full, failed...).
+
 The process runs in its own session with PR_SET_PDEATHSIG (it never outlives its parent), with loopback
 discovery and the given ROS_DOMAIN_ID. :meth:`start` returns once the recorder logged that it is ready
 (event driven: its stderr is read line by line), so nothing the graph publishes afterwards is missed.
@@ -11,13 +14,14 @@ discovery and the given ROS_DOMAIN_ID. :meth:`start` returns once the recorder l
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-from qiki_bag.commands import READY, record_command
+from qiki_bag.commands import READY, parse_write_error, record_command
 from qiki_ros.parent_death import die_with_parent
 
 
@@ -28,9 +32,11 @@ class RecorderError(RuntimeError):
 class BackgroundRecorder:
     def __init__(self, out_dir: Path | str, domain_id: int, topics: list[str] | None = None,
                  log_path: Path | str | None = None, env: dict[str, str] | None = None,
-                 compression: str | None = None) -> None:
+                 compression: str | None = None, include_history: bool = True,
+                 use_sim_time: bool = False) -> None:
         self.out_dir = Path(out_dir)
-        self.cmd = record_command(self.out_dir, domain_id, topics, compression)
+        self.cmd = record_command(self.out_dir, domain_id, topics, compression, include_history=include_history,
+                                  use_sim_time=use_sim_time)
         self.env = dict(os.environ if env is None else env)
         self.env.update(ROS_DOMAIN_ID=str(int(domain_id)), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
                         PYTHONUNBUFFERED="1")
@@ -73,6 +79,30 @@ class BackgroundRecorder:
         if code != 0:
             raise RecorderError(f"qiki bag record exited with code {code}: {self.tail()}")
         return code
+
+    def finish(self, timeout_s: float = 30.0) -> dict:
+        """Stop the recorder and say what became of the bag, without raising: ``{"path", "state",
+        "messages", "error"}`` with state ``complete``, ``write_error`` (the recorder hit a disk error:
+        ``messages`` kept, recoverable with ``qiki bag reindex``), ``failed`` (another non-zero exit) or
+        ``killed`` (did not stop within timeout_s)."""
+        outcome = {"path": str(self.out_dir), "state": "complete", "messages": None, "error": None}
+        try:
+            self.stop(timeout_s)
+        except RecorderError as exc:
+            outcome["state"], outcome["error"] = ("killed" if self.popen.returncode in (-9, None) else "failed"), \
+                str(exc)
+        with self._cond:
+            lines = list(self.lines)
+        for line in reversed(lines):
+            written = parse_write_error(line)
+            if written is not None:
+                outcome.update(state="write_error", messages=written[0], error=written[1])
+                break
+            m = re.search(r"recorded (\d+) messages .* into ", line)
+            if m and outcome["state"] == "complete":
+                outcome["messages"] = int(m.group(1))
+                break
+        return outcome
 
     def kill(self) -> None:
         """SIGKILL the recorder's process group (the bag is then incomplete)."""

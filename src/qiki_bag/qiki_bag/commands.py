@@ -1,7 +1,8 @@
 """`qiki bag record | play | info`: the ``ros2 bag`` twins for this workspace (no rosbag2 here).
 
     qiki bag record [--topics T ...] [-a] [-x PATTERN ...] [-o DIR] [-s mcap|sqlite3] [--compression zstd]
-                    [-b SIZE] [-d SECONDS] [--max-total-size SIZE] [--duration SECONDS] [--domain-id N]
+                    [-b SIZE] [-d SECONDS] [--max-total-size SIZE] [--duration SECONDS] [--include-history]
+                    [--use-sim-time] [--domain-id N]
     qiki bag play BAG [-r RATE] [-l] [--start-offset S] [--topics T ...] [--sync-from NODE ...] [--clock [HZ]]
                       [--delay S] [--wait-for-subscribers S] [--domain-id N]
     qiki bag info BAG [--verify]
@@ -14,6 +15,8 @@ A damaged bag is read as far as it is readable (warnings name the file and offse
 ``info --verify`` exits 1 when it finds damage; ``reindex`` rebuilds metadata.yaml and the index of every
 file that lacks one (a killed recording, a cut or damaged file).
 Ctrl-C / SIGTERM ends a recording cleanly (pending messages written, metadata.yaml complete) with code 0.
+A write error (disk full...) ends it with code 1 and one line naming the bag, the messages kept and the
+``qiki bag reindex`` command that recovers the unfinished split.
 Standalone: ``python -m qiki_bag.commands record ...`` (same options).
 """
 from __future__ import annotations
@@ -21,18 +24,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from qiki_ros.stop_signal import stop_on_signals
-from qiki_ros.terminal_progress import TerminalProgress
 
 PROG = "qiki bag"
 SYNC_TOPIC = "/qiki/sync/step_done"
 READY = "ready"                    # logged (stderr) once the recorder is subscribed: start the graph then
+TIME_LINE_KEY = "qiki_bag.time"    # custom_data: "system" (receive time) or "sim" (/clock, --use-sim-time)
+TEARDOWN_S = 10.0                  # after the bag is closed, the ROS teardown may take this long
 _SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
@@ -99,6 +105,12 @@ def add_bag_parser(subparsers) -> argparse.ArgumentParser:
     rec.add_argument("--compression", choices=("zstd",),
                      help="compress the MCAP chunks (zstd; readers of MCAP decode it transparently)")
     rec.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    rec.add_argument("--include-history", action="store_true",
+                     help="also record the history transient-local publishers keep for late joiners (up to "
+                          "1000 old messages per stream topic); default: from now on, plus latched states")
+    rec.add_argument("--use-sim-time", action="store_true",
+                     help="stamp messages with the newest /clock instead of the receive time (the bag's "
+                          "duration is then sim time; 'qiki bag play --clock' replays that time line)")
     rec.add_argument("--no-graph", action="store_true",
                      help="do not subscribe in advance to the topics of the QIKI graph description")
     rec.add_argument("--status-period", type=_positive, default=1.0, metavar="S", help=argparse.SUPPRESS)
@@ -164,14 +176,6 @@ def _ros_context():
             rclpy.shutdown(context=context)
 
 
-@contextmanager
-def _closing(writer):
-    try:
-        yield writer
-    finally:
-        writer.close()            # writes metadata.yaml, also after an error or a signal
-
-
 def _executor(kind: str, context):
     """SingleThreadedExecutor; 'events' tries rclpy's experimental C++ EventsExecutor (in rclpy 9.1.2 it
     fails on raw subscriptions with message info: "SystemError: null argument to internal routine")."""
@@ -207,6 +211,7 @@ def cmd_info(args) -> int:
     from qiki_bag.reader import open_bag
     with open_bag(args.bag, warn=lambda _text: None) as bag:       # warnings are part of the info text
         print(bag.info().format())
+        print(f"Time line:         {time_line(args.bag)}")
         if not args.verify:
             return 0
         report = bag.verify()
@@ -220,9 +225,52 @@ def cmd_reindex(args) -> int:
     return 0
 
 
-def cmd_record(args) -> int:
-    from qiki_bag.recorder import DEFAULT_TOPICS, Recorder, recording_qos
-    from qiki_bag.writer import BagWriter
+def time_line(path: Path) -> str:
+    """Which clock the bag's log times come from (``qiki bag record --use-sim-time`` or not)."""
+    from qiki_bag.reader import open_bag
+    with open_bag(path, warn=lambda _text: None) as bag:
+        kind = bag.custom_data.get(TIME_LINE_KEY)
+    return {"sim": "sim time (/clock; replay it with 'qiki bag play --clock')",
+            "system": "receive time (system clock)"}.get(kind, "receive time (system clock; not recorded by qiki)")
+
+
+def write_error_line(out: Path | str, error, kept: int, unindexed: int) -> str:
+    """The one line a recording that hit a write error ends with (parsed back by :func:`parse_write_error`)."""
+    where = f", {unindexed} of them in the unfinished split under {Path(out) / '.recording'}" if unindexed else ""
+    return (f"{out}: recording stopped, {getattr(error, 'problem', error)}: {kept} messages kept{where}; "
+            f"recover them with 'qiki bag reindex {out}'")
+
+
+def parse_write_error(line: str) -> tuple[int, str] | None:
+    """(messages kept, the problem) from a :func:`write_error_line` line, None for any other line."""
+    m = re.search(r"recording stopped, (.*): (\d+) messages kept", line)
+    return (int(m.group(2)), m.group(1)) if m else None
+
+
+class _TeardownDeadline:
+    """Leaves the process with its exit code if the ROS teardown takes more than ``seconds``: the bag is
+    closed before the teardown starts, and a DDS teardown stuck under load must not keep the process."""
+
+    def __init__(self, seconds: float, log) -> None:
+        self.seconds, self.log, self._timer = seconds, log, None
+
+    def start(self, code: int) -> None:
+        def expire() -> None:
+            self.log(f"ROS teardown still running after {self.seconds:g} s: exiting with code {code}")
+            sys.stderr.flush()
+            os._exit(code)
+        self._timer = threading.Timer(self.seconds, expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def cmd_record(args, stop: threading.Event) -> int:
+    from qiki_bag.recorder import DEFAULT_TOPICS, Recorder
+    from qiki_bag.writer import BagWriteError, BagWriter
 
     if args.max_total_size is not None and args.max_bag_size is None and args.max_bag_duration is None:
         _err(f"{args.out or 'bag'}: --max-total-size needs splits: add --max-bag-size or --max-bag-duration")
@@ -233,24 +281,25 @@ def cmd_record(args) -> int:
                        split_duration_s=args.max_bag_duration, max_total_bytes=args.max_total_size,
                        compression=args.compression)
     writer.open()
+    writer.custom_data[TIME_LINE_KEY] = "sim" if args.use_sim_time else "system"
     patterns = args.topics or list(DEFAULT_TOPICS)
-    known = {}
-    if not args.no_graph:
-        for name, (msgtype, qos) in graph_topics().items():
-            known[name] = (msgtype, recording_qos(qos.reliability, qos.durability))
+    known = {} if args.no_graph else graph_topics()
     log = lambda text: print(f"{PROG} record: {text}", file=sys.stderr, flush=True)  # noqa: E731
     log(f"recording {'all topics' if args.all else ' '.join(patterns)} into {out} (Ctrl-C to stop)")
     t0 = time.monotonic()
-    rec = None
-    with stop_on_signals() as stop, _closing(writer), _ros_context() as context:
-        rec = Recorder(writer, patterns, all_topics=args.all, exclude=args.exclude, known=known, log=log,
-                       node_name="qiki_bag_recorder", context=context)
-        executor = _executor(args.executor, context)
-        executor.add_node(rec)
-        log(READY)
+    code, error = 1, None
+    teardown = _TeardownDeadline(TEARDOWN_S, log)
+    with _ros_context() as context:
+        rec = executor = None
         try:
+            rec = Recorder(writer, patterns, all_topics=args.all, exclude=args.exclude, known=known, log=log,
+                           node_name="qiki_bag_recorder", context=context, include_history=args.include_history,
+                           use_sim_time=args.use_sim_time)
+            executor = _executor(args.executor, context)
+            executor.add_node(rec)
+            log(READY)
             last_status, last_total = time.monotonic(), -1
-            while not stop.is_set():
+            while not stop.is_set() and rec.error is None:
                 executor.spin_once(timeout_sec=0.05)
                 now = time.monotonic()
                 if now - last_status >= args.status_period and rec.total != last_total:
@@ -260,16 +309,39 @@ def cmd_record(args) -> int:
                     break
             # drain what DDS already delivered, so stopping loses nothing that arrived
             quiet, deadline = 0, time.monotonic() + 2.0
-            while quiet < 3 and time.monotonic() < deadline:
+            while quiet < 3 and time.monotonic() < deadline and rec.error is None:
                 before = rec.total
                 executor.spin_once(timeout_sec=0.02)
                 quiet = quiet + 1 if rec.total == before else 0
+            if rec.use_sim_time and rec.held:
+                log(f"warning: no /clock received: {len(rec.held)} messages stamped 0")
+                rec.flush_early(0)
             report = rec.sequence_report()
             writer.custom_data["qiki_bag.publication_sequence"] = json.dumps(report, separators=(",", ":"))
+            error = rec.error
+            try:
+                writer.close()                # the bag is complete before any DDS teardown
+            except BagWriteError as exc:
+                error = error or exc
+            code = 1 if error is not None else 0
+        except BaseException:
+            try:
+                writer.close()
+            except BagWriteError:
+                pass
+            raise
         finally:
-            executor.remove_node(rec)
-            rec.destroy_node()
-            executor.shutdown()
+            teardown.start(code)
+            if executor is not None:
+                executor.remove_node(rec)
+                executor.shutdown(timeout_sec=1.0)
+            if rec is not None:
+                rec.destroy_node()
+    teardown.cancel()
+    if error is not None:
+        kept = sum(split.count for split in writer.closed_splits) + writer.partial_messages
+        _err(write_error_line(out, error, kept, writer.partial_messages))
+        return 1
     counts = ", ".join(f"{t} {n}" for t, n in sorted(rec.counts.items()))
     log(f"recorded {rec.total} messages ({_mb(rec.bytes)}) in {time.monotonic() - t0:.1f} s into {out} "
         f"({len(writer.split_paths)} split(s)): {counts or 'no topic'}")
@@ -281,9 +353,10 @@ def cmd_record(args) -> int:
     return 0
 
 
-def cmd_play(args) -> int:
+def cmd_play(args, stop: threading.Event) -> int:
     from qiki_bag.player import Player
     from qiki_bag.reader import open_bag
+    from qiki_ros.terminal_progress import TerminalProgress
 
     _env(args)
     log = lambda text: print(f"{PROG} play: {text}", file=sys.stderr, flush=True)  # noqa: E731
@@ -293,7 +366,9 @@ def cmd_play(args) -> int:
             _err(f"{args.bag}: --start-offset {args.start_offset:g} s is past the end of the bag "
                  f"({info.duration_s:.3f} s long)")
             return 2
-        with stop_on_signals() as stop, _ros_context() as context:
+        t0, total = time.monotonic(), 0
+        teardown = _TeardownDeadline(TEARDOWN_S, log)
+        with _ros_context() as context:
             player = Player(bag, rate=args.rate, loop=args.loop, start_offset_s=args.start_offset,
                             topics=args.topics, clock_hz=args.clock, log=log, context=context,
                             message_filter=sync_filter(args.sync_from) if args.sync_from else None)
@@ -308,7 +383,9 @@ def cmd_play(args) -> int:
                 with TerminalProgress("play", info.duration_s - args.start_offset) as bar:
                     total = player.play(stop, progress=bar.update if bar.enabled else None)
             finally:
+                teardown.start(0)
                 player.destroy_node()
+        teardown.cancel()
     log(f"published {total} messages in {time.monotonic() - t0:.1f} s")
     return 0
 
@@ -327,7 +404,8 @@ def sync_filter(nodes, topic: str = SYNC_TOPIC):
 
 
 def record_command(out_dir: Path | str, domain_id: int | None = None, topics: list[str] | None = None,
-                   compression: str | None = None, python: str | None = None) -> list[str]:
+                   compression: str | None = None, python: str | None = None, include_history: bool = False,
+                   use_sim_time: bool = False) -> list[str]:
     """argv of a ``qiki bag record`` process writing ``out_dir`` (for ``qiki run --record``, the fixture
     recorder...). Start it with the graph's environment in its own session, wait for the line ``READY``
     (:data:`READY`) on its stderr before starting the graph, stop it with SIGINT after the graph stopped
@@ -339,15 +417,20 @@ def record_command(out_dir: Path | str, domain_id: int | None = None, topics: li
         cmd += ["--topics", *topics]
     if compression:
         cmd += ["--compression", compression]
-    return cmd
+    return cmd + ["--include-history"] * include_history + ["--use-sim-time"] * use_sim_time
 
 
-def run_bag(args) -> int:
-    """Run ``qiki bag <record|play|info|reindex>`` from parsed arguments; returns the exit code."""
+def run_bag(args, stop: threading.Event | None = None) -> int:
+    """Run ``qiki bag <record|play|info|reindex>`` from parsed arguments; returns the exit code. ``stop``: the
+    event SIGINT/SIGTERM set (installed here when not given)."""
     from qiki_bag.reader import BagError
+    if stop is None:
+        with stop_on_signals() as stop:
+            return run_bag(args, stop)
     try:
-        return {"record": cmd_record, "play": cmd_play, "info": cmd_info,
-                "reindex": cmd_reindex}[args.bag_command](args)
+        if args.bag_command in ("info", "reindex"):
+            return {"info": cmd_info, "reindex": cmd_reindex}[args.bag_command](args)
+        return {"record": cmd_record, "play": cmd_play}[args.bag_command](args, stop)
     except BagError as exc:
         _err(exc)
         return 2
@@ -362,13 +445,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] != "bag":
-        argv.insert(0, "bag")
-    parser = _Parser(prog="qiki")
-    add_bag_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
-    return run_bag(parser.parse_args(argv))
+    with stop_on_signals() as stop:          # first: a Ctrl-C during the imports below is a clean stop too
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if not argv or argv[0] != "bag":
+            argv.insert(0, "bag")
+        parser = _Parser(prog="qiki")
+        add_bag_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
+        return run_bag(parser.parse_args(argv), stop)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)      # the bag is closed and ROS torn down: skip the DDS library's exit-time destructors

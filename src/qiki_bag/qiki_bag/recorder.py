@@ -3,11 +3,17 @@
 Like ``ros2 bag record``:
 - topics are discovered periodically (``get_topic_names_and_types``) and matched against the requested
   names or glob patterns (default: ``/qiki/*``, ``/clock``, ``/diagnostics``);
-- the subscription QoS adapts to the publishers: reliable when every publisher is reliable, transient-local
-  when every publisher is transient-local (so latched status and event history recorded before the start
-  are captured), keep-last with a deep queue so a burst is not dropped;
-- the log time of a message is its receive time (``MessageInfo.received_timestamp``, system clock);
-- messages are written as received, never deserialised.
+- the subscription QoS adapts to the publishers: reliable when every publisher is reliable, keep-last
+  with a deep queue so a burst is not dropped; volatile, so a recording of a running graph starts now and
+  not with the history the publishers keep for late joiners (up to 1000 old steps per stream), except on
+  latched topics (every publisher transient-local with at most LATCHED_MAX_DEPTH messages: the current
+  state, e.g. agent status); ``include_history`` takes every transient-local history (a recorder started
+  before the graph then loses nothing whose match completed after the first messages);
+- the log time of a message is its receive time (``MessageInfo.received_timestamp``, system clock), or
+  with ``use_sim_time`` the newest /clock received (rosbag2's ``--use-sim-time``; messages that arrive
+  before the first /clock are held and stamped with it);
+- messages are written as received, never deserialised;
+- the first write error (disk full...) stops the recording: ``error`` is set and nothing more is written.
 
 Topics known in advance (``known``: name -> (type, QoSProfile), e.g. from the QIKI graph description) are
 subscribed at start, before their publishers exist, so a recorder started before the graph loses nothing
@@ -23,15 +29,18 @@ import time
 from collections.abc import Callable, Iterable
 
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from qiki_bag.qos import qos_to_bag
 from qiki_bag.typestore import ensure_type
-from qiki_bag.writer import BagWriter
+from qiki_bag.writer import BagWriteError, BagWriter
 
 DEFAULT_TOPICS = ("/qiki/*", "/clock", "/diagnostics")
 QUEUE_DEPTH = 1000
 DRAIN_BATCH = 500
+LATCHED_MAX_DEPTH = 10        # transient-local this shallow is a latched state, recorded also without history
+EARLY_MAX = 100_000           # messages held (use_sim_time) until the first /clock
 
 
 def import_message(msgtype: str):
@@ -43,12 +52,19 @@ def import_message(msgtype: str):
         return None
 
 
-def adapted_qos(publisher_qos: list[QoSProfile]) -> QoSProfile:
+def takes_history(publisher_qos: list[QoSProfile], include_history: bool) -> bool:
+    """Whether to subscribe transient-local: every publisher keeps history, and either the history is
+    wanted or it is a latched state (at most LATCHED_MAX_DEPTH messages)."""
+    return bool(publisher_qos) and all(q.durability == DurabilityPolicy.TRANSIENT_LOCAL for q in publisher_qos) \
+        and (include_history or all(q.depth <= LATCHED_MAX_DEPTH for q in publisher_qos))
+
+
+def adapted_qos(publisher_qos: list[QoSProfile], include_history: bool = False) -> QoSProfile:
     """Subscription QoS compatible with every publisher (rosbag2's adaptive QoS, deeper history)."""
     reliable = bool(publisher_qos) and all(q.reliability == ReliabilityPolicy.RELIABLE for q in publisher_qos)
-    latched = bool(publisher_qos) and all(q.durability == DurabilityPolicy.TRANSIENT_LOCAL for q in publisher_qos)
     return recording_qos(ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-                         DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+                         DurabilityPolicy.TRANSIENT_LOCAL if takes_history(publisher_qos, include_history)
+                         else DurabilityPolicy.VOLATILE)
 
 
 def recording_qos(reliability, durability) -> QoSProfile:
@@ -76,9 +92,15 @@ class Recorder(Node):
     def __init__(self, writer: BagWriter, topics: Iterable[str] = DEFAULT_TOPICS, all_topics: bool = False,
                  exclude: Iterable[str] = (), known: dict[str, tuple[str, QoSProfile]] | None = None,
                  discovery_period_s: float = 0.2, log: Callable[[str], None] | None = None,
-                 node_name: str = "qiki_bag_recorder", context=None) -> None:
-        super().__init__(node_name, context=context, start_parameter_services=False)
+                 node_name: str = "qiki_bag_recorder", context=None, include_history: bool = False,
+                 use_sim_time: bool = False) -> None:
+        super().__init__(node_name, context=context, start_parameter_services=False,
+                         parameter_overrides=[Parameter("use_sim_time", value=bool(use_sim_time))])
         self.writer = writer
+        self.include_history = include_history
+        self.use_sim_time = use_sim_time
+        self.error: BagWriteError | None = None          # the write error that ended the recording
+        self.held: list[tuple[str, bytes]] = []        # use_sim_time: received before the first /clock
         self.patterns = list(topics)
         self.all_topics = all_topics
         self.exclude = list(exclude)
@@ -93,7 +115,7 @@ class Recorder(Node):
         self._types: dict[str, str] = {}
         for name, (msgtype, qos) in (known or {}).items():
             if self.wanted(name):
-                self._subscribe(name, msgtype, qos, publishers=[], announce=False)
+                self._subscribe(name, msgtype, adapted_qos([qos], include_history), publishers=[], announce=False)
         if self._subs:
             self.log(f"subscribed in advance to {len(self._subs)} topic(s) of the graph description")
         self._discover()
@@ -119,7 +141,7 @@ class Recorder(Node):
                 _, qos = self._subs[name]
                 if all(_compatible(qos, q) for q in pub_qos):
                     continue
-                new = adapted_qos(pub_qos)
+                new = adapted_qos(pub_qos, self.include_history)
                 self.log(f"{name}: a publisher does not offer {_qos_text(qos)}; re-subscribing with "
                          f"{_qos_text(new)}")
                 self.destroy_subscription(self._subs.pop(name)[0])
@@ -127,7 +149,7 @@ class Recorder(Node):
                 continue
             if len(types) != 1:
                 self.log(f"warning: {name} has several types {types}: recording {types[0]}")
-            self._subscribe(name, types[0], adapted_qos(pub_qos), pubs)
+            self._subscribe(name, types[0], adapted_qos(pub_qos, self.include_history), pubs)
 
     def _subscribe(self, name: str, msgtype: str, qos: QoSProfile, publishers: list, announce: bool = True) -> None:
         cls = import_message(msgtype)
@@ -159,13 +181,13 @@ class Recorder(Node):
     def _drain(self, topic: str, sub) -> None:
         """Take the messages already waiting on this subscription in one go (up to DRAIN_BATCH): the
         executor's per-callback overhead would otherwise bound the record rate at small messages."""
-        if not self.batch_take:
+        if not self.batch_take or self.error is not None:
             return
         try:
             with sub.handle:
                 for _ in range(DRAIN_BATCH):
                     taken = sub.handle.take_message(sub.msg_type, True)
-                    if taken is None:
+                    if taken is None or self.error is not None:
                         return
                     self._on_message(topic, taken[0], taken[1])
         except (AttributeError, TypeError):     # an rclpy without this handle API: one per callback
@@ -185,10 +207,38 @@ class Recorder(Node):
             else:
                 track[1] = seq
                 track[2] += 1
-        stamp = info.get("received_timestamp") or time.time_ns()
-        if topic not in self.counts:
-            self._register(topic)
-        self.writer.write(topic, stamp, data)
+        if self.error is not None:
+            return
+        if not self.use_sim_time:
+            self._write(topic, info.get("received_timestamp") or time.time_ns(), data)
+            return
+        stamp = self.get_clock().now().nanoseconds
+        if stamp == 0 and len(self.held) < EARLY_MAX:
+            self.held.append((topic, bytes(data)))      # no /clock yet
+            return
+        if self.held:
+            self.flush_early(stamp)
+        self._write(topic, stamp, data)
+
+    def flush_early(self, stamp: int) -> None:
+        """Write the messages held until the first /clock, stamped ``stamp``."""
+        early, self.held = self.held, []
+        for topic, data in early:
+            self._write(topic, stamp, data)
+
+    def _write(self, topic: str, stamp: int, data: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            if topic not in self.counts:
+                self._register(topic)
+            self.writer.write(topic, stamp, data)
+        except BagWriteError as exc:
+            self.error = exc
+            return
+        except OSError as exc:
+            self.error = BagWriteError(self.writer.out_dir, f"write failed: {exc.strerror or exc}")
+            return
         self.counts[topic] += 1
         self.bytes += len(data)
 

@@ -129,6 +129,8 @@ class BagWriter:
         self._next_index = 0
         self._opened = False
         self._closed = False
+        self.error: BagWriteError | None = None     # the first write error; the bag takes nothing after it
+        self.partial_messages = 0                  # messages of the split that could not be finished
 
     # ----------------------------------------------------------------------------------------- setup
     def open(self) -> BagWriter:
@@ -175,23 +177,29 @@ class BagWriter:
     # ----------------------------------------------------------------------------------------- writing
     def write(self, topic: str, timestamp_ns: int, data: bytes | memoryview) -> None:
         """Write one serialized (CDR) message with its log time [ns since epoch]."""
+        if self.error is not None:
+            raise self.error
         if self._closed or not self._opened:
             raise BagWriteError(self.out_dir, "bag is not open for writing")
-        split = self._split
-        if split is not None and split.count and (
-                (self.split_size_bytes is not None and split.bytes_estimate >= self.split_size_bytes)
-                or (self.split_duration_ns is not None
-                    and timestamp_ns - split.start_ns >= self.split_duration_ns)):
-            self._close_split()
-            split = None
-        if split is None:
-            split = self._open_split()
+        if topic not in self.topics:
+            raise BagWriteError(self.out_dir, f"topic {topic} was not added (add_topic first)")
         try:
+            split = self._split
+            if split is not None and split.count and (
+                    (self.split_size_bytes is not None and split.bytes_estimate >= self.split_size_bytes)
+                    or (self.split_duration_ns is not None
+                        and timestamp_ns - split.start_ns >= self.split_duration_ns)):
+                self._close_split()
+                split = None
+            if split is None:
+                split = self._open_split()
             self._writer.write(self._connections[topic], timestamp_ns, data)
-        except KeyError:
-            raise BagWriteError(self.out_dir, f"topic {topic} was not added (add_topic first)") from None
-        except OSError as exc:
-            raise BagWriteError(split.path, f"write failed: {exc.strerror or exc}") from None
+        except BagWriteError as exc:
+            self.error = exc
+            raise
+        except (OSError, WriterError) as exc:
+            self.error = BagWriteError(self.out_dir, f"write failed: {getattr(exc, 'strerror', None) or exc}")
+            raise self.error from None
         size = len(data)
         split.count += 1
         split.counts[topic] = split.counts.get(topic, 0) + 1
@@ -206,11 +214,34 @@ class BagWriter:
         if self._closed or not self._opened:
             return
         self._closed = True
-        if self._writer is not None:
-            self._close_split()
-        if not self.closed_splits:
-            self._write_metadata()               # empty bag: still a valid bag with its topics
+        if self.error is not None:
+            self._close_after_error()
+            return
+        try:
+            if self._writer is not None:
+                self._close_split()
+            if not self.closed_splits:
+                self._write_metadata()           # empty bag: still a valid bag with its topics
+        except (OSError, WriterError, BagWriteError) as exc:
+            self.error = exc if isinstance(exc, BagWriteError) else BagWriteError(
+                self.out_dir, f"closing the bag failed: {getattr(exc, 'strerror', None) or exc}")
+            self._close_after_error()
+            raise self.error from None
         shutil.rmtree(self.out_dir / RECORDING_DIR, ignore_errors=True)
+
+    def _close_after_error(self) -> None:
+        """After a write error: try to finish the open split; when that fails too, its file stays
+        unindexed in RECORDING_DIR (``partial_messages`` of them, for ``qiki bag reindex``) and
+        metadata.yaml lists the closed splits."""
+        if self._writer is not None:
+            try:
+                self._close_split()
+            except (OSError, WriterError, BagWriteError):
+                pass
+        try:
+            self._write_metadata()
+        except OSError:
+            pass
 
     # ----------------------------------------------------------------------------------------- splits
     @property
@@ -276,8 +307,13 @@ class BagWriter:
                 writer.close()
                 meta = YAML(typ="safe").load((staging / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
         except (OSError, WriterError) as exc:
-            writer.abort()
-            raise BagWriteError(staging, f"closing the split failed: {exc}") from None
+            try:
+                writer.abort()
+            except (OSError, WriterError):
+                pass
+            self.partial_messages = split.count
+            raise BagWriteError(staging, f"closing the split failed: {getattr(exc, 'strerror', None) or exc}") \
+                from None
         (staging / f"{staging.name}{self.suffix}").replace(split.path)
         shutil.rmtree(staging, ignore_errors=True)
         self._metadata[split.index] = meta

@@ -1,0 +1,143 @@
+"""How a `qiki bag record` ends when things go wrong, as real processes over Fast DDS: a full disk (a small
+tmpfs this test mounts) stops the recording with one line naming the bag, the messages kept and the
+reindex command; SIGKILL leaves the closed splits readable; and a recorder joining a running graph starts
+now (not with the publishers' history) and, started and stopped 30 times, costs no node a step."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from test_bag_roundtrip import BAG_CMD, HELPER, Proc, bag_env  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs mounted (and unmounted) by the test: a real disk-full error."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "qiki-test-disk", str(mnt)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): needs root")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _publisher(env, count: int, rate: float = 400.0) -> Proc:
+    return Proc([sys.executable, str(HELPER), "publish", "--count", str(count), "--rate", str(rate)], env)
+
+
+def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_written(bag_env, small_disk):
+    from qiki_bag.commands import parse_write_error
+
+    bag = small_disk / "bag"
+    rec = Proc(BAG_CMD + ["record", "-o", str(bag), "--topics", "/qiki/test/*", "/clock"], bag_env)
+    pub = None
+    try:
+        assert rec.wait_line(lambda s: s.endswith(": ready"), 60, stream="err"), rec.log()
+        pub = _publisher(bag_env, 4000)              # ~3.5 MB of frames: more than the disk holds
+        assert rec.finish(timeout_s=120) == 1, rec.log()
+    finally:
+        rec.close()
+        if pub is not None:
+            pub.close()
+    errors = [line for line in rec.err if "error" in line.lower() or "Traceback" in line]
+    assert len(errors) == 1, rec.log()
+    assert str(bag) in errors[0] and f"qiki bag reindex {bag}" in errors[0], errors[0]
+    kept, problem = parse_write_error(errors[0])
+    assert kept > 0 and "No space left on device" in problem, errors[0]
+    partial = list((bag / ".recording").rglob("*.mcap"))
+    assert len(partial) == 1 and partial[0].stat().st_size > 0, sorted(bag.rglob("*"))
+
+
+def test_sigkill_leaves_the_closed_splits_readable(bag_env, tmp_path):
+    from qiki_bag.reader import bag_info
+
+    bag = tmp_path / "killed"
+    rec = Proc(BAG_CMD + ["record", "-o", str(bag), "--topics", "/qiki/test/*", "/clock", "-b", "40K"], bag_env)
+    pub = None
+    try:
+        assert rec.wait_line(lambda s: s.endswith(": ready"), 60, stream="err"), rec.log()
+        pub = _publisher(bag_env, 100_000, rate=200.0)
+        deadline = time.monotonic() + 60
+        while len(list(bag.glob("*.mcap"))) < 2 and time.monotonic() < deadline and rec.popen.poll() is None:
+            rec.wait_line(lambda s: False, 0.1, stream="err")          # two splits closed: poll the bag dir
+        assert len(list(bag.glob("*.mcap"))) >= 2, rec.log()
+        rec.signal(9)
+        assert rec.finish(timeout_s=30) == -9
+    finally:
+        rec.close()
+        if pub is not None:
+            pub.close()
+    info = bag_info(bag)                         # metadata.yaml lists the closed splits, each complete
+    assert info.message_count > 0 and len(info.files) >= 2, info.format()
+    assert list((bag / ".recording").rglob("*.mcap")), "the split being written stays for reindex"
+
+
+def _graph_running(observer, sim_s: float, timeout_s: float = 150) -> bool:
+    return observer.wait_for(lambda s: s.sim_time_s >= sim_s and s.agent_state not in ("", "BOOTING"), timeout_s)
+
+
+def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id, observer, leftover_processes,
+                                                                      tmp_path):
+    """30 in-process recorders, each a DDS participant of its own, join the running lockstep graph, record
+    until they have a track array, and leave. Each recording starts at the graph's current step (no
+    history), and no node misses a step or its heartbeat for it: no UPSTREAM_SILENT (908) event, the
+    agent never leaves its nominal states for SAFE_MODE."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    from qiki.plan import make_plan
+    from qiki.supervisor import GraphSupervisor, graph_env
+    from qiki_bag.commands import graph_topics
+    from qiki_bag.reader import open_bag
+    from qiki_bag.recorder import Recorder
+    from qiki_bag.writer import BagWriter
+    from qiki_ros.spin_thread import private_context
+    from qiki_ros.events import EventCode
+
+    plan = make_plan("bot")
+    lags = []
+    with GraphSupervisor(plan.commands(), graph_env(domain_id), log_dir=tmp_path / "logs") as sup:
+        assert _graph_running(observer, 3.0), f"graph did not run: {observer.state.agent_state}"
+        for i in range(30):
+            context = private_context()
+            writer = BagWriter(tmp_path / f"bag{i}").open()
+            rec = Recorder(writer, ["/qiki/tracks", "/clock"], known=graph_topics(), context=context,
+                           node_name=f"churn_{i}", log=lambda _text: None)
+            executor = SingleThreadedExecutor(context=context)
+            executor.add_node(rec)
+            sim_at_join = observer.read(lambda s: s.sim_time_s)
+            deadline = time.monotonic() + 30
+            while rec.counts.get("/qiki/tracks", 0) < 1 and time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.05)
+            executor.remove_node(rec)
+            rec.destroy_node()
+            executor.shutdown()
+            writer.close()
+            context.shutdown()
+            with open_bag(tmp_path / f"bag{i}") as b:
+                first = next(iter(b.messages(["/qiki/tracks"])), None)
+            assert first is not None, f"recorder {i} got no track array within 30 s"
+            from rclpy.serialization import deserialize_message
+
+            from qiki_msgs.msg import TrackArray
+            stamp = deserialize_message(bytes(first[2]), TrackArray).header.stamp
+            lags.append(sim_at_join - (stamp.sec + stamp.nanosec * 1e-9))
+        assert sup.dead() == []
+        events = observer.read(lambda s: list(s.events))
+        states = observer.read(lambda s: [t["to"] for t in s.fsm_transitions])
+    assert max(lags) < 1.0, f"a recorder started in the past: its first track array was {max(lags):.2f} s old"
+    silent = [e for e in events if e[1] in (EventCode.UPSTREAM_SILENT, EventCode.UPSTREAM_RESUMED)]
+    assert silent == [], silent
+    assert "SAFE_MODE" not in states, states
+    assert leftover_processes(domain_id) == []
+    print(json.dumps({"recorders": 30, "max_first_message_age_s": round(max(lags), 3)}))
