@@ -499,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError, PlotInputError, BagError, DomainError) as exc:   # one line naming the thing and the fix
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before a graph started (loading, domain discovery): nothing to stop
+        print(f"qiki {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

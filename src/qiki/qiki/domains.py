@@ -63,6 +63,7 @@ def discovered_graph(domain: int, namespace: str, topics: Iterable[str], wait_s:
     from qiki_ros.spin_thread import private_context
     prefix = f"/{namespace}"
     watched = set(topics)
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"   # as every process of the project: loopback only
     context = private_context(domain_id=domain)
     node = rclpy.create_node("qiki_domain_probe", context=context, start_parameter_services=False,
                              enable_rosout=False)
