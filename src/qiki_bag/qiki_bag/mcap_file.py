@@ -43,11 +43,13 @@ _MESSAGE_HEAD = struct.Struct("<HIQQ")          # channel id, sequence, log time
 
 @dataclass
 class Damage:
-    """An unreadable part of a file: where it starts, what is wrong, messages known lost per channel id."""
+    """An unreadable part of a file: where it starts, what is wrong, messages known lost per channel id, and
+    how many bytes that may hold messages were skipped (0: only the index was lost, every message was read)."""
 
     offset: int
     problem: str
     lost: dict[int, int] = field(default_factory=dict)
+    skipped_bytes: int = 0
 
     @property
     def lost_total(self) -> int:
@@ -268,7 +270,8 @@ class McapFile:
                     self._cut(pos)
                     break
                 self.damage.append(Damage(pos, f"record claims {length} bytes, past the end of the file; "
-                                               f"skipped {nxt - pos} bytes to the next chunk"))
+                                               f"skipped {nxt - pos} bytes to the next chunk",
+                                          skipped_bytes=nxt - pos))
                 pos = nxt
                 continue
             body = mm[pos + 9:pos + 9 + length]
@@ -297,8 +300,9 @@ class McapFile:
                     break
             except Exception as exc:
                 nxt = self._next_chunk(pos + 1)
-                self.damage.append(Damage(pos, f"unreadable record ({exc}); skipped "
-                                               f"{(nxt if nxt is not None else size) - pos} bytes"))
+                skipped = (nxt if nxt is not None else size) - pos
+                self.damage.append(Damage(pos, f"unreadable record ({exc}); skipped {skipped} bytes",
+                                          skipped_bytes=skipped))
                 if nxt is None:
                     self.end = size
                     break
@@ -313,8 +317,13 @@ class McapFile:
 
     def _cut(self, pos: int) -> None:
         self.end = pos
-        self.damage.append(Damage(pos, f"the file ends at byte {self.size} inside a record or before its "
-                                       "summary: recording interrupted or file cut; read up to the cut"))
+        if pos == self.size:
+            self.damage.append(Damage(pos, "the file ends after its last complete record, without its summary: "
+                                           "recording interrupted; every complete record read"))
+        else:
+            self.damage.append(Damage(pos, f"the file ends at byte {self.size} inside the record at {pos}: "
+                                           "recording interrupted or file cut; read up to the cut",
+                                      skipped_bytes=self.size - pos))
 
     def _next_chunk(self, start: int) -> int | None:
         """Offset of the next well-formed chunk record header at or after ``start`` (None: none left)."""
@@ -358,7 +367,7 @@ class McapFile:
             stamps = [m[1] for m in messages]
             span.start_ns, span.end_ns = min(stamps), max(stamps)
         if error is not None:
-            self.damage.append(Damage(span.offset, error[0], error[1]))
+            self.damage.append(Damage(span.offset, error[0], error[1], skipped_bytes=span.length))
 
     def _read_chunk(self, pos: int):
         """([(channel id, log time, data)], None) or (readable part, (problem, lost per channel))."""

@@ -4,11 +4,12 @@ rosbag2's ``ros2 bag reindex`` rebuilds metadata.yaml from the storage files. He
 has to be readable on its own by every reader, so a file that is not intact (cut short by a killed
 recorder or a copy, no summary section, damaged chunks) is rewritten: every readable message (see
 :class:`qiki_bag.mcap_file.McapFile`) goes into a new file of the same name, with schemas, channels,
-chunk CRCs and a summary, and the original is kept beside it as ``<name>.mcap.damaged`` (nothing is
-thrown away). A split a killed recorder left in ``.recording/<name>_<i>/`` is rewritten the same way into
-the bag directory. Intact files are left as they are. metadata.yaml is then written from the files:
-their message counts per topic and time ranges, the topics' types, QoS and definition hashes, and the
-``custom_data`` of the previous metadata.yaml (or of the files' rosbag2 metadata records) when there was one.
+chunk CRCs and a summary, and the original is kept beside it as ``<name>.mcap.damaged`` when it has
+parts that could not be read (nothing is thrown away). A split a killed recorder left in
+``.recording/<name>_<i>/`` is rewritten the same way into the bag directory. Intact files are left as
+they are. metadata.yaml is then written from the files: their message counts per topic and time ranges,
+the topics' types, QoS and definition hashes, and the ``custom_data`` of the previous metadata.yaml (or
+of the files' rosbag2 metadata records) when there was one.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class ReindexReport:
 
     bag: Path
     kept: list[Path] = field(default_factory=list)
-    rewritten: list[tuple[Path, Path]] = field(default_factory=list)     # (new file, original kept as)
+    rewritten: list[tuple[Path, Path | None]] = field(default_factory=list)  # (new file, original kept as)
     unreadable: list[str] = field(default_factory=list)
     messages: int = 0
     lost: int = 0                         # messages known lost in damaged chunks
@@ -37,7 +38,8 @@ class ReindexReport:
     def format(self) -> str:
         lines = [f"reindexed {self.bag}: {self.messages} messages in {len(self.kept) + len(self.rewritten)} "
                  f"file(s) ({len(self.kept)} intact, {len(self.rewritten)} rewritten)"]
-        lines += [f"  rewrote {new.name} (original kept as {old.name})" for new, old in self.rewritten]
+        lines += [f"  rewrote {new.name} " + (f"(original kept as {old.name}: it has unreadable parts)" if old else
+                                              "(the original held no message more)") for new, old in self.rewritten]
         if self.lost:
             lines.append(f"  {self.lost} message(s) in damaged chunks could not be recovered")
         lines += [f"  skipped: {line}" for line in self.unreadable]
@@ -166,8 +168,12 @@ def _rebuild_file(source: Path, target: Path, compression: str | None, report: R
             writer.abort()
             tmp.unlink(missing_ok=True)
             raise
-    kept_as = target.with_name(f"{source.name}.damaged")
-    source.replace(kept_as)
+    if any(d.skipped_bytes for d in mf.damage):
+        kept_as = target.with_name(f"{source.name}.damaged")
+        source.replace(kept_as)
+    else:                                          # only the index was missing: the new file holds it all
+        kept_as = None
+        source.unlink()
     tmp.replace(target)
     report.rewritten.append((target, kept_as))
     return target
