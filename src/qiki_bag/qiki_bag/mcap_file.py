@@ -125,6 +125,13 @@ class McapFile:
         return BagError(self.path, f"truncated or corrupted MCAP ({self.damage[0].problem}): no complete message "
                                    "in it, nothing readable")
 
+    def lost(self) -> tuple[int, bool]:
+        """(messages lost, exact?): exact from the summary's message count when the file has one, else the
+        messages counted in damaged chunks (a lower bound: a cut or undecompressable chunk is not counted)."""
+        if self.expected_messages is not None:
+            return max(0, self.expected_messages - sum(self.counts().values())), True
+        return sum(d.lost_total for d in self.damage), False
+
     def counts(self) -> dict[int, int]:
         """Channel id -> readable messages."""
         out: dict[int, int] = {}

@@ -32,7 +32,8 @@ class ReindexReport:
     rewritten: list[tuple[Path, Path | None]] = field(default_factory=list)  # (new file, original kept as)
     unreadable: list[str] = field(default_factory=list)
     messages: int = 0
-    lost: int = 0                         # messages known lost in damaged chunks
+    lost: int = 0                         # messages lost in damaged parts
+    lost_exact: bool = True               # False: a lower bound (a file without its summary to count from)
     counts: dict[str, int] = field(default_factory=dict)
 
     def format(self) -> str:
@@ -41,7 +42,8 @@ class ReindexReport:
         lines += [f"  rewrote {new.name} " + (f"(original kept as {old.name}: it has unreadable parts)" if old else
                                               "(the original held no message more)") for new, old in self.rewritten]
         if self.lost:
-            lines.append(f"  {self.lost} message(s) in damaged chunks could not be recovered")
+            lines.append(f"  {'' if self.lost_exact else 'at least '}{self.lost} message(s) in damaged parts "
+                         "could not be recovered")
         lines += [f"  skipped: {line}" for line in self.unreadable]
         return "\n".join(lines)
 
@@ -139,7 +141,9 @@ def _rebuild_file(source: Path, target: Path, compression: str | None, report: R
         report.kept.append(target)
         return target
     with McapFile(source) as mf:
-        report.lost += sum(d.lost_total for d in mf.damage)
+        lost, exact = mf.lost()
+        report.lost += lost
+        report.lost_exact = report.lost_exact and exact
         tmp = target.with_name(f".{target.name}.reindex")
         tmp.unlink(missing_ok=True)
         writer = McapSplitWriter(tmp, compression=compression)
