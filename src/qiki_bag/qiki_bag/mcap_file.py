@@ -36,7 +36,7 @@ _OP_HEADER, _OP_FOOTER, _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x01, 
 _OP_CHUNK_INDEX, _OP_METADATA, _OP_METADATA_INDEX, _OP_STATISTICS, _OP_DATA_END = 0x08, 0x0C, 0x0D, 0x0B, 0x0F
 _LAST_OPCODE = 0x10
 _COMPRESSIONS = ("", "zstd", "lz4")
-CHUNK_SIZE = 64 * 1024                          # bytes of messages per chunk: the most a kill or a flipped byte costs
+CHUNK_SIZE = 32 * 1024                          # bytes of messages per chunk: the most a kill or a flipped byte costs
 _U64 = struct.Struct("<Q")
 _MESSAGE_HEAD = struct.Struct("<HIQQ")          # channel id, sequence, log time, publish time
 
