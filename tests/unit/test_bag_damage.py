@@ -355,3 +355,24 @@ def test_random_flips_never_yield_a_message_that_was_not_written(small, tmp_path
         return
     assert set(got) <= set(messages)
     assert got == sorted(got, key=lambda m: m[1])
+
+
+def test_lost_metadata_yaml_is_rebuilt_from_the_splits(tmp_path, capsys):
+    messages = _payloads(600)
+    bag = _write_bag(tmp_path / "bag", messages, split_size_bytes=300_000)
+    before = (bag / "metadata.yaml").read_text()
+    (bag / "metadata.yaml").unlink()
+    assert _qiki_messages(bag) == messages                         # still readable, in order
+    assert bag_main(["info", str(bag)]) == 0
+    assert f"qiki bag reindex {bag}" in capsys.readouterr().out
+    report = reindex(bag)
+    assert report.rewritten == [] and len(report.kept) >= 3         # intact splits are left as they are
+    assert _rosbags_messages(bag) == messages
+    with open_bag(bag) as b:
+        assert not b.needs_reindex
+    from ruamel.yaml import YAML
+    old, new = (YAML(typ="safe").load(text)["rosbag2_bagfile_information"]
+                for text in (before, (bag / "metadata.yaml").read_text()))
+    for key in ("relative_file_paths", "message_count", "starting_time", "duration", "files",
+                "topics_with_message_count"):
+        assert new[key] == old[key], key

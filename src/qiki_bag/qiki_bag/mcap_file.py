@@ -14,6 +14,7 @@ the operating system at once, so a killed process leaves all its finished chunks
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import mmap
 import struct
@@ -475,6 +476,13 @@ class _DirectFile:
         self._raw.close()
 
 
+@functools.cache
+def _library() -> str:
+    """The MCAP header's library field."""
+    from importlib.metadata import version
+    return f"qiki_bag (mcap {version('mcap')})"
+
+
 class McapSplitWriter:
     """Write one ``ros2``-profile MCAP file (a split of a bag) with chunk CRCs."""
 
@@ -484,19 +492,21 @@ class McapSplitWriter:
         self._writer = Writer(self._file, chunk_size=chunk_size,
                               compression=CompressionType.ZSTD if compression == "zstd" else CompressionType.NONE,
                               index_types=IndexType.ALL, enable_crcs=True)
-        from importlib.metadata import version
-        self._writer.start(profile=PROFILE, library=f"qiki_bag (mcap {version('mcap')})")
+        self._writer.start(profile=PROFILE, library=_library())
         self._schemas: dict[str, int] = {}
         self.channels: dict[str, int] = {}        # topic -> channel id
         self.closed = False
 
     def add_channel(self, topic: str, msgtype: str, msgdef: str, offered_qos_profiles: str,
-                    encoding: str = "ros2msg") -> int:
-        """Register a topic (its type's schema once per file); returns the channel id."""
+                    type_hash: str = "", encoding: str = "ros2msg") -> int:
+        """Register a topic (its type's schema once per file); returns the channel id. Channel metadata as
+        rosbag2 writes it: ``offered_qos_profiles`` (YAML) and ``topic_type_hash`` (RIHS01)."""
         if msgtype not in self._schemas:
             self._schemas[msgtype] = self._writer.register_schema(msgtype, encoding, msgdef.encode())
-        self.channels[topic] = self._writer.register_channel(
-            topic, "cdr", self._schemas[msgtype], {"offered_qos_profiles": offered_qos_profiles})
+        metadata = {"offered_qos_profiles": offered_qos_profiles}
+        if type_hash:
+            metadata["topic_type_hash"] = type_hash
+        self.channels[topic] = self._writer.register_channel(topic, "cdr", self._schemas[msgtype], metadata)
         return self.channels[topic]
 
     def write(self, channel_id: int, timestamp_ns: int, data) -> None:

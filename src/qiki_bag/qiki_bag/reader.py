@@ -309,7 +309,8 @@ def _connection(cid: int, channel, schema) -> Connection:
         fmt = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL}.get(
             schema.encoding, MessageDefinitionFormat.NONE)
         msgdef = MessageDefinition(fmt, schema.data.decode("utf-8", "replace"))
-    return Connection(cid, channel.topic, schema.name if schema is not None else "", msgdef, "", 0,
+    return Connection(cid, channel.topic, schema.name if schema is not None else "", msgdef,
+                      channel.metadata.get("topic_type_hash", ""), 0,
                       ConnectionExtRosbag2(channel.message_encoding, qos), None)
 
 

@@ -155,10 +155,11 @@ def _rebuild_file(source: Path, target: Path, compression: str | None, report: R
                 if schema is None:
                     continue
                 qos = channel.metadata.get("offered_qos_profiles", "")
+                type_hash = channel.metadata.get("topic_type_hash", "")
                 channel_of[cid] = writer.add_channel(channel.topic, schema.name,
-                                                     schema.data.decode("utf-8", "replace"), qos,
+                                                     schema.data.decode("utf-8", "replace"), qos, type_hash,
                                                      encoding=schema.encoding)
-                topics[cid] = topic_metadata(channel.topic, schema.name, _parse_qos(qos), "")
+                topics[cid] = topic_metadata(channel.topic, schema.name, _parse_qos(qos), type_hash)
             for cid, stamp, data in mf.messages(channel_of):
                 writer.write(channel_of[cid], stamp, data)
             counts = {}
