@@ -312,6 +312,11 @@ def test_undecodable_message_is_skipped_and_counted(tmp_path):
     assert not report.clean and report.topics[0].undecodable == 1
 
 
+#: reproducible like the input fuzz tests (tests/unit/fuzz_inputs.py): CI runs the same examples every time
+DAMAGE_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                           suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     messages = _payloads(400)
@@ -319,7 +324,7 @@ def small(tmp_path_factory):
     return bag / "bag_0.mcap", messages
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@DAMAGE_SETTINGS
 @given(data=st.data())
 def test_random_cut_reads_exactly_the_chunks_before_it(small, tmp_path, data):
     file, messages = small
@@ -336,7 +341,7 @@ def test_random_cut_reads_exactly_the_chunks_before_it(small, tmp_path, data):
     assert got == messages[:sum(n for _s, end, n in chunks if end <= cut)]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@DAMAGE_SETTINGS
 @given(data=st.data())
 def test_random_flips_never_yield_a_message_that_was_not_written(small, tmp_path, data):
     file, messages = small
