@@ -14,6 +14,7 @@ the operating system at once, so a killed process leaves all its finished chunks
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import mmap
 import struct
@@ -36,18 +37,20 @@ _OP_HEADER, _OP_FOOTER, _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x01, 
 _OP_CHUNK_INDEX, _OP_METADATA, _OP_METADATA_INDEX, _OP_STATISTICS, _OP_DATA_END = 0x08, 0x0C, 0x0D, 0x0B, 0x0F
 _LAST_OPCODE = 0x10
 _COMPRESSIONS = ("", "zstd", "lz4")
-CHUNK_SIZE = 64 * 1024                          # bytes of messages per chunk: the most a kill or a flipped byte costs
+CHUNK_SIZE = 32 * 1024                          # bytes of messages per chunk: the most a kill or a flipped byte costs
 _U64 = struct.Struct("<Q")
 _MESSAGE_HEAD = struct.Struct("<HIQQ")          # channel id, sequence, log time, publish time
 
 
 @dataclass
 class Damage:
-    """An unreadable part of a file: where it starts, what is wrong, messages known lost per channel id."""
+    """An unreadable part of a file: where it starts, what is wrong, messages known lost per channel id, and
+    how many bytes that may hold messages were skipped (0: only the index was lost, every message was read)."""
 
     offset: int
     problem: str
     lost: dict[int, int] = field(default_factory=dict)
+    skipped_bytes: int = 0
 
     @property
     def lost_total(self) -> int:
@@ -122,6 +125,13 @@ class McapFile:
             return None
         return BagError(self.path, f"truncated or corrupted MCAP ({self.damage[0].problem}): no complete message "
                                    "in it, nothing readable")
+
+    def lost(self) -> tuple[int, bool]:
+        """(messages lost, exact?): exact from the summary's message count when the file has one, else the
+        messages counted in damaged chunks (a lower bound: a cut or undecompressable chunk is not counted)."""
+        if self.expected_messages is not None:
+            return max(0, self.expected_messages - sum(self.counts().values())), True
+        return sum(d.lost_total for d in self.damage), False
 
     def counts(self) -> dict[int, int]:
         """Channel id -> readable messages."""
@@ -268,7 +278,8 @@ class McapFile:
                     self._cut(pos)
                     break
                 self.damage.append(Damage(pos, f"record claims {length} bytes, past the end of the file; "
-                                               f"skipped {nxt - pos} bytes to the next chunk"))
+                                               f"skipped {nxt - pos} bytes to the next chunk",
+                                          skipped_bytes=nxt - pos))
                 pos = nxt
                 continue
             body = mm[pos + 9:pos + 9 + length]
@@ -297,8 +308,9 @@ class McapFile:
                     break
             except Exception as exc:
                 nxt = self._next_chunk(pos + 1)
-                self.damage.append(Damage(pos, f"unreadable record ({exc}); skipped "
-                                               f"{(nxt if nxt is not None else size) - pos} bytes"))
+                skipped = (nxt if nxt is not None else size) - pos
+                self.damage.append(Damage(pos, f"unreadable record ({exc}); skipped {skipped} bytes",
+                                          skipped_bytes=skipped))
                 if nxt is None:
                     self.end = size
                     break
@@ -313,8 +325,13 @@ class McapFile:
 
     def _cut(self, pos: int) -> None:
         self.end = pos
-        self.damage.append(Damage(pos, f"the file ends at byte {self.size} inside a record or before its "
-                                       "summary: recording interrupted or file cut; read up to the cut"))
+        if pos == self.size:
+            self.damage.append(Damage(pos, "the file ends after its last complete record, without its summary: "
+                                           "recording interrupted; every complete record read"))
+        else:
+            self.damage.append(Damage(pos, f"the file ends at byte {self.size} inside the record at {pos}: "
+                                           "recording interrupted or file cut; read up to the cut",
+                                      skipped_bytes=self.size - pos))
 
     def _next_chunk(self, start: int) -> int | None:
         """Offset of the next well-formed chunk record header at or after ``start`` (None: none left)."""
@@ -358,7 +375,7 @@ class McapFile:
             stamps = [m[1] for m in messages]
             span.start_ns, span.end_ns = min(stamps), max(stamps)
         if error is not None:
-            self.damage.append(Damage(span.offset, error[0], error[1]))
+            self.damage.append(Damage(span.offset, error[0], error[1], skipped_bytes=span.length))
 
     def _read_chunk(self, pos: int):
         """([(channel id, log time, data)], None) or (readable part, (problem, lost per channel))."""
@@ -459,6 +476,13 @@ class _DirectFile:
         self._raw.close()
 
 
+@functools.cache
+def _library() -> str:
+    """The MCAP header's library field."""
+    from importlib.metadata import version
+    return f"qiki_bag (mcap {version('mcap')})"
+
+
 class McapSplitWriter:
     """Write one ``ros2``-profile MCAP file (a split of a bag) with chunk CRCs."""
 
@@ -468,19 +492,21 @@ class McapSplitWriter:
         self._writer = Writer(self._file, chunk_size=chunk_size,
                               compression=CompressionType.ZSTD if compression == "zstd" else CompressionType.NONE,
                               index_types=IndexType.ALL, enable_crcs=True)
-        from importlib.metadata import version
-        self._writer.start(profile=PROFILE, library=f"qiki_bag (mcap {version('mcap')})")
+        self._writer.start(profile=PROFILE, library=_library())
         self._schemas: dict[str, int] = {}
         self.channels: dict[str, int] = {}        # topic -> channel id
         self.closed = False
 
     def add_channel(self, topic: str, msgtype: str, msgdef: str, offered_qos_profiles: str,
-                    encoding: str = "ros2msg") -> int:
-        """Register a topic (its type's schema once per file); returns the channel id."""
+                    type_hash: str = "", encoding: str = "ros2msg") -> int:
+        """Register a topic (its type's schema once per file); returns the channel id. Channel metadata as
+        rosbag2 writes it: ``offered_qos_profiles`` (YAML) and ``topic_type_hash`` (RIHS01)."""
         if msgtype not in self._schemas:
             self._schemas[msgtype] = self._writer.register_schema(msgtype, encoding, msgdef.encode())
-        self.channels[topic] = self._writer.register_channel(
-            topic, "cdr", self._schemas[msgtype], {"offered_qos_profiles": offered_qos_profiles})
+        metadata = {"offered_qos_profiles": offered_qos_profiles}
+        if type_hash:
+            metadata["topic_type_hash"] = type_hash
+        self.channels[topic] = self._writer.register_channel(topic, "cdr", self._schemas[msgtype], metadata)
         return self.channels[topic]
 
     def write(self, channel_id: int, timestamp_ns: int, data) -> None:

@@ -309,19 +309,20 @@ def _connection(cid: int, channel, schema) -> Connection:
         fmt = {"ros2msg": MessageDefinitionFormat.MSG, "ros2idl": MessageDefinitionFormat.IDL}.get(
             schema.encoding, MessageDefinitionFormat.NONE)
         msgdef = MessageDefinition(fmt, schema.data.decode("utf-8", "replace"))
-    return Connection(cid, channel.topic, schema.name if schema is not None else "", msgdef, "", 0,
+    return Connection(cid, channel.topic, schema.name if schema is not None else "", msgdef,
+                      channel.metadata.get("topic_type_hash", ""), 0,
                       ConnectionExtRosbag2(channel.message_encoding, qos), None)
 
 
 def _damage_line(mf: McapFile) -> str:
     """One line: what of a file could not be read, and how many messages that cost."""
-    lost = sum(d.lost_total for d in mf.damage)
+    lost, exact = mf.lost()
     first = mf.damage[0]
     parts = f"{len(mf.damage)} damaged part(s) skipped, first at offset {first.offset}: {first.problem}"
     if len(mf.damage) == 1:
         parts = f"damaged at offset {first.offset}: {first.problem}"
     if lost:
-        parts += f"; {lost} message(s) lost"
+        parts += f"; {'' if exact else 'at least '}{lost} message(s) lost"
     return f"{mf.path}: {parts}; {sum(mf.counts().values())} message(s) readable"
 
 

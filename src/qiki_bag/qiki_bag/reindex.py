@@ -4,11 +4,12 @@ rosbag2's ``ros2 bag reindex`` rebuilds metadata.yaml from the storage files. He
 has to be readable on its own by every reader, so a file that is not intact (cut short by a killed
 recorder or a copy, no summary section, damaged chunks) is rewritten: every readable message (see
 :class:`qiki_bag.mcap_file.McapFile`) goes into a new file of the same name, with schemas, channels,
-chunk CRCs and a summary, and the original is kept beside it as ``<name>.mcap.damaged`` (nothing is
-thrown away). A split a killed recorder left in ``.recording/<name>_<i>/`` is rewritten the same way into
-the bag directory. Intact files are left as they are. metadata.yaml is then written from the files:
-their message counts per topic and time ranges, the topics' types, QoS and definition hashes, and the
-``custom_data`` of the previous metadata.yaml (or of the files' rosbag2 metadata records) when there was one.
+chunk CRCs and a summary, and the original is kept beside it as ``<name>.mcap.damaged`` when it has
+parts that could not be read (nothing is thrown away). A split a killed recorder left in
+``.recording/<name>_<i>/`` is rewritten the same way into the bag directory. Intact files are left as
+they are. metadata.yaml is then written from the files: their message counts per topic and time ranges,
+the topics' types, QoS and definition hashes, and the ``custom_data`` of the previous metadata.yaml (or
+of the files' rosbag2 metadata records) when there was one.
 """
 from __future__ import annotations
 
@@ -28,18 +29,21 @@ class ReindexReport:
 
     bag: Path
     kept: list[Path] = field(default_factory=list)
-    rewritten: list[tuple[Path, Path]] = field(default_factory=list)     # (new file, original kept as)
+    rewritten: list[tuple[Path, Path | None]] = field(default_factory=list)  # (new file, original kept as)
     unreadable: list[str] = field(default_factory=list)
     messages: int = 0
-    lost: int = 0                         # messages known lost in damaged chunks
+    lost: int = 0                         # messages lost in damaged parts
+    lost_exact: bool = True               # False: a lower bound (a file without its summary to count from)
     counts: dict[str, int] = field(default_factory=dict)
 
     def format(self) -> str:
         lines = [f"reindexed {self.bag}: {self.messages} messages in {len(self.kept) + len(self.rewritten)} "
                  f"file(s) ({len(self.kept)} intact, {len(self.rewritten)} rewritten)"]
-        lines += [f"  rewrote {new.name} (original kept as {old.name})" for new, old in self.rewritten]
+        lines += [f"  rewrote {new.name} " + (f"(original kept as {old.name}: it has unreadable parts)" if old else
+                                              "(the original held no message more)") for new, old in self.rewritten]
         if self.lost:
-            lines.append(f"  {self.lost} message(s) in damaged chunks could not be recovered")
+            lines.append(f"  {'' if self.lost_exact else 'at least '}{self.lost} message(s) in damaged parts "
+                         "could not be recovered")
         lines += [f"  skipped: {line}" for line in self.unreadable]
         return "\n".join(lines)
 
@@ -137,7 +141,9 @@ def _rebuild_file(source: Path, target: Path, compression: str | None, report: R
         report.kept.append(target)
         return target
     with McapFile(source) as mf:
-        report.lost += sum(d.lost_total for d in mf.damage)
+        lost, exact = mf.lost()
+        report.lost += lost
+        report.lost_exact = report.lost_exact and exact
         tmp = target.with_name(f".{target.name}.reindex")
         tmp.unlink(missing_ok=True)
         writer = McapSplitWriter(tmp, compression=compression)
@@ -149,10 +155,11 @@ def _rebuild_file(source: Path, target: Path, compression: str | None, report: R
                 if schema is None:
                     continue
                 qos = channel.metadata.get("offered_qos_profiles", "")
+                type_hash = channel.metadata.get("topic_type_hash", "")
                 channel_of[cid] = writer.add_channel(channel.topic, schema.name,
-                                                     schema.data.decode("utf-8", "replace"), qos,
+                                                     schema.data.decode("utf-8", "replace"), qos, type_hash,
                                                      encoding=schema.encoding)
-                topics[cid] = topic_metadata(channel.topic, schema.name, _parse_qos(qos), "")
+                topics[cid] = topic_metadata(channel.topic, schema.name, _parse_qos(qos), type_hash)
             for cid, stamp, data in mf.messages(channel_of):
                 writer.write(channel_of[cid], stamp, data)
             counts = {}
@@ -166,8 +173,12 @@ def _rebuild_file(source: Path, target: Path, compression: str | None, report: R
             writer.abort()
             tmp.unlink(missing_ok=True)
             raise
-    kept_as = target.with_name(f"{source.name}.damaged")
-    source.replace(kept_as)
+    if any(d.skipped_bytes for d in mf.damage):
+        kept_as = target.with_name(f"{source.name}.damaged")
+        source.replace(kept_as)
+    else:                                          # only the index was missing: the new file holds it all
+        kept_as = None
+        source.unlink()
     tmp.replace(target)
     report.rewritten.append((target, kept_as))
     return target

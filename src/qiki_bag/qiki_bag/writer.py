@@ -286,7 +286,7 @@ class BagWriter:
     def _connect(self, topic: _Topic) -> None:
         if isinstance(self._writer, McapSplitWriter):
             self._connections[topic.name] = self._writer.add_channel(
-                topic.name, topic.msgtype, topic.msgdef, qos_text(topic.qos))
+                topic.name, topic.msgtype, topic.msgdef, qos_text(topic.qos), topic.rihs01)
             return
         self._connections[topic.name] = self._writer.add_connection(
             topic.name, topic.msgtype, msgdef=topic.msgdef, rihs01=topic.rihs01,
