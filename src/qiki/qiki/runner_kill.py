@@ -1,6 +1,6 @@
 """SIGKILL (or SIGTERM, or Ctrl-C) a runner (`qiki run`, `qiki run --record`, `qiki bringup`) at a chosen
-moment of its life and see whether any process it started outlives it: tests/integration/test_runner_kill.py asserts none does,
-bench/bench_kill.py prints the figures.
+moment of its life and see whether any process it started outlives it: tests/integration/test_runner_kill.py
+asserts none does, bench/bench_kill.py prints the figures.
 
 The moments, each an observable state of the graph (then `delay_s` more):
 - starting: `delay_s` after the runner was started (its own start-up, the recorder's);
