@@ -58,6 +58,7 @@ def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_written
     assert kept > 0 and "No space left on device" in problem, errors[0]
     partial = list((bag / ".recording").rglob("*.mcap"))
     assert len(partial) == 1 and partial[0].stat().st_size > 0, sorted(bag.rglob("*"))
+    assert not (bag / "metadata.yaml.tmp").exists()
 
 
 def test_qiki_run_record_on_a_full_disk_still_writes_its_summary(tmp_path, small_disk, domain_id,
@@ -82,6 +83,14 @@ def test_qiki_run_record_on_a_full_disk_still_writes_its_summary(tmp_path, small
     assert leftover_processes(domain_id) == []
 
 
+def _closed_splits(bag: Path) -> int:
+    from ruamel.yaml import YAML
+    meta = bag / "metadata.yaml"
+    if not meta.exists():
+        return 0
+    return len(YAML(typ="safe").load(meta.read_text())["rosbag2_bagfile_information"]["relative_file_paths"])
+
+
 def test_sigkill_leaves_the_closed_splits_readable(bag_env, tmp_path):
     from qiki_bag.reader import bag_info
 
@@ -92,9 +101,9 @@ def test_sigkill_leaves_the_closed_splits_readable(bag_env, tmp_path):
         assert rec.wait_line(lambda s: s.endswith(": ready"), 60, stream="err"), rec.log()
         pub = _publisher(bag_env, 100_000, rate=200.0)
         deadline = time.monotonic() + 60
-        while len(list(bag.glob("*.mcap"))) < 2 and time.monotonic() < deadline and rec.popen.poll() is None:
-            rec.wait_line(lambda s: False, 0.1, stream="err")          # two splits closed: poll the bag dir
-        assert len(list(bag.glob("*.mcap"))) >= 2, rec.log()
+        while _closed_splits(bag) < 2 and time.monotonic() < deadline and rec.popen.poll() is None:
+            rec.wait_line(lambda s: False, 0.1, stream="err")    # poll metadata.yaml (replaced atomically)
+        assert _closed_splits(bag) >= 2, rec.log()
         rec.signal(9)
         assert rec.finish(timeout_s=30) == -9
     finally:

@@ -18,6 +18,7 @@ Standalone: ``python -m qiki_bag.commands record ...`` (same options).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import re
@@ -222,9 +223,11 @@ def parse_write_error(line: str) -> tuple[int, str] | None:
     return (int(m.group(2)), m.group(1)) if m else None
 
 
-class _TeardownDeadline:
+class TeardownDeadline:
     """Leaves the process with its exit code if the ROS teardown takes more than ``seconds``: the bag is
-    closed before the teardown starts, and a DDS teardown stuck under load must not keep the process."""
+    closed before the teardown starts, and a DDS teardown stuck under load must not keep the process.
+    A teardown stuck in native code that holds the GIL is ended at twice that by faulthandler's own
+    thread, which prints every thread's stack first (exit code 1)."""
 
     def __init__(self, seconds: float, log) -> None:
         self.seconds, self.log, self._timer = seconds, log, None
@@ -237,10 +240,12 @@ class _TeardownDeadline:
         self._timer = threading.Timer(self.seconds, expire)
         self._timer.daemon = True
         self._timer.start()
+        faulthandler.dump_traceback_later(2 * self.seconds, exit=True)
 
     def cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+            faulthandler.cancel_dump_traceback_later()
 
 
 def cmd_record(args, stop: threading.Event) -> int:
@@ -263,7 +268,7 @@ def cmd_record(args, stop: threading.Event) -> int:
     log(f"recording {'all topics' if args.all else ' '.join(patterns)} into {out} (Ctrl-C to stop)")
     t0 = time.monotonic()
     code, error = 1, None
-    teardown = _TeardownDeadline(TEARDOWN_S, log)
+    teardown = TeardownDeadline(TEARDOWN_S, log)
     with _ros_context() as context:
         rec = executor = None
         try:
@@ -342,7 +347,7 @@ def cmd_play(args, stop: threading.Event) -> int:
                  f"({info.duration_s:.3f} s long)")
             return 2
         t0, total = time.monotonic(), 0
-        teardown = _TeardownDeadline(TEARDOWN_S, log)
+        teardown = TeardownDeadline(TEARDOWN_S, log)
         with _ros_context() as context:
             player = Player(bag, rate=args.rate, loop=args.loop, start_offset_s=args.start_offset,
                             topics=args.topics, clock_hz=args.clock, log=log, context=context,
