@@ -139,13 +139,14 @@ def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id,
     from qiki_ros.events import EventCode
 
     plan = make_plan("bot")
+    known = graph_topics()
     lags = []
     with GraphSupervisor(plan.commands(), graph_env(domain_id), log_dir=tmp_path / "logs") as sup:
         assert _graph_running(observer, 3.0), f"graph did not run: {observer.state.agent_state}"
         for i in range(30):
             context = private_context()
             writer = BagWriter(tmp_path / f"bag{i}").open()
-            rec = Recorder(writer, [STATE], known=graph_topics(), context=context,
+            rec = Recorder(writer, [STATE], known=known, context=context,
                            node_name=f"churn_{i}", log=lambda _text: None)
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(rec)

@@ -267,6 +267,10 @@ def cmd_record(args, stop: threading.Event) -> int:
     log = lambda text: print(f"{PROG} record: {text}", file=sys.stderr, flush=True)  # noqa: E731
     log(f"recording {'all topics' if args.all else ' '.join(patterns)} into {out} (Ctrl-C to stop)")
     t0 = time.monotonic()
+    if stop.is_set():                    # Ctrl-C during the imports: an empty bag, no DDS participant
+        writer.close()
+        log(f"stopped before recording: empty bag {out}")
+        return 0
     code, error = 1, None
     teardown = TeardownDeadline(TEARDOWN_S, log)
     with _ros_context() as context:
@@ -347,6 +351,9 @@ def cmd_play(args, stop: threading.Event) -> int:
                  f"({info.duration_s:.3f} s long)")
             return 2
         t0, total = time.monotonic(), 0
+        if stop.is_set():                # Ctrl-C during the imports: nothing to publish
+            log("stopped before playing: published 0 messages")
+            return 0
         teardown = TeardownDeadline(TEARDOWN_S, log)
         with _ros_context() as context:
             player = Player(bag, rate=args.rate, loop=args.loop, start_offset_s=args.start_offset,
