@@ -15,6 +15,7 @@ import pytest
 from test_bag_roundtrip import BAG_CMD, HELPER, Proc, bag_env  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.integration
+STATE = "/qiki/sim/vehicle_state"
 
 
 @pytest.fixture
@@ -57,6 +58,37 @@ def test_a_full_disk_ends_the_recording_with_one_line_and_keeps_what_was_written
     assert kept > 0 and "No space left on device" in problem, errors[0]
     partial = list((bag / ".recording").rglob("*.mcap"))
     assert len(partial) == 1 and partial[0].stat().st_size > 0, sorted(bag.rglob("*"))
+    assert not (bag / "metadata.yaml.tmp").exists()
+
+
+def test_qiki_run_record_on_a_full_disk_still_writes_its_summary(tmp_path, small_disk, domain_id,
+                                                                 leftover_processes):
+    """The run's bag directory is the small tmpfs: the recorder stops at the disk-full error, the graph
+    runs on, and `qiki run` writes summary.json with the bag's state and exits non-zero."""
+    out = tmp_path / "run"
+    (out / "bag").mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(small_disk), str(out / "bag")], check=True)
+    try:
+        proc = subprocess.run([str(Path(sys.executable).with_name("qiki")), "run", "--duration", "6", "--record",
+                               "--out", str(out), "--domain-id", str(domain_id)],
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        subprocess.run(["umount", "-l", str(out / "bag")], check=False)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    bag = json.loads((out / "summary.json").read_text())["bag"]
+    assert bag["path"] == "bag" and bag["state"] == "write_error", bag
+    assert bag["messages"] > 0 and "No space left on device" in bag["error"], bag
+    assert "did not complete (write_error)" in proc.stderr, proc.stderr[-3000:]
+    assert leftover_processes(domain_id) == []
+
+
+def _closed_splits(bag: Path) -> int:
+    from ruamel.yaml import YAML
+    meta = bag / "metadata.yaml"
+    if not meta.exists():
+        return 0
+    return len(YAML(typ="safe").load(meta.read_text())["rosbag2_bagfile_information"]["relative_file_paths"])
 
 
 def test_sigkill_leaves_the_closed_splits_readable(bag_env, tmp_path):
@@ -69,9 +101,9 @@ def test_sigkill_leaves_the_closed_splits_readable(bag_env, tmp_path):
         assert rec.wait_line(lambda s: s.endswith(": ready"), 60, stream="err"), rec.log()
         pub = _publisher(bag_env, 100_000, rate=200.0)
         deadline = time.monotonic() + 60
-        while len(list(bag.glob("*.mcap"))) < 2 and time.monotonic() < deadline and rec.popen.poll() is None:
-            rec.wait_line(lambda s: False, 0.1, stream="err")          # two splits closed: poll the bag dir
-        assert len(list(bag.glob("*.mcap"))) >= 2, rec.log()
+        while _closed_splits(bag) < 2 and time.monotonic() < deadline and rec.popen.poll() is None:
+            rec.wait_line(lambda s: False, 0.1, stream="err")    # poll metadata.yaml (replaced atomically)
+        assert _closed_splits(bag) >= 2, rec.log()
         rec.signal(9)
         assert rec.finish(timeout_s=30) == -9
     finally:
@@ -90,10 +122,11 @@ def _graph_running(observer, sim_s: float, timeout_s: float = 150) -> bool:
 def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id, observer, leftover_processes,
                                                                       tmp_path):
     """30 in-process recorders, each a DDS participant of its own, join the running lockstep graph, record
-    until they have a track array, and leave. Each recording starts at the graph's current step (no
+    until they have a vehicle state, and leave. Each recording starts at the graph's current step (no
     history), and no node misses a step or its heartbeat for it: no UPSTREAM_SILENT (908) event, the
-    agent never leaves its nominal states for SAFE_MODE."""
+    agent never leaves its nominal states for SAFE_MODE, from the first recorder on."""
     from rclpy.executors import SingleThreadedExecutor
+    from rclpy.serialization import deserialize_message
 
     from qiki.plan import make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
@@ -101,23 +134,26 @@ def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id,
     from qiki_bag.reader import open_bag
     from qiki_bag.recorder import Recorder
     from qiki_bag.writer import BagWriter
+    from qiki_msgs.msg import VehicleState
     from qiki_ros.spin_thread import private_context
     from qiki_ros.events import EventCode
 
     plan = make_plan("bot")
+    known = graph_topics()
     lags = []
     with GraphSupervisor(plan.commands(), graph_env(domain_id), log_dir=tmp_path / "logs") as sup:
         assert _graph_running(observer, 3.0), f"graph did not run: {observer.state.agent_state}"
+        churn_from = observer.read(lambda s: s.sim_time_s)     # a start-up stall under load is not ours
         for i in range(30):
             context = private_context()
             writer = BagWriter(tmp_path / f"bag{i}").open()
-            rec = Recorder(writer, ["/qiki/tracks", "/clock"], known=graph_topics(), context=context,
+            rec = Recorder(writer, [STATE], known=known, context=context,
                            node_name=f"churn_{i}", log=lambda _text: None)
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(rec)
             sim_at_join = observer.read(lambda s: s.sim_time_s)
             deadline = time.monotonic() + 30
-            while rec.counts.get("/qiki/tracks", 0) < 1 and time.monotonic() < deadline:
+            while rec.counts.get(STATE, 0) < 1 and time.monotonic() < deadline:
                 executor.spin_once(timeout_sec=0.05)
             executor.remove_node(rec)
             rec.destroy_node()
@@ -125,17 +161,14 @@ def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id,
             writer.close()
             context.shutdown()
             with open_bag(tmp_path / f"bag{i}") as b:
-                first = next(iter(b.messages(["/qiki/tracks"])), None)
-            assert first is not None, f"recorder {i} got no track array within 30 s"
-            from rclpy.serialization import deserialize_message
-
-            from qiki_msgs.msg import TrackArray
-            stamp = deserialize_message(bytes(first[2]), TrackArray).header.stamp
+                first = next(iter(b.messages([STATE])), None)
+            assert first is not None, f"recorder {i} got no vehicle state within 30 s"
+            stamp = deserialize_message(bytes(first[2]), VehicleState).header.stamp
             lags.append(sim_at_join - (stamp.sec + stamp.nanosec * 1e-9))
         assert sup.dead() == []
-        events = observer.read(lambda s: list(s.events))
-        states = observer.read(lambda s: [t["to"] for t in s.fsm_transitions])
-    assert max(lags) < 1.0, f"a recorder started in the past: its first track array was {max(lags):.2f} s old"
+        events = observer.read(lambda s: [e for e in s.events if e[0] >= churn_from])
+        states = observer.read(lambda s: [t["to"] for t in s.fsm_transitions if t["t_s"] >= churn_from])
+    assert max(lags) < 1.0, f"a recorder started in the past: its first vehicle state was {max(lags):.2f} s old"
     silent = [e for e in events if e[1] in (EventCode.UPSTREAM_SILENT, EventCode.UPSTREAM_RESUMED)]
     assert silent == [], silent
     assert "SAFE_MODE" not in states, states

@@ -45,3 +45,23 @@ def test_the_write_error_line_is_one_line_and_parses_back(out, problem, kept, un
     if "recording stopped, " not in out:
         assert parse_write_error(line) == (kept, problem)
     assert parse_write_error("qiki bag record: recorded 12 messages (0.01 MB) on 2 topics") is None
+
+
+def test_a_stuck_teardown_ends_the_process_with_its_exit_code(tmp_path):
+    """TeardownDeadline: a teardown that does not finish in time leaves the process with the code the
+    recording earned (the bag is closed before the teardown starts), with one log line."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    code = ("import sys, time\n"
+            "from qiki_bag.commands import TeardownDeadline\n"
+            "TeardownDeadline(0.5, lambda text: print(text, file=sys.stderr)).start(3)\n"
+            "time.sleep(60)\n")
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": f"{src / 'qiki_bag'}:{src / 'qiki_ros'}", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 3 and time.monotonic() - t0 < 30, done.stderr
+    assert done.stderr.strip().splitlines() == ["ROS teardown still running after 0.5 s: exiting with code 3"]

@@ -22,6 +22,7 @@ Standalone: ``python -m qiki_bag.commands record ...`` (same options).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import re
@@ -247,9 +248,11 @@ def parse_write_error(line: str) -> tuple[int, str] | None:
     return (int(m.group(2)), m.group(1)) if m else None
 
 
-class _TeardownDeadline:
+class TeardownDeadline:
     """Leaves the process with its exit code if the ROS teardown takes more than ``seconds``: the bag is
-    closed before the teardown starts, and a DDS teardown stuck under load must not keep the process."""
+    closed before the teardown starts, and a DDS teardown stuck under load must not keep the process.
+    A teardown stuck in native code that holds the GIL is ended at twice that by faulthandler's own
+    thread, which prints every thread's stack first (exit code 1)."""
 
     def __init__(self, seconds: float, log) -> None:
         self.seconds, self.log, self._timer = seconds, log, None
@@ -262,10 +265,12 @@ class _TeardownDeadline:
         self._timer = threading.Timer(self.seconds, expire)
         self._timer.daemon = True
         self._timer.start()
+        faulthandler.dump_traceback_later(2 * self.seconds, exit=True)
 
     def cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+            faulthandler.cancel_dump_traceback_later()
 
 
 def cmd_record(args, stop: threading.Event) -> int:
@@ -287,8 +292,12 @@ def cmd_record(args, stop: threading.Event) -> int:
     log = lambda text: print(f"{PROG} record: {text}", file=sys.stderr, flush=True)  # noqa: E731
     log(f"recording {'all topics' if args.all else ' '.join(patterns)} into {out} (Ctrl-C to stop)")
     t0 = time.monotonic()
+    if stop.is_set():                    # Ctrl-C during the imports: an empty bag, no DDS participant
+        writer.close()
+        log(f"stopped before recording: empty bag {out}")
+        return 0
     code, error = 1, None
-    teardown = _TeardownDeadline(TEARDOWN_S, log)
+    teardown = TeardownDeadline(TEARDOWN_S, log)
     with _ros_context() as context:
         rec = executor = None
         try:
@@ -367,7 +376,10 @@ def cmd_play(args, stop: threading.Event) -> int:
                  f"({info.duration_s:.3f} s long)")
             return 2
         t0, total = time.monotonic(), 0
-        teardown = _TeardownDeadline(TEARDOWN_S, log)
+        if stop.is_set():                # Ctrl-C during the imports: nothing to publish
+            log("stopped before playing: published 0 messages")
+            return 0
+        teardown = TeardownDeadline(TEARDOWN_S, log)
         with _ros_context() as context:
             player = Player(bag, rate=args.rate, loop=args.loop, start_offset_s=args.start_offset,
                             topics=args.topics, clock_hz=args.clock, log=log, context=context,

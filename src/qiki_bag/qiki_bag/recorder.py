@@ -16,8 +16,9 @@ Like ``ros2 bag record``:
 - the first write error (disk full...) stops the recording: ``error`` is set and nothing more is written.
 
 Topics known in advance (``known``: name -> (type, QoSProfile), e.g. from the QIKI graph description) are
-subscribed at start, before their publishers exist, so a recorder started before the graph loses nothing
-from the very first message. When a publisher that does not match that QoS shows up, the subscription is
+subscribed at start, before their publishers exist (their QoS is the publishers' one, adapted as above),
+so a recorder started before the graph with ``include_history`` loses nothing from the very first message
+(``qiki run --record``). When a publisher that does not match that QoS shows up, the subscription is
 re-created with the adapted QoS.
 """
 from __future__ import annotations

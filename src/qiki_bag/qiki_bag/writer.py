@@ -241,7 +241,7 @@ class BagWriter:
         try:
             self._write_metadata()
         except OSError:
-            pass
+            (self.out_dir / "metadata.yaml.tmp").unlink(missing_ok=True)
 
     # ----------------------------------------------------------------------------------------- splits
     @property
