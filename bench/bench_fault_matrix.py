@@ -27,6 +27,7 @@ STEP_DONE = "/qiki/sync/step_done"
 KINDS = ("far_future", "past", "off_grid", "nan", "mismatched", "foreign_step_done")
 INJECT_AT_S = 3.0          # sim time of the injections (after boot) [s]
 END_S = 7.0                # results compared up to this sim time [s]
+MARK = "qiki_fault_injector"   # frame_id of the hostile messages: not counted as the graph's outputs
 LEAD_S = 1.5               # near-future stamp of the NaN/mismatched message: within the horizon, before END_S
 
 
@@ -48,17 +49,12 @@ class RunResult:
     error: str = ""
 
 
-def _values(msg) -> tuple:
-    """The message's fields as plain Python values (flat arrays as bytes), for comparing runs."""
-    from rosidl_runtime_py.convert import message_to_ordereddict
-    return tuple(_plain(message_to_ordereddict(msg)).items())
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items() if k != "header"}
+def _values(x):
+    """A message's fields (its header aside) as plain Python values, flat arrays as bytes, for comparing runs."""
+    if hasattr(x, "get_fields_and_field_types"):
+        return tuple((f, _values(getattr(x, f))) for f in x.get_fields_and_field_types() if f != "header")
     if isinstance(x, (list, tuple)):
-        return tuple(_plain(v) for v in x)
+        return tuple(_values(v) for v in x)
     if hasattr(x, "tobytes"):
         return x.tobytes()
     return x
@@ -71,6 +67,7 @@ def hostile(msg, kind: str, stamp_ns: int):
     from qiki_ros.packing import pack
     out = copy.deepcopy(msg)
     out.header.stamp.sec, out.header.stamp.nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    out.header.frame_id = MARK
     name = type(msg).__name__
     if kind == "nan":
         if name == "VehicleState":
@@ -84,7 +81,6 @@ def hostile(msg, kind: str, stamp_ns: int):
             out.range_std_m = math.nan
         elif name == "TrackArray":
             out.state = pack(np.full(len(out.state), np.nan)) if len(out.state) else out.state
-            out.header.frame_id = "nan"
         elif name == "DeviceHealth":
             out.value = pack(np.full(len(out.value), np.nan))
     elif kind == "mismatched":
@@ -110,8 +106,7 @@ class Injector:
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from rosgraph_msgs.msg import Clock
 
-        from rosidl_runtime_py.utilities import get_message
-
+        from qiki_bag.recorder import import_message
         from qiki_ros import qos
         from qiki_ros.graph_node import GraphNode
         from qiki_ros.spin_thread import SpinThread, private_context
@@ -125,7 +120,7 @@ class Injector:
         self.diag: dict[str, list[tuple[float, int, dict]]] = {}   # node -> [(wall, level, values)]
         stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.types = {t.name: get_message(t.type) for t in graph.topics}
+        self.types = {t.name: import_message(t.type) for t in graph.topics}
         spec = {t.name: t for t in graph.topics}
         self.node.create_subscription(Clock, "/clock", self._on_clock,
                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
@@ -147,6 +142,8 @@ class Injector:
     def _on_msg(self, topic: str):
         def on(msg) -> None:
             t = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            if msg.header.frame_id == MARK:
+                return
             with self.cond:
                 self.latest[topic] = msg
                 if topic in self.compared and t <= END_S * 1e9 + 1:
