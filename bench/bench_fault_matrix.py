@@ -38,6 +38,7 @@ class Cell:
     nodes: list[str]                      # consumers whose /diagnostics should leave OK
     counted: bool = False
     level: int = 0
+    why: str = ""                         # message of the worst /diagnostics report of its consumers
     injected: bool = True                 # False: the kind does not apply to the topic's message type
 
 
@@ -117,7 +118,7 @@ class Injector:
         self.sim_s = 0.0
         self.latest: dict[str, object] = {}           # topic -> latest message (template of the hostile one)
         self.outputs: dict[str, list] = {}
-        self.diag: dict[str, list[tuple[float, int, dict]]] = {}   # node -> [(wall, level, values)]
+        self.diag: dict[str, list[tuple[float, int, dict, str]]] = {}   # node -> [(wall, level, values, message)]
         stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.types = {t.name: import_message(t.type) for t in graph.topics}
@@ -155,7 +156,7 @@ class Injector:
         with self.cond:
             for st in msg.status:
                 self.diag.setdefault(st.name.removeprefix("qiki/"), []).append(
-                    (now, st.level[0], {kv.key: kv.value for kv in st.values}))
+                    (now, st.level[0], {kv.key: kv.value for kv in st.values}, st.message))
             self.cond.notify_all()
 
     def wait(self, predicate, timeout_s: float) -> bool:
@@ -200,9 +201,10 @@ class Injector:
             values = reports[-1][2] if reports else {}
         return {k: int(v) for k, v in values.items() if k.startswith("dropped_total.")}
 
-    def worst_level_since(self, node: str, wall: float) -> int:
+    def worst_since(self, node: str, wall: float) -> tuple[int, str]:
+        """(level, message) of the node's worst /diagnostics report since wall time `wall`."""
         with self.cond:
-            return max((lvl for t, lvl, _ in self.diag.get(node, []) if t >= wall), default=0)
+            return max(((lvl, msg) for t, lvl, _, msg in self.diag.get(node, []) if t >= wall), default=(0, ""))
 
     def close(self) -> None:
         self._spin.close()
@@ -257,14 +259,14 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
             result.stepped_to_s = injector.sim_s
             if not stepped:
                 result.error = f"the graph stopped stepping at t={injector.sim_s:.2f} s"
-            reported = lambda: all(sum(t > wall + 2.0 for t, _, _ in injector.diag.get(n, [])) >= 1
+            reported = lambda: all(sum(t > wall + 2.0 for t, *_ in injector.diag.get(n, [])) >= 1
                                    for c in cells for n in c.nodes)
             injector.wait(reported, 30.0)
             for cell in cells:
                 after = {n: injector.drops(n) for n in cell.nodes}
                 key = counter(cell.topic, cell.kind)
                 cell.counted = any(after[n].get(key, 0) > before[n].get(key, 0) for n in cell.nodes)
-                cell.level = max(injector.worst_level_since(n, wall) for n in cell.nodes)
+                cell.level, cell.why = max(injector.worst_since(n, wall) for n in cell.nodes)
     finally:
         injector.close()
     with injector.cond:
@@ -300,6 +302,7 @@ def main() -> int:
               f"outputs {'equal' if same else 'DIFFER'} {run.error}", flush=True)
     print("\n| topic | kind | survived | counted (counter) | diagnostics level (consumers) | outputs = clean run |")
     print("|---|---|---|---|---|---|")
+    worst = {}
     names = {0: "OK", 1: "WARN", 2: "ERROR"}
     for topic, cell, run, same in rows:
         if not cell.injected:
@@ -308,6 +311,10 @@ def main() -> int:
         print(f"| {topic} | {cell.kind} | {'yes' if not run.error else 'NO'} | {'yes' if cell.counted else 'NO'} "
               f"({counter(topic, cell.kind).removeprefix('dropped_total.step_rejected_').partition('.')[0]}) "
               f"| {names.get(cell.level, cell.level)} ({', '.join(cell.nodes)}) | {'yes' if same else 'NO'} |")
+        worst.setdefault(topic, cell.why)
+    print("\nworst /diagnostics message of the consumers after the injections, per graph run:")
+    for topic, why in worst.items():
+        print(f"- {topic}: {why[:300]}")
     return 0
 
 

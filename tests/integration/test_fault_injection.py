@@ -70,5 +70,5 @@ def test_repeated_start_ups_never_lose_a_step(start_ups, domain_id, leftover_pro
     for i in range(3):
         r = start_ups.start_up(domain_id, log_dir=tmp_path / str(i))
         assert not r.error, f"start-up {i + 1}: {r.error}"
-        assert r.safe_mode == [] and r.silent == [], f"start-up {i + 1}: {r.safe_mode} {r.silent}"
+        assert r.safe_mode == [] and r.blamed == [], f"start-up {i + 1}: {r.safe_mode} {r.blamed}"
         assert leftover_processes(domain_id) == []
