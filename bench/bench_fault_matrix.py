@@ -27,6 +27,7 @@ STEP_DONE = "/qiki/sync/step_done"
 KINDS = ("far_future", "past", "off_grid", "nan", "mismatched", "foreign_step_done")
 INJECT_AT_S = 3.0          # sim time of the injections (after boot) [s]
 END_S = 7.0                # results compared up to this sim time [s]
+PATIENT_S = 60.0           # wall-clock timeouts of the barrier and the sim's member watch in these runs [s]
 MARK = "qiki_fault_injector"   # frame_id of the hostile messages: not counted as the graph's outputs
 LEAD_S = 1.5               # near-future stamp of the NaN/mismatched message: within the horizon, before END_S
 
@@ -237,7 +238,12 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
     plan = make_plan(profile)
     step_ns = round(1e9 * __import__("qiki_sim.scenario", fromlist=["load_scenario"])
                     .load_scenario(plan.scenario_file).dt_s)
-    commands = [(n, cmd + ["-p", "clock.mode:=lockstep"] if n.name == "sim" else cmd) for n, cmd in plan.commands()]
+    # wall-clock timeouts far above any stall of a loaded machine: the sim never steps without a slow member
+    # (that changes the run, and this compares runs), so lockstep stays deterministic
+    patient = [f"sync.producer_timeout_s:={PATIENT_S}"]
+    sim = ["clock.mode:=lockstep", f"clock.member_timeout_s:={PATIENT_S}", f"clock.agent_timeout_s:={PATIENT_S}"]
+    commands = [(n, cmd + [a for p in patient + (sim if n.name == "sim" else []) for a in ("-p", p)])
+                for n, cmd in plan.commands()]
     env = graph_env(domain_id)
     env.update(DETERMINISM_ENV)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
