@@ -27,6 +27,8 @@ STEP_DONE = "/qiki/sync/step_done"
 KINDS = ("far_future", "past", "off_grid", "nan", "mismatched", "foreign_step_done")
 INJECT_AT_S = 3.0          # sim time of the injections (after boot) [s]
 END_S = 7.0                # results compared up to this sim time [s]
+PATIENT_S = 60.0           # wall-clock timeouts of the barrier and the sim's member watch in these runs [s]
+MARK = "qiki_fault_injector"   # frame_id of the hostile messages: not counted as the graph's outputs
 LEAD_S = 1.5               # near-future stamp of the NaN/mismatched message: within the horizon, before END_S
 
 
@@ -37,6 +39,7 @@ class Cell:
     nodes: list[str]                      # consumers whose /diagnostics should leave OK
     counted: bool = False
     level: int = 0
+    why: str = ""                         # message of the worst /diagnostics report of its consumers
     injected: bool = True                 # False: the kind does not apply to the topic's message type
 
 
@@ -48,17 +51,12 @@ class RunResult:
     error: str = ""
 
 
-def _values(msg) -> tuple:
-    """The message's fields as plain Python values (flat arrays as bytes), for comparing runs."""
-    from rosidl_runtime_py.convert import message_to_ordereddict
-    return tuple(_plain(message_to_ordereddict(msg)).items())
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items() if k != "header"}
+def _values(x):
+    """A message's fields (its header aside) as plain Python values, flat arrays as bytes, for comparing runs."""
+    if hasattr(x, "get_fields_and_field_types"):
+        return tuple((f, _values(getattr(x, f))) for f in x.get_fields_and_field_types() if f != "header")
     if isinstance(x, (list, tuple)):
-        return tuple(_plain(v) for v in x)
+        return tuple(_values(v) for v in x)
     if hasattr(x, "tobytes"):
         return x.tobytes()
     return x
@@ -71,6 +69,7 @@ def hostile(msg, kind: str, stamp_ns: int):
     from qiki_ros.packing import pack
     out = copy.deepcopy(msg)
     out.header.stamp.sec, out.header.stamp.nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    out.header.frame_id = MARK
     name = type(msg).__name__
     if kind == "nan":
         if name == "VehicleState":
@@ -84,7 +83,6 @@ def hostile(msg, kind: str, stamp_ns: int):
             out.range_std_m = math.nan
         elif name == "TrackArray":
             out.state = pack(np.full(len(out.state), np.nan)) if len(out.state) else out.state
-            out.header.frame_id = "nan"
         elif name == "DeviceHealth":
             out.value = pack(np.full(len(out.value), np.nan))
     elif kind == "mismatched":
@@ -110,8 +108,7 @@ class Injector:
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from rosgraph_msgs.msg import Clock
 
-        from rosidl_runtime_py.utilities import get_message
-
+        from qiki_bag.recorder import import_message
         from qiki_ros import qos
         from qiki_ros.graph_node import GraphNode
         from qiki_ros.spin_thread import SpinThread, private_context
@@ -122,10 +119,10 @@ class Injector:
         self.sim_s = 0.0
         self.latest: dict[str, object] = {}           # topic -> latest message (template of the hostile one)
         self.outputs: dict[str, list] = {}
-        self.diag: dict[str, list[tuple[float, int, dict]]] = {}   # node -> [(wall, level, values)]
+        self.diag: dict[str, list[tuple[float, int, dict, str]]] = {}   # node -> [(wall, level, values, message)]
         stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.types = {t.name: get_message(t.type) for t in graph.topics}
+        self.types = {t.name: import_message(t.type) for t in graph.topics}
         spec = {t.name: t for t in graph.topics}
         self.node.create_subscription(Clock, "/clock", self._on_clock,
                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
@@ -147,6 +144,8 @@ class Injector:
     def _on_msg(self, topic: str):
         def on(msg) -> None:
             t = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            if msg.header.frame_id == MARK:
+                return
             with self.cond:
                 self.latest[topic] = msg
                 if topic in self.compared and t <= END_S * 1e9 + 1:
@@ -158,7 +157,7 @@ class Injector:
         with self.cond:
             for st in msg.status:
                 self.diag.setdefault(st.name.removeprefix("qiki/"), []).append(
-                    (now, st.level[0], {kv.key: kv.value for kv in st.values}))
+                    (now, st.level[0], {kv.key: kv.value for kv in st.values}, st.message))
             self.cond.notify_all()
 
     def wait(self, predicate, timeout_s: float) -> bool:
@@ -203,9 +202,10 @@ class Injector:
             values = reports[-1][2] if reports else {}
         return {k: int(v) for k, v in values.items() if k.startswith("dropped_total.")}
 
-    def worst_level_since(self, node: str, wall: float) -> int:
+    def worst_since(self, node: str, wall: float) -> tuple[int, str]:
+        """(level, message) of the node's worst /diagnostics report since wall time `wall`."""
         with self.cond:
-            return max((lvl for t, lvl, _ in self.diag.get(node, []) if t >= wall), default=0)
+            return max(((lvl, msg) for t, lvl, _, msg in self.diag.get(node, []) if t >= wall), default=(0, ""))
 
     def close(self) -> None:
         self._spin.close()
@@ -238,7 +238,12 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
     plan = make_plan(profile)
     step_ns = round(1e9 * __import__("qiki_sim.scenario", fromlist=["load_scenario"])
                     .load_scenario(plan.scenario_file).dt_s)
-    commands = [(n, cmd + ["-p", "clock.mode:=lockstep"] if n.name == "sim" else cmd) for n, cmd in plan.commands()]
+    # wall-clock timeouts far above any stall of a loaded machine: the sim never steps without a slow member
+    # (that changes the run, and this compares runs), so lockstep stays deterministic
+    patient = [f"sync.producer_timeout_s:={PATIENT_S}"]
+    sim = ["clock.mode:=lockstep", f"clock.member_timeout_s:={PATIENT_S}", f"clock.agent_timeout_s:={PATIENT_S}"]
+    commands = [(n, cmd + [a for p in patient + (sim if n.name == "sim" else []) for a in ("-p", p)])
+                for n, cmd in plan.commands()]
     env = graph_env(domain_id)
     env.update(DETERMINISM_ENV)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -260,14 +265,14 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
             result.stepped_to_s = injector.sim_s
             if not stepped:
                 result.error = f"the graph stopped stepping at t={injector.sim_s:.2f} s"
-            reported = lambda: all(sum(t > wall + 2.0 for t, _, _ in injector.diag.get(n, [])) >= 1
+            reported = lambda: all(sum(t > wall + 2.0 for t, *_ in injector.diag.get(n, [])) >= 1
                                    for c in cells for n in c.nodes)
             injector.wait(reported, 30.0)
             for cell in cells:
                 after = {n: injector.drops(n) for n in cell.nodes}
                 key = counter(cell.topic, cell.kind)
                 cell.counted = any(after[n].get(key, 0) > before[n].get(key, 0) for n in cell.nodes)
-                cell.level = max(injector.worst_level_since(n, wall) for n in cell.nodes)
+                cell.level, cell.why = max(injector.worst_since(n, wall) for n in cell.nodes)
     finally:
         injector.close()
     with injector.cond:
@@ -303,6 +308,7 @@ def main() -> int:
               f"outputs {'equal' if same else 'DIFFER'} {run.error}", flush=True)
     print("\n| topic | kind | survived | counted (counter) | diagnostics level (consumers) | outputs = clean run |")
     print("|---|---|---|---|---|---|")
+    worst = {}
     names = {0: "OK", 1: "WARN", 2: "ERROR"}
     for topic, cell, run, same in rows:
         if not cell.injected:
@@ -311,6 +317,10 @@ def main() -> int:
         print(f"| {topic} | {cell.kind} | {'yes' if not run.error else 'NO'} | {'yes' if cell.counted else 'NO'} "
               f"({counter(topic, cell.kind).removeprefix('dropped_total.step_rejected_').partition('.')[0]}) "
               f"| {names.get(cell.level, cell.level)} ({', '.join(cell.nodes)}) | {'yes' if same else 'NO'} |")
+        worst.setdefault(topic, cell.why)
+    print("\nworst /diagnostics message of the consumers after the injections, per graph run:")
+    for topic, why in worst.items():
+        print(f"- {topic}: {why[:300]}")
     return 0
 
 

@@ -1,8 +1,11 @@
-"""Repeated graph start-ups: how often does a healthy graph, with nothing injected, report a lost step
-heartbeat (event 908) or enter SAFE_MODE while it starts? (The expected answer is never.)
+"""Repeated graph start-ups: how often does a healthy graph, with nothing injected, blame a producer for a
+lost step (the agent's event 908, which its rules turn into SAFE_MODE) or enter SAFE_MODE while it starts?
+(The expected answer is never.)
 
 Each start-up runs the default scenario in lockstep, with the standbys `qiki run` keeps, until sim time
---until-s, then stops the graph; it counts agent transitions to SAFE_MODE and events 906/908.
+--until-s, then stops the graph; it counts agent transitions to SAFE_MODE, events 908, and (shown, not a
+failure) the sim's events 906: a member more than `clock.member_timeout_s` of wall time behind, which on a
+loaded machine happens at start-up and only sets the pace to real time until it catches up.
 
     .venv/bin/python bench/bench_startup.py                 # 20 start-ups
     .venv/bin/python bench/bench_startup.py --runs 5 --profile ship
@@ -16,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 
-SILENT_CODES = (906, 908)      # EventCode.NODE_SILENT, EventCode.UPSTREAM_SILENT
+UPSTREAM_SILENT, NODE_SILENT = 908, 906     # qiki_ros.events.EventCode
 
 
 @dataclass
@@ -24,7 +27,8 @@ class StartUp:
     wall_s: float
     reached_s: float
     safe_mode: list[dict]                 # agent transitions to SAFE_MODE
-    silent: list[tuple[float, int, str]]  # events NODE_SILENT / UPSTREAM_SILENT
+    blamed: list[tuple[float, int, str]]  # the agent's events UPSTREAM_SILENT
+    slow: list[tuple[float, int, str]]    # the sim's events NODE_SILENT
     error: str = ""
 
 
@@ -38,6 +42,7 @@ def start_up(domain_id: int, profile: str = "bot", until_s: float = 5.0, timeout
     plan = make_plan(profile)
     commands = [(n, cmd + ["-p", "clock.mode:=lockstep"] if n.name == "sim" else cmd) for n, cmd in plan.commands()]
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    os.environ["ROS_DOMAIN_ID"] = str(domain_id)        # the observer's participant joins the graph's domain
     observer = GraphObserver(plan.graph, streams=False)
     t0 = time.monotonic()
     error = ""
@@ -50,7 +55,7 @@ def start_up(domain_id: int, profile: str = "bot", until_s: float = 5.0, timeout
         observer.drain(quiet_s=0.3, timeout_s=5.0)
         return observer.read(lambda s: StartUp(
             time.monotonic() - t0, s.sim_time_s, [t for t in s.fsm_transitions if t["to"] == "SAFE_MODE"],
-            [e for e in s.events if e[1] in SILENT_CODES], error))
+            [e for e in s.events if e[1] == UPSTREAM_SILENT], [e for e in s.events if e[1] == NODE_SILENT], error))
     finally:
         observer.close()
 
@@ -67,10 +72,10 @@ def main() -> int:
     bad = 0
     for i in range(args.runs):
         r = start_up(args.domain_id, args.profile, args.until_s)
-        bad += bool(r.safe_mode or r.silent or r.error)
+        bad += bool(r.safe_mode or r.blamed or r.error)
         print(f"{i + 1:2d}: {r.wall_s:5.1f} s wall, reached t={r.reached_s:.2f} s, SAFE_MODE {len(r.safe_mode)}, "
-              f"906/908 events {len(r.silent)} {r.silent[:2] if r.silent else ''} {r.error}", flush=True)
-    print(f"start-ups with a SAFE_MODE, a lost heartbeat or an error: {bad}/{args.runs}")
+              f"908 {len(r.blamed)} {r.blamed[:2] if r.blamed else ''}, 906 {len(r.slow)} {r.error}", flush=True)
+    print(f"start-ups with a SAFE_MODE, a producer blamed (908) or an error: {bad}/{args.runs}")
     return 1 if bad else 0
 
 

@@ -12,6 +12,7 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+STOP_POLL_S = 0.1     # longest a spin thread takes to notice close() [s]
 NO_LOG_FILE_ARGS = ["qiki", "--ros-args", "--disable-external-lib-logs"]
 
 
@@ -31,18 +32,24 @@ class SpinThread:
         self.node = node
         self.executor = SingleThreadedExecutor(context=node.context)
         self.executor.add_node(node)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
+        # bounded waits: close() must not depend on waking a wait that could have started after the
+        # executor's shutdown signal (destroying endpoints a wait still holds blocks for good)
         try:
-            self.executor.spin()
+            while not self._stop.is_set() and self.node.context.ok():
+                self.executor.spin_once(timeout_sec=STOP_POLL_S)
         except Exception:  # the context shut down while spinning
             pass
 
     def close(self, shutdown_context: bool = True) -> None:
         """Stop spinning and destroy the node (and shut its context down unless the caller owns it)."""
         context = self.node.context
+        self._stop.set()
+        self._thread.join(timeout=10.0)
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
         if shutdown_context and context.ok():
