@@ -1,6 +1,8 @@
-"""A subscriber that joins a running lockstep graph with the graph's stream QoS starts at the current step,
-not at the oldest of the up to 1000 steps a transient-local publisher would keep (qiki_ros.qos)."""
+"""A subscriber that joins a running lockstep graph starts at the current step, not at the oldest of the up to
+1000 steps a transient-local publisher would keep (qiki_ros.qos). It asks for what the publishers offer, as
+`ros2 topic echo` does (transient-local when every publisher is), so it is the publisher side that is tested."""
 import threading
+import time
 
 import pytest
 
@@ -9,6 +11,7 @@ pytestmark = pytest.mark.integration
 
 def test_late_subscriber_gets_the_current_step_first(domain_id, observer, leftover_processes):
     import rclpy
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
     from qiki.plan import make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
@@ -32,7 +35,14 @@ def test_late_subscriber_gets_the_current_step_first(domain_id, observer, leftov
             if not first:
                 first.append(from_stamp(msg.header.stamp))
                 got.set()
-        node.create_subscription(VehicleState, topic, on_state, qos.STREAM)
+        deadline = time.monotonic() + 30
+        while not node.get_publishers_info_by_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.05)    # this new participant discovers the graph's endpoints
+        offered = [i.qos_profile.durability for i in node.get_publishers_info_by_topic(topic)]
+        assert offered, f"no publisher of {topic} discovered in 30 s"
+        durability = offered[0] if len(set(offered)) == 1 else DurabilityPolicy.VOLATILE
+        node.create_subscription(VehicleState, topic, on_state, QoSProfile(
+            depth=qos.STREAM.depth, reliability=ReliabilityPolicy.RELIABLE, durability=durability))
         spinner = SpinThread(node, "late-joiner")
         try:
             assert got.wait(60), f"no {topic} after joining at t={joined_at:.1f} s"
