@@ -122,12 +122,19 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
     key_of = {v: k for k, v in names.items()}
     cols: dict[str, list] = {k: [] for k in names}
     warnings: list[str] = []
+    log = logging.getLogger("qiki_bag")
 
     def warn(text: str) -> None:
+        # before the bag opened, keep the warning: if it cannot be opened, the error's one line says it all
         warnings.append(text)
-        logging.getLogger("qiki_bag").warning(text)
+        if opened:
+            log.warning(text)
 
+    opened = False
     with open_bag(bag_path, warn=warn) as bag:
+        opened = True
+        for text in warnings:
+            log.warning(text)
         present = set(bag.topic_types())
         missing = [names[k] for k in PLOT_TOPICS if names[k] not in present]
         if len(missing) == len(PLOT_TOPICS):
