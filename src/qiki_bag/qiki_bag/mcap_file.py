@@ -290,12 +290,8 @@ class McapFile:
                     span = _Span(pos, 9 + length)
                     self._spans.append(span)
                     self._check_chunk(span)
-                elif op == _OP_SCHEMA:
-                    s = Schema.read(ReadDataStream(BytesIO(body)))
-                    self.schemas.setdefault(s.id, s)
-                elif op == _OP_CHANNEL:
-                    c = Channel.read(ReadDataStream(BytesIO(body)))
-                    self.channels.setdefault(c.id, c)
+                elif op in (_OP_SCHEMA, _OP_CHANNEL):
+                    self._take_definition(op, body)
                 elif op == _OP_MESSAGE:
                     cid, _seq, stamp, _pub = _MESSAGE_HEAD.unpack_from(body)
                     loose.append((cid, stamp, body[_MESSAGE_HEAD.size:]))
@@ -366,6 +362,15 @@ class McapFile:
         return start, end, usize, crc, compression, comp_at + clen + 8, dlen
 
     # ------------------------------------------------------------------------------------------ chunks
+    def _take_definition(self, op: int, body) -> None:
+        """A schema or channel record (the first of each id wins)."""
+        if op == _OP_SCHEMA:
+            schema = Schema.read(ReadDataStream(BytesIO(body)))
+            self.schemas.setdefault(schema.id, schema)
+        else:
+            channel = Channel.read(ReadDataStream(BytesIO(body)))
+            self.channels.setdefault(channel.id, channel)
+
     def _check_chunk(self, span: _Span) -> None:
         """Read a chunk once: its readable messages per channel, or its damage."""
         messages, error = self._read_chunk(span.offset)
@@ -420,12 +425,8 @@ class McapFile:
                 if op == _OP_MESSAGE:
                     cid, _seq, stamp, _pub = _MESSAGE_HEAD.unpack_from(body)
                     messages.append((cid, stamp, bytes(body[_MESSAGE_HEAD.size:])))
-                elif op == _OP_SCHEMA:
-                    s = Schema.read(ReadDataStream(BytesIO(body)))
-                    self.schemas.setdefault(s.id, s)
-                elif op == _OP_CHANNEL:
-                    c = Channel.read(ReadDataStream(BytesIO(body)))
-                    self.channels.setdefault(c.id, c)
+                elif op in (_OP_SCHEMA, _OP_CHANNEL):
+                    self._take_definition(op, body)
             except Exception as exc:
                 return messages, f"unreadable record at byte {pos} of the chunk ({exc})"
             pos += 9 + length
