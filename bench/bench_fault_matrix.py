@@ -100,12 +100,12 @@ def hostile(msg, kind: str, stamp_ns: int):
 
 
 class Injector:
-    """A participant outside the graph: records its outputs (the graph's QoS) and publishes
+    """A participant outside the graph: records its outputs (transient-local, nothing lost) and publishes
     hostile messages with the graph's QoS."""
 
     def __init__(self, graph, domain_id: int):
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from rosgraph_msgs.msg import Clock
 
         from qiki_bag.recorder import import_message
@@ -120,25 +120,21 @@ class Injector:
         self.latest: dict[str, object] = {}           # topic -> latest message (template of the hostile one)
         self.outputs: dict[str, list] = {}
         self.diag: dict[str, list[tuple[float, int, dict, str]]] = {}   # node -> [(wall, level, values, message)]
-        stream = qos.STREAM
+        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.types = {t.name: import_message(t.type) for t in graph.topics}
         spec = {t.name: t for t in graph.topics}
         self.node.create_subscription(Clock, "/clock", self._on_clock,
                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, stream)
-        self.compared, self.inputs = self.topics(graph)
+        self.compared = ["/qiki/sim/truth", "/qiki/tracks", "/qiki/cmd", "/qiki/agent/status"]
+        self.inputs = sorted({t.name for t in graph.topics if t.type.startswith("qiki_msgs") and
+                              any(not s.startswith("scorer.") for s in t.sub) and t.name != STEP_DONE})
         for name in sorted(set(self.compared) | set(self.inputs)):
             self.node.create_subscription(self.types[name], name, self._on_msg(name), qos.BY_NAME[spec[name].qos])
         self.pubs = {name: self.node.create_publisher(self.types[name], name, qos.BY_NAME[spec[name].qos])
                      for name in self.inputs + [STEP_DONE]}
         self._spin = SpinThread(self.node, "qiki-fault-injector")
-
-    @staticmethod
-    def topics(graph) -> tuple[list[str], list[str]]:
-        """(compared outputs, hostile inputs): the topics the injector subscribes besides /diagnostics."""
-        inputs = sorted({t.name for t in graph.topics if t.type.startswith("qiki_msgs") and
-                         any(not s.startswith("scorer.") for s in t.sub) and t.name != STEP_DONE})
-        return ["/qiki/sim/truth", "/qiki/tracks", "/qiki/cmd", "/qiki/agent/status"], inputs
 
     def _on_clock(self, msg) -> None:
         with self.cond:
@@ -239,10 +235,7 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
     from qiki.replay import DETERMINISM_ENV
     from qiki.supervisor import GraphSupervisor, graph_env
 
-    from qiki.graph import load_graph
-    from qiki.plan import config_dir
-    compared, inputs = Injector.topics(load_graph(config_dir() / "graph.yaml"))
-    plan = make_plan(profile, watched=sorted(set(compared) | set(inputs)) + ["/diagnostics"])  # the injector
+    plan = make_plan(profile)
     step_ns = round(1e9 * __import__("qiki_sim.scenario", fromlist=["load_scenario"])
                     .load_scenario(plan.scenario_file).dt_s)
     # wall-clock timeouts far above any stall of a loaded machine: the sim never steps without a slow member

@@ -35,12 +35,12 @@ def scenario_with_objects(stock: Path, key: str, objects: int, out_dir: Path) ->
 def run_case(case: str, args, domain_id: int, tmp: Path) -> dict:
     from qiki.latency_probe import LatencyProbe, LatencyWatch
     from qiki.observer import GraphObserver
-    from qiki.plan import OBSERVER_STATUS, config_dir, make_plan
+    from qiki.plan import config_dir, make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
 
     profile, stock, key = CASES[case]
     scenario = scenario_with_objects(config_dir() / "scenarios" / f"{stock}.yaml", key, args.objects, tmp)
-    plan = make_plan(profile, str(scenario), watched=OBSERVER_STATUS)   # the observer below: no streams
+    plan = make_plan(profile, str(scenario))
     env = graph_env(domain_id)
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
     commands = plan.commands()

@@ -36,10 +36,10 @@ def start_up(domain_id: int, profile: str = "bot", until_s: float = 5.0, timeout
              log_dir=None) -> StartUp:
     """Start the graph as `qiki run` does (lockstep, warm standbys), run it to sim time until_s, stop it."""
     from qiki.observer import GraphObserver
-    from qiki.plan import OBSERVER_STATUS, make_plan
+    from qiki.plan import make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
 
-    plan = make_plan(profile, watched=OBSERVER_STATUS)   # the observer below: no streams
+    plan = make_plan(profile)
     commands = [(n, cmd + ["-p", "clock.mode:=lockstep"] if n.name == "sim" else cmd) for n, cmd in plan.commands()]
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ["ROS_DOMAIN_ID"] = str(domain_id)        # the observer's participant joins the graph's domain

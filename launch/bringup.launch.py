@@ -20,7 +20,7 @@ def _graph_nodes(context, *args, **kwargs):
     scenario = LaunchConfiguration("scenario").perform(context) or None
     rate = LaunchConfiguration("rate").perform(context)
     metrics_port = LaunchConfiguration("metrics_port").perform(context)
-    plan = make_plan(profile, scenario, watched=())   # no GraphObserver here: publishers wait for the graph only
+    plan = make_plan(profile, scenario)
     graph = plan.graph
     nodes = []
     for i, spec in enumerate(graph.nodes):

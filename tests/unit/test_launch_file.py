@@ -28,7 +28,7 @@ def test_launch_file_matches_the_runner(launch_file):
     assert {a.name for a in desc.entities if isinstance(a, launch_double.DeclareLaunchArgument)} == \
         {"profile", "scenario", "rate", "metrics_port"}
     nodes = launch_double.evaluate(desc, profile="bot")
-    plan = make_plan("bot", watched=())          # the launch file starts no observer
+    plan = make_plan("bot")
     assert [n.kwargs["name"] for n in nodes] == [n.name for n in plan.graph.nodes]
     for node, spec in zip(nodes, plan.graph.nodes):
         kw = node.kwargs

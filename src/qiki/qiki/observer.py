@@ -17,7 +17,6 @@ from rosgraph_msgs.msg import Clock
 from qiki.graph import GraphSpec
 from qiki.run_health import HealthHistory
 from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
-from qiki_ros import qos
 from qiki_ros.entrypoint import STANDBY_NODE_PREFIX
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, stamp_ns, unpack
@@ -82,9 +81,10 @@ class GraphObserver:
         self.state = GraphState()
         self.received = 0
         self.cond = threading.Condition()
-        # the graph's stream QoS (volatile): nothing is lost at start-up because the graph's publishers wait
-        # for these subscriptions (qiki.plan OBSERVER_STREAMS / OBSERVER_STATUS) before the sim steps
-        stream = qos.STREAM
+        # transient-local like the graph's stream publishers: a match that completes after the lockstep
+        # graph started stepping still delivers the first frames (a fast start lost up to ~1 s of them)
+        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         sub = self.node.create_subscription

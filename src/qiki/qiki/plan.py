@@ -7,43 +7,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 
 from qiki.graph import SYNC_TYPE, ConfigError, GraphSpec, NodeSpec, load_graph, load_params
 from qiki.supervisor import node_command
-
-
-# Graph endpoints whose topics the runner's GraphObserver (qiki.observer) reads besides the graph's own
-# subscribers: with `streams=False` only the status ones. Publishers wait for it at start-up (plan below).
-OBSERVER_STATUS = ("agent.diagnostics",)
-OBSERVER_STREAMS = OBSERVER_STATUS + ("sim.vehicle_state", "sim.truth", "radar.frame_lr", "radar.frame_sr",
-                                      "tracker.tracks", "scorer.track_score")
-
-
-def expected_subscribers(graph: GraphSpec, node: str, started: Iterable[str] | None = None,
-                         watched: Iterable[str] = ()) -> dict[str, int]:
-    """{topic: subscriptions} each `qos: stream` topic that `node` publishes must have matched before the
-    node joins (qiki_ros.subscriber_gate): the subscribers config/graph.yaml lists among the `started`
-    nodes (all by default), plus one per `watched` endpoint or topic name (an observer's subscriptions)."""
-    started = {n.name for n in graph.nodes} if started is None else set(started)
-    extra = [e if e.startswith("/") else graph.topic_of(e) for e in watched]
-    out = {}
-    for t in graph.topics:
-        if t.qos != "stream" or not any(p.partition(".")[0] == node for p in t.pub):
-            continue
-        n = sum(s.partition(".")[0] in started for s in t.sub) + extra.count(t.name)
-        if n:
-            out[t.name] = n
-    return out
-
-
-def expected_param(counts: dict[str, int]) -> dict[str, str]:
-    """The `sync.expected_subscribers` override for these counts (none when empty: ROS has no typed `[]`)."""
-    if not counts:
-        return {}
-    return {"sync.expected_subscribers": "[" + ",".join(f"{t}={n}" for t, n in sorted(counts.items())) + "]"}
 
 
 class UsageError(ValueError):
@@ -72,14 +40,11 @@ class GraphPlan:
                 for n in self.graph.nodes]
 
 
-def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path | None = None,
-              watched: Iterable[str] = OBSERVER_STREAMS) -> GraphPlan:
-    """Validate everything a run needs before any process starts. `watched`: the endpoints an observer
-    outside the graph reads (the runner's GraphObserver by default), which publishers wait for at start-up."""
+def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path | None = None) -> GraphPlan:
+    """Validate everything a run needs before any process starts."""
     from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
 
     cfg = cfg or config_dir()
-    watched = tuple(watched)
     graph = load_graph(cfg / "graph.yaml")
     profile = profile or graph.default_profile
     if profile not in graph.profiles:
@@ -102,8 +67,7 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
         overrides[node.name] = {"sync.upstream": "[" + ",".join(graph.upstream(node.name)) + "]",
                                 "sync.members": "[" + ",".join(members) + "]",
                                 # this run's identity (a StepDone of another run is foreign) and step grid
-                                "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9)),
-                                **expected_param(expected_subscribers(graph, node.name, watched=watched))}
+                                "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9))}
         for param, rel in node.files.items():
             path = cfg / rel.format(**subst)
             if param == "scenario_file":

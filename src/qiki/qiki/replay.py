@@ -504,9 +504,8 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
     # the bag holds every producer's StepDone: never run on without one (that would make outputs timing-dependent)
     # ... and run as the recorded graph (its run id), whose StepDone are played into them
     run_id = ["-p", f"sync.run_id:={fixture.run_id}"] if fixture.run_id else []
-    # the partial graph: each replayed node waits at start-up for the replayed subscribers and the collector
-    commands = [(n, cmd + ["-p", "sync.producer_timeout_s:=0.0"] + run_id + _expected_args(plan.graph, n.name))
-                for n, cmd in plan.commands() if n.name in REPLAYED_NODES]
+    commands = [(n, cmd + ["-p", "sync.producer_timeout_s:=0.0"] + run_id) for n, cmd in plan.commands()
+                if n.name in REPLAYED_NODES]
     env = graph_env(domain_id)
     env.update(DETERMINISM_ENV)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"     # this process's participant too
@@ -559,10 +558,6 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
                             order_by=lambda _topic, _log_ns, data: header_stamp_ns(data),
                             context=context, node_name="qiki_replay_player", log=lambda _text: None)
             try:
-                # volatile streams: play only once the replayed nodes' input subscriptions matched
-                if not player.wait_for_subscribers(timeout_s, stop):
-                    missing = [t for t, p in player.publishers_by_topic.items() if p.get_subscription_count() == 0]
-                    raise ReplayError(f"no subscriber after {timeout_s:g} s on: {' '.join(missing)}")
                 player.play(stop, gate)
                 wait(collector.complete, f"the outputs of all {len(steps)} steps")
                 with collector.cond:                      # uncounted outputs (status, events): let them land
@@ -587,13 +582,6 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
             rclpy.shutdown(context=context)
         if tmp is not None:
             tmp.cleanup()
-
-
-def _expected_args(graph, node: str) -> list[str]:
-    """`-p sync.expected_subscribers:=...` for `node` in the replayed partial graph (collector included)."""
-    from qiki.plan import expected_param, expected_subscribers
-    counts = expected_subscribers(graph, node, started=REPLAYED_NODES, watched=OUTPUT_PORTS)
-    return [a for k, v in expected_param(counts).items() for a in ("-p", f"{k}:={v}")]
 
 
 def _until(last_ns: int, accept):

@@ -143,9 +143,7 @@ class SimNode(GraphNode):
     # --- stepping -----------------------------------------------------------------------------
     def _ready(self) -> bool:
         waited = time.monotonic() - self._wait_start
-        # the subscriptions the graph lists (sync.expected_subscribers), at least one on each wait_for port
-        missing = [p for p in self.cfg.start.wait_for
-                   if self.pubs[p].get_subscription_count() < self.sync.gate.expected_on(self.pubs[p].topic_name)]
+        missing = [p for p in self.cfg.start.wait_for if self.pubs[p].get_subscription_count() == 0]
         absent = self.sync.members - self.sync.members_listening()
         if (missing or absent) and waited < self.cfg.start.wait_timeout_s:
             return False
