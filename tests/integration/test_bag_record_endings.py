@@ -112,7 +112,8 @@ def test_sigkill_leaves_the_closed_splits_readable(bag_env, tmp_path):
             pub.close()
     info = bag_info(bag)                         # metadata.yaml lists the closed splits, each complete
     assert info.message_count > 0 and len(info.files) >= 2, info.format()
-    assert list((bag / ".recording").rglob("*.mcap")), "the split being written stays for reindex"
+    # whether a split was open at the kill depends on the instant (a split is opened on its first message);
+    # what a killed open split keeps is tested in tests/unit/test_bag_damage.py
 
 
 def _graph_running(observer, sim_s: float, timeout_s: float = 150) -> bool:
