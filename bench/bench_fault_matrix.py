@@ -273,6 +273,10 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
                 key = counter(cell.topic, cell.kind)
                 cell.counted = any(after[n].get(key, 0) > before[n].get(key, 0) for n in cell.nodes)
                 cell.level, cell.why = max(injector.worst_since(n, wall) for n in cell.nodes)
+            # every compared output up to END_S has reached us (the injector is a late joiner too: its
+            # subscriptions may match after the graph ran past END_S; the history then arrives on match)
+            injector.wait(lambda: all(any(t >= (END_S - 1.1) * 1e9 for t, _ in injector.outputs.get(topic, ()))
+                                      for topic in injector.compared), timeout_s)
     finally:
         injector.close()
     with injector.cond:
