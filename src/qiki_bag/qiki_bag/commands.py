@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from qiki_ros.stop_signal import stop_on_signals
+from qiki_ros.stop_signal import StopRequest, stop_on_signals
 
 PROG = "qiki bag"
 SYNC_TOPIC = "/qiki/sync/step_done"
@@ -273,7 +273,7 @@ class TeardownDeadline:
             faulthandler.cancel_dump_traceback_later()
 
 
-def cmd_record(args, stop: threading.Event) -> int:
+def cmd_record(args, stop: StopRequest) -> int:
     from qiki_bag.recorder import DEFAULT_TOPICS, Recorder
     from qiki_bag.writer import BagWriteError, BagWriter
 
@@ -362,7 +362,7 @@ def cmd_record(args, stop: threading.Event) -> int:
     return 0
 
 
-def cmd_play(args, stop: threading.Event) -> int:
+def cmd_play(args, stop: StopRequest) -> int:
     from qiki_bag.player import Player
     from qiki_bag.reader import open_bag
     from qiki_ros.terminal_progress import TerminalProgress
@@ -432,7 +432,7 @@ def record_command(out_dir: Path | str, domain_id: int | None = None, topics: li
     return cmd + ["--include-history"] * include_history + ["--use-sim-time"] * use_sim_time
 
 
-def run_bag(args, stop: threading.Event | None = None) -> int:
+def run_bag(args, stop: StopRequest | None = None) -> int:
     """Run ``qiki bag <record|play|info|reindex>`` from parsed arguments; returns the exit code. ``stop``: the
     event SIGINT/SIGTERM set (installed here when not given)."""
     from qiki_bag.reader import BagError
