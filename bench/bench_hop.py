@@ -102,8 +102,9 @@ def main() -> int:
     if args.subscriber is not None:
         subscriber(args.subscriber)
         return 0
-    if not 0 <= args.domain_id <= 232 or args.subscribers < 1 or args.messages <= 10:
-        ap.error("need 0 <= --domain-id <= 232, --subscribers >= 1 and --messages > 10")
+    from qiki.domains import DOMAIN_MAX
+    if not 0 <= args.domain_id <= DOMAIN_MAX or args.subscribers < 1 or args.messages <= 10:
+        ap.error(f"need 0 <= --domain-id <= {DOMAIN_MAX}, --subscribers >= 1 and --messages > 10")
     try:
         tracks = [int(t) for t in args.tracks.split(",") if t]
     except ValueError:

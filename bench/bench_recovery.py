@@ -103,9 +103,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="keep each case's run directory (node logs, summary) under OUT")
     args = ap.parse_args()
     last = args.domain_id + len(args.nodes.split(",")) * args.repeats - 1
-    if not 0 <= args.domain_id or last > 232:   # Fast DDS derives UDP ports from the domain id
+    from qiki.domains import DOMAIN_MAX
+    if not 0 <= args.domain_id or last > DOMAIN_MAX:   # Fast DDS derives UDP ports from the domain id
         ap.error(f"--domain-id {args.domain_id}: the cases use domains {args.domain_id}..{last}, "
-                 "ROS_DOMAIN_ID must stay within 0..232")
+                 f"ROS_DOMAIN_ID must stay within 0..{DOMAIN_MAX}")
     print(bench_header())
     print("| node killed | process replaced [s] | output again [s] | graph steps with it again [s] | "
           "back to nominal [s] | agent back on mission [s] | agent path after the kill |")
