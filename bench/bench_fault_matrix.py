@@ -100,12 +100,12 @@ def hostile(msg, kind: str, stamp_ns: int):
 
 
 class Injector:
-    """A participant outside the graph: records its outputs (transient-local, nothing lost) and publishes
+    """A participant outside the graph: records its outputs (the graph's QoS) and publishes
     hostile messages with the graph's QoS."""
 
     def __init__(self, graph, domain_id: int):
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
         from rosgraph_msgs.msg import Clock
 
         from qiki_bag.recorder import import_message
@@ -120,21 +120,25 @@ class Injector:
         self.latest: dict[str, object] = {}           # topic -> latest message (template of the hostile one)
         self.outputs: dict[str, list] = {}
         self.diag: dict[str, list[tuple[float, int, dict, str]]] = {}   # node -> [(wall, level, values, message)]
-        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
-                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        stream = qos.STREAM
         self.types = {t.name: import_message(t.type) for t in graph.topics}
         spec = {t.name: t for t in graph.topics}
         self.node.create_subscription(Clock, "/clock", self._on_clock,
                                       QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, stream)
-        self.compared = ["/qiki/sim/truth", "/qiki/tracks", "/qiki/cmd", "/qiki/agent/status"]
-        self.inputs = sorted({t.name for t in graph.topics if t.type.startswith("qiki_msgs") and
-                              any(not s.startswith("scorer.") for s in t.sub) and t.name != STEP_DONE})
+        self.compared, self.inputs = self.topics(graph)
         for name in sorted(set(self.compared) | set(self.inputs)):
             self.node.create_subscription(self.types[name], name, self._on_msg(name), qos.BY_NAME[spec[name].qos])
         self.pubs = {name: self.node.create_publisher(self.types[name], name, qos.BY_NAME[spec[name].qos])
                      for name in self.inputs + [STEP_DONE]}
         self._spin = SpinThread(self.node, "qiki-fault-injector")
+
+    @staticmethod
+    def topics(graph) -> tuple[list[str], list[str]]:
+        """(compared outputs, hostile inputs): the topics the injector subscribes besides /diagnostics."""
+        inputs = sorted({t.name for t in graph.topics if t.type.startswith("qiki_msgs") and
+                         any(not s.startswith("scorer.") for s in t.sub) and t.name != STEP_DONE})
+        return ["/qiki/sim/truth", "/qiki/tracks", "/qiki/cmd", "/qiki/agent/status"], inputs
 
     def _on_clock(self, msg) -> None:
         with self.cond:
@@ -231,10 +235,13 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
     """Run the profile's default scenario in lockstep up to END_S (and a little past), injecting each
     (topic, kind) at INJECT_AT_S; returns what it published up to END_S and, per injection, whether it was
     counted and the worst /diagnostics level of its consumers afterwards."""
-    from qiki.plan import make_plan
+    from qiki.plan import Watcher, make_plan
     from qiki.replay import DETERMINISM_ENV
     from qiki.supervisor import GraphSupervisor, graph_env
 
+    from qiki.graph import load_graph
+    from qiki.plan import config_dir
+    compared, inputs = Injector.topics(load_graph(config_dir() / "graph.yaml"))
     plan = make_plan(profile)
     step_ns = round(1e9 * __import__("qiki_sim.scenario", fromlist=["load_scenario"])
                     .load_scenario(plan.scenario_file).dt_s)
@@ -242,12 +249,14 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
     # (that changes the run, and this compares runs), so lockstep stays deterministic
     patient = [f"sync.producer_timeout_s:={PATIENT_S}"]
     sim = ["clock.mode:=lockstep", f"clock.member_timeout_s:={PATIENT_S}", f"clock.agent_timeout_s:={PATIENT_S}"]
-    commands = [(n, cmd + [a for p in patient + (sim if n.name == "sim" else []) for a in ("-p", p)])
-                for n, cmd in plan.commands()]
     env = graph_env(domain_id)
     env.update(DETERMINISM_ENV)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     injector = Injector(plan.graph, domain_id)
+    # the graph's publishers wait for the injector's subscriptions: it compares from the first step on
+    watcher = Watcher(injector.node.get_fully_qualified_name(), tuple(sorted(set(compared) | set(inputs))) + ("/diagnostics",))
+    commands = [(n, cmd + [a for p in patient + (sim if n.name == "sim" else []) for a in ("-p", p)])
+                for n, cmd in plan.commands([watcher])]
     cells = [Cell(topic, kind, consumers(plan.graph, topic)) for topic, kind in injections]
     result = RunResult(0.0, {}, cells)
     try:

@@ -43,11 +43,11 @@ def run_case(case: str, args, domain_id: int, tmp: Path) -> dict:
     plan = make_plan(profile, str(scenario))
     env = graph_env(domain_id)
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
-    commands = plan.commands()
+    observer = GraphObserver(plan.graph, streams=False)   # sim time and /diagnostics: not on the measured cores
+    commands = plan.commands([observer.watcher])
     for node, cmd in commands:
         if not node.use_sim_time:
             cmd += ["-p", "clock.mode:=realtime", "-p", "clock.rate_factor:=1.0"]
-    observer = GraphObserver(plan.graph, streams=False)   # sim time and /diagnostics: not on the measured cores
     watch = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"),
                          LatencyProbe(warmup_ns=int(args.warmup * 1e9)))
     sup = GraphSupervisor(commands, env, tmp / "logs")

@@ -40,10 +40,11 @@ def start_up(domain_id: int, profile: str = "bot", until_s: float = 5.0, timeout
     from qiki.supervisor import GraphSupervisor, graph_env
 
     plan = make_plan(profile)
-    commands = [(n, cmd + ["-p", "clock.mode:=lockstep"] if n.name == "sim" else cmd) for n, cmd in plan.commands()]
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ["ROS_DOMAIN_ID"] = str(domain_id)        # the observer's participant joins the graph's domain
     observer = GraphObserver(plan.graph, streams=False)
+    commands = [(n, cmd + ["-p", "clock.mode:=lockstep"] if n.name == "sim" else cmd)
+                for n, cmd in plan.commands([observer.watcher])]
     t0 = time.monotonic()
     error = ""
     try:

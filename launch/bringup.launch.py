@@ -25,7 +25,7 @@ def _graph_nodes(context, *args, **kwargs):
     nodes = []
     for i, spec in enumerate(graph.nodes):
         overrides = {"use_sim_time": spec.use_sim_time,
-                     **{k: yaml.safe_load(v) for k, v in plan.node_overrides[spec.name].items()}}
+                     **{k: yaml.safe_load(v) for k, v in plan.overrides(spec.name).items()}}
         if rate and spec.name == "sim":
             overrides["clock.rate_factor"] = float(rate)
         if metrics_port:

@@ -142,7 +142,7 @@ def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id,
     plan = make_plan("bot")
     known = graph_topics()
     lags = []
-    with GraphSupervisor(plan.commands(), graph_env(domain_id), log_dir=tmp_path / "logs") as sup:
+    with GraphSupervisor(plan.commands([observer.watcher]), graph_env(domain_id), log_dir=tmp_path / "logs") as sup:
         assert _graph_running(observer, 3.0), f"graph did not run: {observer.state.agent_state}"
         churn_from = observer.read(lambda s: s.sim_time_s)     # a start-up stall under load is not ours
         for i in range(30):

@@ -286,7 +286,7 @@ def test_recording_the_whole_graph_misses_no_message(bag_env, tmp_path, leftover
     try:
         assert rec.wait_line(lambda s: "subscribed in advance" in s, 60, stream="err"), rec.log()
         observer = GraphObserver(plan.graph)
-        with GraphSupervisor(plan.commands(), graph_env(domain), log_dir=tmp_path / "logs") as sup:
+        with GraphSupervisor(plan.commands([observer.watcher]), graph_env(domain), log_dir=tmp_path / "logs") as sup:
             assert observer.wait_for(lambda s: s.sim_time_s >= 12.0, timeout_s=150), "graph did not run"
             assert sup.dead() == []
         rec.signal(signal.SIGINT)

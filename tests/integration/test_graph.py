@@ -29,7 +29,7 @@ def test_graph_tracks_both_bands_and_agent_idles(domain_id, observer, leftover_p
     from qiki.supervisor import GraphSupervisor, graph_env
 
     plan = make_plan("bot")
-    with GraphSupervisor(plan.commands(), graph_env(domain_id), log_dir=None) as sup:
+    with GraphSupervisor(plan.commands([observer.watcher]), graph_env(domain_id), log_dir=None) as sup:
         pids = sup.pids()
         assert len(pids) == len(plan.graph.nodes)
         # each node runs at its graph.yaml niceness (field 19 of /proc/<pid>/stat; comm has no spaces here)
@@ -130,7 +130,7 @@ def test_sim_rejects_non_finite_commands_and_keeps_running(domain_id, observer, 
     from qiki_ros.events import EventCode
 
     plan = make_plan("bot")
-    commands = plan.commands()
+    commands = plan.commands([observer.watcher])
     for node, cmd in commands:
         if node.name == "sim":
             cmd += ["-p", "clock.mode:=lockstep"]

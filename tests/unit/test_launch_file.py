@@ -37,7 +37,7 @@ def test_launch_file_matches_the_runner(launch_file):
         assert kw["parameters"][1]["use_sim_time"] is spec.use_sim_time
         own = ("use_sim_time", "sync.run_id")          # each plan is a run of its own (one run id for all nodes)
         assert {k: v for k, v in kw["parameters"][1].items() if k not in own} == \
-            {k: yaml.safe_load(v) for k, v in plan.node_overrides[spec.name].items() if k not in own}
+            {k: yaml.safe_load(v) for k, v in plan.overrides(spec.name).items() if k not in own}
         assert kw["parameters"][1]["sync.run_id"] == nodes[0].kwargs["parameters"][1]["sync.run_id"]
         assert kw["remappings"] == plan.graph.remappings(spec.name)
         assert kw["additional_env"]["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"

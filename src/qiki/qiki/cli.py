@@ -22,7 +22,7 @@ from qiki.domains import DomainError, graph_domain, requested_domain
 from qiki.graph import ConfigError
 from qiki.layered_config import OVERRIDES_ENV, EffectiveConfig, configure
 from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
-from qiki.plan import GraphPlan, UsageError, make_plan
+from qiki.plan import GraphPlan, UsageError, Watcher, make_plan
 from qiki.plots import PlotInputError
 from qiki_ros.terminal_progress import TerminalProgress
 
@@ -167,17 +167,24 @@ def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None 
 
     env = graph_env(_domain(args))
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
-    commands = plan.commands()
+    stop = _Stop()
+    recorder = None
+    observer = GraphObserver(plan.graph)
+    watchers = [observer.watcher]        # the graph's publishers wait for these before the first step
+    if bag_dir is not None:
+        from qiki_bag.background import BackgroundRecorder
+        try:
+            recorder = BackgroundRecorder(bag_dir, _domain(args), log_path=(log_dir or bag_dir.parent) / "bag.log",
+                                          use_sim_time=True).start()
+        except BaseException:
+            observer.close()
+            raise
+        watchers.append(Watcher(f"/{recorder.node_name}",
+                                tuple(t.name for t in plan.graph.topics if recorder.records(t.name))))
+    commands = plan.commands(watchers)
     for i, (node, cmd) in enumerate(commands):
         if args.metrics_port:
             cmd += ["-p", f"metrics.port:={args.metrics_port + i}"]
-    stop = _Stop()
-    recorder = None
-    if bag_dir is not None:
-        from qiki_bag.background import BackgroundRecorder
-        recorder = BackgroundRecorder(bag_dir, _domain(args), log_path=(log_dir or bag_dir.parent) / "bag.log",
-                                      use_sim_time=True).start()
-    observer = GraphObserver(plan.graph)
     latency = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"))
     sup = GraphSupervisor(commands, env, log_dir, restart_args=["-p", "sync.join_running:=true"],  # qiki_ros.step_sync
                           standby=not args.no_standby)

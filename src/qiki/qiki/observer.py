@@ -5,6 +5,7 @@ predicate over its state (`wait_for`) instead of sleeping.
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,8 +16,10 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from qiki.graph import GraphSpec
+from qiki.plan import OBSERVER_STATUS, OBSERVER_STREAMS, Watcher
 from qiki.run_health import HealthHistory
 from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
+from qiki_ros import qos
 from qiki_ros.entrypoint import STANDBY_NODE_PREFIX
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, stamp_ns, unpack
@@ -33,6 +36,7 @@ class GraphState:
     sim_time_s: float = 0.0
     first_clock: tuple[float, float] | None = None   # (sim time, wall monotonic) of the first /clock
     last_clock_wall: float = 0.0                       # wall monotonic of the latest /clock
+    first_state_s: float | None = None                 # sim time of the first vehicle state received
     frames: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
     detections: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
     confirmed_ids: dict[str, set] = field(default_factory=lambda: {"lr": set(), "sr": set()})
@@ -75,16 +79,17 @@ class GraphObserver:
     benchmark that needs only sim time, agent state, events and /diagnostics then does not deserialise
     ~0.5 MB per step on the cores it measures."""
 
-    def __init__(self, graph: GraphSpec, streams: bool = True):
-        self.node = GraphNode("qiki_observer", context=private_context())
+    def __init__(self, graph: GraphSpec, streams: bool = True, name: str | None = None):
+        # a name of its own: the graph's publishers wait for this observer by name (`watcher`)
+        self.node = GraphNode(name or f"qiki_observer_{secrets.token_hex(4)}", context=private_context())
+        self.watcher = Watcher(self.node.get_fully_qualified_name(), OBSERVER_STREAMS if streams else OBSERVER_STATUS)
         self.standbys = sum(n.restart.standby for n in graph.nodes)   # warm spares `qiki run` keeps
         self.state = GraphState()
         self.received = 0
         self.cond = threading.Condition()
-        # transient-local like the graph's stream publishers: a match that completes after the lockstep
-        # graph started stepping still delivers the first frames (a fast start lost up to ~1 s of them)
-        stream = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
-                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        # the graph's stream QoS (volatile): nothing is lost at start-up because the graph's publishers wait
+        # for these subscriptions (qiki.plan OBSERVER_STREAMS / OBSERVER_STATUS) before the sim steps
+        stream = qos.STREAM
         latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         sub = self.node.create_subscription
@@ -180,6 +185,8 @@ class GraphObserver:
             # /clock is best effort (as rclpy's TimeSource takes it) and a busy observer may lose all of it
             # for a while; the reliable vehicle state carries the same sim time
             s.sim_time_s = max(s.sim_time_s, sim_s)
+            if s.first_state_s is None:
+                s.first_state_s = sim_s
             s._ego[t] = np.array([p.x, p.y, p.z])
         self._update(upd)
 

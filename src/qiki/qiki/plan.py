@@ -7,11 +7,54 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 
 from qiki.graph import SYNC_TYPE, ConfigError, GraphSpec, NodeSpec, load_graph, load_params
 from qiki.supervisor import node_command
+
+
+# Graph endpoints whose topics the runner's GraphObserver (qiki.observer) reads besides the graph's own
+# subscribers: with `streams=False` only the status ones. Publishers wait for it at start-up (Watcher).
+OBSERVER_STATUS = ("agent.diagnostics",)
+OBSERVER_STREAMS = OBSERVER_STATUS + ("sim.vehicle_state", "sim.truth", "radar.frame_lr", "radar.frame_sr",
+                                      "tracker.tracks", "scorer.track_score")
+
+
+@dataclass(frozen=True)
+class Watcher:
+    """A subscriber outside the graph that must not miss the start of a run (the runner's observer, its
+    recorder): its fully qualified node name and the graph endpoints or topic names it reads. The graph's
+    stream publishers wait for it by name at start-up (qiki_ros.subscriber_gate)."""
+    node: str
+    topics: tuple[str, ...]
+
+
+def expected_subscribers(graph: GraphSpec, node: str, started: Iterable[str] | None = None,
+                         watchers: Iterable[Watcher] = ()) -> dict[str, list[str]]:
+    """{topic: node names} each `qos: stream` topic that `node` publishes must have matched before the node
+    joins (qiki_ros.subscriber_gate): the subscribers config/graph.yaml lists among the `started` nodes (all
+    by default), plus each watcher reading the topic."""
+    started = {n.name for n in graph.nodes} if started is None else set(started)
+    watchers = [(w.node, {e if e.startswith("/") else graph.topic_of(e) for e in w.topics}) for w in watchers]
+    out = {}
+    for t in graph.topics:
+        if t.qos != "stream" or not any(p.partition(".")[0] == node for p in t.pub):
+            continue
+        names = sorted({f"/{graph.namespace}/{s.partition('.')[0]}" for s in t.sub if s.partition(".")[0] in started}
+                       | {name for name, topics in watchers if t.name in topics})
+        if names:
+            out[t.name] = names
+    return out
+
+
+def expected_param(names: dict[str, list[str]]) -> dict[str, str]:
+    """The `sync.expected_subscribers` override for these names (none when empty: ROS has no typed `[]`)."""
+    if not names:
+        return {}
+    return {"sync.expected_subscribers": "[" + ",".join(f"{t}={n}" for t, ns in sorted(names.items())
+                                                        for n in ns) + "]"}
 
 
 class UsageError(ValueError):
@@ -35,9 +78,22 @@ class GraphPlan:
     params_file: Path
     node_overrides: dict[str, dict[str, str]]   # node -> {param: value} from `files`
 
-    def commands(self) -> list[tuple[NodeSpec, list[str]]]:
-        return [(n, node_command(self.graph, n, self.params_file, self.node_overrides[n.name]))
-                for n in self.graph.nodes]
+    def overrides(self, node: str, watchers: Iterable[Watcher] = (),
+                  started: Iterable[str] | None = None) -> dict[str, str]:
+        """{param: value} the plan sets on `node` besides the params file: its files, its barrier wiring and
+        the named subscribers its stream publishers wait for (the `started` graph nodes, all by default,
+        and the `watchers`)."""
+        return {**self.node_overrides[node],
+                **expected_param(expected_subscribers(self.graph, node, started, watchers))}
+
+    def commands(self, watchers: Iterable[Watcher] = (),
+                 started: Iterable[str] | None = None) -> list[tuple[NodeSpec, list[str]]]:
+        """The command line of each node (of the `started` ones, all by default); `watchers`: subscribers
+        outside the graph its publishers wait for."""
+        watchers = tuple(watchers)
+        started = None if started is None else tuple(started)
+        return [(n, node_command(self.graph, n, self.params_file, self.overrides(n.name, watchers, started)))
+                for n in self.graph.nodes if started is None or n.name in started]
 
 
 def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path | None = None) -> GraphPlan:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPLAYED_NODES = ("tracker", "agent")
+COLLECTOR_NODE = "qiki_replay_collector"   # the replayed nodes' publishers wait for it by name
 # Outputs compared, as <node>.<port> of config/graph.yaml (markers, BIOS and diagnostics are not stepped).
 OUTPUT_PORTS = ("tracker.tracks_lr", "tracker.tracks_sr", "tracker.tracks", "agent.status", "agent.events",
                 "agent.cmd")
@@ -412,7 +413,7 @@ class _Collector:
         self.last_message = time.monotonic()
         self.cond = threading.Condition()
         self._seq: dict[tuple[str, bytes], int] = {}
-        self.node = Node("qiki_replay_collector", context=context, start_parameter_services=False)
+        self.node = Node(COLLECTOR_NODE, context=context, start_parameter_services=False)
         known = graph_topics()
         for topic in topics.outputs + (topics.sync,):
             q = known[topic][1]
@@ -485,7 +486,7 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
     status and events are not counted in its StepDone)."""
     import rclpy
 
-    from qiki.plan import make_plan
+    from qiki.plan import Watcher, make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
     from qiki_bag.commands import graph_topics, sync_filter
     from qiki_bag.player import Player
@@ -504,8 +505,9 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
     # the bag holds every producer's StepDone: never run on without one (that would make outputs timing-dependent)
     # ... and run as the recorded graph (its run id), whose StepDone are played into them
     run_id = ["-p", f"sync.run_id:={fixture.run_id}"] if fixture.run_id else []
-    commands = [(n, cmd + ["-p", "sync.producer_timeout_s:=0.0"] + run_id) for n, cmd in plan.commands()
-                if n.name in REPLAYED_NODES]
+    # the partial graph: each replayed node waits at start-up for the replayed subscribers and the collector
+    commands = [(n, cmd + ["-p", "sync.producer_timeout_s:=0.0"] + run_id)
+                for n, cmd in plan.commands([Watcher(f"/{COLLECTOR_NODE}", OUTPUT_PORTS)], started=REPLAYED_NODES)]
     env = graph_env(domain_id)
     env.update(DETERMINISM_ENV)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"     # this process's participant too
@@ -558,6 +560,10 @@ def replay(bag_dir: Path | str, profile: str | None = None, domain_id: int | Non
                             order_by=lambda _topic, _log_ns, data: header_stamp_ns(data),
                             context=context, node_name="qiki_replay_player", log=lambda _text: None)
             try:
+                # volatile streams: play only once the replayed nodes' input subscriptions matched
+                if not player.wait_for_subscribers(timeout_s, stop):
+                    missing = [t for t, p in player.publishers_by_topic.items() if p.get_subscription_count() == 0]
+                    raise ReplayError(f"no subscriber after {timeout_s:g} s on: {' '.join(missing)}")
                 player.play(stop, gate)
                 wait(collector.complete, f"the outputs of all {len(steps)} steps")
                 with collector.cond:                      # uncounted outputs (status, events): let them land

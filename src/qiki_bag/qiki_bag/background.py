@@ -13,8 +13,10 @@ discovery and the given ROS_DOMAIN_ID. :meth:`start` returns once the recorder l
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
+import secrets
 import signal
 import subprocess
 import threading
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 from qiki_bag.commands import READY, parse_write_error, record_command
+from qiki_bag.recorder import DEFAULT_TOPICS
 from qiki_ros.parent_death import die_with_parent
 
 
@@ -35,8 +38,11 @@ class BackgroundRecorder:
                  compression: str | None = None, include_history: bool = True,
                  use_sim_time: bool = False) -> None:
         self.out_dir = Path(out_dir)
+        # a name of its own: the graph's publishers wait for this recorder by name (`watcher`)
+        self.node_name = f"qiki_bag_recorder_{secrets.token_hex(4)}"
         self.cmd = record_command(self.out_dir, domain_id, topics, compression, include_history=include_history,
-                                  use_sim_time=use_sim_time)
+                                  use_sim_time=use_sim_time, node_name=self.node_name)
+        self.patterns = tuple(topics or DEFAULT_TOPICS)
         self.env = dict(os.environ if env is None else env)
         self.env.update(ROS_DOMAIN_ID=str(int(domain_id)), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
                         PYTHONUNBUFFERED="1")
@@ -45,6 +51,10 @@ class BackgroundRecorder:
         self.popen: subprocess.Popen | None = None
         self._cond = threading.Condition()
         self._pump: threading.Thread | None = None
+
+    def records(self, topic: str) -> bool:
+        """Whether this recorder records `topic` (its topic patterns, as ``qiki bag record --topics``)."""
+        return any(fnmatch.fnmatchcase(topic, p) for p in self.patterns)
 
     # ------------------------------------------------------------------------------------------ control
     def start(self, timeout_s: float = 60.0) -> BackgroundRecorder:

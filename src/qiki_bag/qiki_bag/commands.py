@@ -55,6 +55,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _node_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a ROS node name (letters, digits and _, "
+                                         f"not starting with a digit)")
+    return text
+
+
 def _non_negative(text: str) -> float:
     try:
         value = float(text)
@@ -107,11 +114,14 @@ def add_bag_parser(subparsers) -> argparse.ArgumentParser:
                      help="compress the MCAP chunks (zstd; readers of MCAP decode it transparently)")
     rec.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
     rec.add_argument("--include-history", action="store_true",
-                     help="also record the history transient-local publishers keep for late joiners (up to "
-                          "1000 old messages per stream topic); default: from now on, plus latched states")
+                     help="also record the history transient-local publishers keep for late joiners (the "
+                          "graph's events and step announcements; streams keep none); default: from now on, "
+                          "plus latched states")
     rec.add_argument("--use-sim-time", action="store_true",
                      help="stamp messages with the newest /clock instead of the receive time (the bag's "
                           "duration is then sim time; 'qiki bag play --clock' replays that time line)")
+    rec.add_argument("--node-name", type=_node_name, default="qiki_bag_recorder", metavar="NAME",
+                     help="the recorder's ROS node name (default: qiki_bag_recorder)")
     rec.add_argument("--no-graph", action="store_true",
                      help="do not subscribe in advance to the topics of the QIKI graph description")
     rec.add_argument("--status-period", type=_positive, default=1.0, metavar="S", help=argparse.SUPPRESS)
@@ -302,7 +312,7 @@ def cmd_record(args, stop: StopRequest) -> int:
         rec = executor = None
         try:
             rec = Recorder(writer, patterns, all_topics=args.all, exclude=args.exclude, known=known, log=log,
-                           node_name="qiki_bag_recorder", context=context, include_history=args.include_history,
+                           node_name=args.node_name, context=context, include_history=args.include_history,
                            use_sim_time=args.use_sim_time)
             executor = _executor(args.executor, context)
             executor.add_node(rec)
@@ -417,7 +427,7 @@ def sync_filter(nodes, topic: str = SYNC_TOPIC):
 
 def record_command(out_dir: Path | str, domain_id: int | None = None, topics: list[str] | None = None,
                    compression: str | None = None, python: str | None = None, include_history: bool = False,
-                   use_sim_time: bool = False) -> list[str]:
+                   use_sim_time: bool = False, node_name: str | None = None) -> list[str]:
     """argv of a ``qiki bag record`` process writing ``out_dir`` (for ``qiki run --record``, the fixture
     recorder...). Start it with the graph's environment in its own session, wait for the line ``READY``
     (:data:`READY`) on its stderr before starting the graph, stop it with SIGINT after the graph stopped
@@ -429,6 +439,8 @@ def record_command(out_dir: Path | str, domain_id: int | None = None, topics: li
         cmd += ["--topics", *topics]
     if compression:
         cmd += ["--compression", compression]
+    if node_name:
+        cmd += ["--node-name", node_name]
     return cmd + ["--include-history"] * include_history + ["--use-sim-time"] * use_sim_time
 
 

@@ -16,6 +16,7 @@ from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import stamp_ns
 from qiki_ros.params import declare_model
+from qiki_ros.subscriber_gate import SubscriberGate
 
 BANDS = (TrackArray.BAND_LR, TrackArray.BAND_SR, TrackArray.BAND_UNION)
 
@@ -38,15 +39,18 @@ class ScorerNode(GraphNode):
         self.tracks_dropped = 0             # tracks with NaN/inf/absurd state or covariance
         self.pub = self.create_publisher(TrackScore, "track_score", qos.STREAM)
         self.diagnostics = NodeDiagnostics(self)        # outside the step barrier: each callback is timed
+        # outside the barrier, the scorer subscribes only once its scores reach their readers (the sim waits
+        # for these subscriptions before stepping): no score is lost at start-up (qiki_ros.subscriber_gate)
+        SubscriberGate(self, self.subscribe_inputs).start()
+
+    def subscribe_inputs(self) -> None:
         sub = self.diagnostics.subscribe
-        # restarted into a running graph: live data only, old steps are not scored twice
-        stream = qos.live_only(qos.STREAM) if self.declare_parameter("sync.join_running", False).value else qos.STREAM
-        sub(VehicleState, "vehicle_state", self.on_ego, stream)
-        sub(WorldTruth, "truth", self.on_truth, stream)
+        sub(VehicleState, "vehicle_state", self.on_ego, qos.STREAM)
+        sub(WorldTruth, "truth", self.on_truth, qos.STREAM)
         for port in ("frame_lr", "frame_sr"):
-            sub(RadarFrame, port, self.on_frame, stream)
+            sub(RadarFrame, port, self.on_frame, qos.STREAM)
         # the union tracks carry each track's band: the per-band topics would be the same rows again
-        sub(TrackArray, "tracks", self.on_tracks, stream)
+        sub(TrackArray, "tracks", self.on_tracks, qos.STREAM)
 
     def on_frame(self, frame: RadarFrame) -> None:
         self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)

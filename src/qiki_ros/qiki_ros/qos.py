@@ -1,20 +1,23 @@
 """QoS profiles of the graph, chosen per kind of data (named by the `qos:` key in config/graph.yaml).
 
-- stream: sensor and state streams the next node must not lose (lockstep, tracker input):
-  reliable, keep-last 1000 so a subscriber outside the step barrier (observer, scorer, recorder) that
-  falls behind a fast lockstep run loses nothing, and transient-local so a subscriber
-  whose DDS match completes a little after the graph starts still receives the first steps (discovery
-  of one node's endpoints is not simultaneous; a lost step 0 would stall the lockstep barrier).
+- stream: sensor and state streams the next node must not lose (lockstep, tracker input): reliable,
+  keep-last 1000 so a subscriber outside the step barrier (observer, scorer, recorder) that falls
+  behind a fast lockstep run loses nothing, and volatile so a late joiner (`ros2 topic echo`, the
+  console, a recorder) starts at the current step, not up to 1000 steps in the past. Start-up loses
+  nothing all the same: each node joins the barrier only once its stream publishers matched the
+  subscribers the graph lists (qiki_ros.subscriber_gate), and the sim steps only once all joined.
 - latched: status-like topics a late joiner needs (agent status, BIOS report): reliable,
   transient-local, keep-last 10 (the boot sequence publishes several statuses in one tick; a recorder
   that joins late still gets all of them).
-- sync: the step barrier (StepDone), transient-local and deep enough that no announcement is lost.
-- events: coded events, kept for late joiners (a monitor started after boot still sees 1xx codes).
+- sync: the step barrier (StepDone), transient-local and deep enough that no announcement is lost
+  (a member whose join completes after a producer announced still hears that step).
+- events: coded events, transient-local for late joiners (a monitor started after boot still sees 1xx codes).
+A transient-local subscription does not match a volatile publisher: subscribe to a stream with STREAM.
 """
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 STREAM = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
-                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+                    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
 LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                      reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 EVENTS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
@@ -28,7 +31,7 @@ SYNC = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
 
 def live_only(profile: QoSProfile) -> QoSProfile:
     """`profile` as a volatile subscription: a node restarted into a running graph takes live data only,
-    not the transient-local history (up to `depth` old steps) the publishers keep for first joiners."""
+    not the transient-local history (up to `depth` old messages) the publishers keep for first joiners."""
     return QoSProfile(history=profile.history, depth=profile.depth, reliability=profile.reliability,
                       durability=DurabilityPolicy.VOLATILE)
 

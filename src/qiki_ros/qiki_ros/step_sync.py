@@ -30,6 +30,7 @@ from qiki_ros.packing import stamp_ns, to_stamp
 from qiki_ros.process_start import seconds_since_start
 from qiki_ros.step_admission import StepGrid
 from qiki_ros.step_barrier import StepBarrier
+from qiki_ros.subscriber_gate import SubscriberGate
 
 
 class CountedPublisher:
@@ -95,10 +96,15 @@ class StepSync:
         self._first_input: dict[int, float] = {}      # step stamp -> wall time its first message arrived
         self.name = node.get_fully_qualified_name()
         self.incarnation = time.time_ns()   # StepDone.incarnation: tells consumers this process from a restarted one
+        self.gate = SubscriberGate(node, self._join)   # volatile streams: join once our readers matched
 
     def start(self) -> None:
-        """Join the barrier: call last in the node's constructor, after every subscription exists,
-        so that a node listed on the barrier topic is ready for data."""
+        """Join the barrier: call last in the node's constructor, after every publisher and subscription
+        exists. The join (the step_done subscription the sim waits for) waits for the start-up match gate,
+        so that a node listed on the barrier topic is ready for data and its outputs reach their readers."""
+        self.gate.start()
+
+    def _join(self) -> None:
         # DDS content filter: only the upstream nodes' announcements reach this node's executor.
         producers = sorted(self.upstream | (self.members - {self.name} if self.watch_members else set()))
         filt = ContentFilterOptions(" OR ".join(f"node = %{i}" for i in range(len(producers))),

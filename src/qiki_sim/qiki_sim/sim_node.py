@@ -143,6 +143,8 @@ class SimNode(GraphNode):
     # --- stepping -----------------------------------------------------------------------------
     def _ready(self) -> bool:
         waited = time.monotonic() - self._wait_start
+        if not self.sync.gate.is_open:      # our publishers wait for the subscribers the graph names
+            return False
         missing = [p for p in self.cfg.start.wait_for if self.pubs[p].get_subscription_count() == 0]
         absent = self.sync.members - self.sync.members_listening()
         if (missing or absent) and waited < self.cfg.start.wait_timeout_s:
