@@ -76,3 +76,18 @@ def test_every_present_subscription_must_be_matched():
 def test_ready_only_when_all_named_present_and_all_present_matched(names, present, matched):
     ready = unmatched({"/t": frozenset(names)}, {"/t": present}, {"/t": matched}) == {}
     assert ready == (names <= set(present) and matched >= len(present))
+
+
+def test_qos_match_as_dds_decides_it_for_the_graphs_profiles():
+    """The graph API reports a subscription's deadline and lease as infinite; that must not read as a mismatch."""
+    from rclpy.duration import Infinite
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    from qiki_ros import qos
+    seen = QoSProfile(depth=0, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+                      deadline=Infinite, liveliness_lease_duration=Infinite)
+    assert qos.matches(qos.STREAM, seen)
+    assert qos.matches(qos.STREAM, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+    assert not qos.matches(qos.STREAM, qos.LATCHED)                 # transient-local reader, volatile writer
+    assert qos.matches(qos.LATCHED, qos.STREAM)
+    assert not qos.matches(QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT), qos.STREAM)

@@ -79,7 +79,7 @@ def _counts(runner_pid: int) -> tuple[int, int]:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"--ros-args" not in cmd or b"qiki_bag" in cmd:
+        if b"--ros-args" not in cmd or b"qiki_bag.commands" in cmd:    # the recorder: `python -m qiki_bag.commands`
             continue
         if standby_env(pid):
             spares += 1

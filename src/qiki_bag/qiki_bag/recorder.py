@@ -36,6 +36,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from qiki_bag.qos import qos_to_bag
 from qiki_bag.typestore import ensure_type
 from qiki_bag.writer import BagWriteError, BagWriter
+from qiki_ros.qos import matches
 
 DEFAULT_TOPICS = ("/qiki/*", "/clock", "/diagnostics")
 QUEUE_DEPTH = 1000
@@ -73,14 +74,6 @@ def recording_qos(reliability, durability) -> QoSProfile:
     control (the publisher resends) instead of overwritten; best effort: keep-last QUEUE_DEPTH."""
     history = HistoryPolicy.KEEP_ALL if reliability == ReliabilityPolicy.RELIABLE else HistoryPolicy.KEEP_LAST
     return QoSProfile(history=history, depth=QUEUE_DEPTH, reliability=reliability, durability=durability)
-
-
-def _compatible(sub: QoSProfile, pub: QoSProfile) -> bool:
-    if sub.reliability == ReliabilityPolicy.RELIABLE and pub.reliability != ReliabilityPolicy.RELIABLE:
-        return False
-    if sub.durability == DurabilityPolicy.TRANSIENT_LOCAL and pub.durability != DurabilityPolicy.TRANSIENT_LOCAL:
-        return False
-    return True
 
 
 def _qos_text(q: QoSProfile) -> str:
@@ -140,7 +133,7 @@ class Recorder(Node):
             pub_qos = [p.qos_profile for p in pubs]
             if name in self._subs:
                 _, qos = self._subs[name]
-                if all(_compatible(qos, q) for q in pub_qos):
+                if all(matches(q, qos) for q in pub_qos):
                     continue
                 new = adapted_qos(pub_qos, self.include_history)
                 self.log(f"{name}: a publisher does not offer {_qos_text(qos)}; re-subscribing with "

@@ -36,4 +36,15 @@ def live_only(profile: QoSProfile) -> QoSProfile:
                       durability=DurabilityPolicy.VOLATILE)
 
 
+def matches(publisher: QoSProfile, subscription: QoSProfile) -> bool:
+    """Whether DDS matches these two endpoints as far as the graph's profiles differ: a reliable reader
+    needs a reliable writer, a transient-local reader a transient-local writer (deadline and liveliness
+    are left at their defaults everywhere here; rclpy's qos_check_compatible reports the infinite values
+    the graph API returns for them as a mismatch)."""
+    if subscription.reliability == ReliabilityPolicy.RELIABLE and publisher.reliability != ReliabilityPolicy.RELIABLE:
+        return False
+    return not (subscription.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                and publisher.durability != DurabilityPolicy.TRANSIENT_LOCAL)
+
+
 BY_NAME = {"stream": STREAM, "latched": LATCHED, "events": EVENTS, "clock": CLOCK, "sync": SYNC}

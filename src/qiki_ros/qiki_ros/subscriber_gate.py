@@ -76,7 +76,7 @@ class SubscriberGate:
 
     def not_ready(self) -> dict[str, str]:
         """{topic: why} of the expected topics this node's publishers are not ready on."""
-        from rclpy.qos import QoSCompatibility, qos_check_compatible
+        from qiki_ros.qos import matches
         present: dict[str, list[str]] = {}
         matched: dict[str, int] = {}
         for pub in self.node.publishers:
@@ -86,8 +86,7 @@ class SubscriberGate:
             matched[topic] = max(matched.get(topic, 0), pub.get_subscription_count())
             present[topic] = [f"{i.node_namespace.rstrip('/')}/{i.node_name}"
                               for i in self.node.get_subscriptions_info_by_topic(topic)
-                              if qos_check_compatible(pub.qos_profile, i.qos_profile)[0]
-                              != QoSCompatibility.ERROR]
+                              if matches(pub.qos_profile, i.qos_profile)]
         return unmatched(self.expected, present, matched)
 
     def _poll(self) -> bool:
@@ -96,6 +95,10 @@ class SubscriberGate:
         missing = self.not_ready() if self.expected else {}
         waited = time.monotonic() - self._since
         if missing and waited < self.timeout_s:
+            if waited >= 5.0:       # a normal start-up opens well before: say what it is waiting for
+                self.node.get_logger().info(
+                    "start-up gate: waiting: " + "; ".join(f"{t}: {why}" for t, why in sorted(missing.items())),
+                    throttle_duration_sec=5.0)
             return False
         if missing:
             self.node.get_logger().warning(
