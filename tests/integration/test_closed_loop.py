@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from qiki.plan import config_dir
+from qiki.supervisor import processes_in_domain
 from qiki_ros.events import EventCode
 
 pytestmark = pytest.mark.integration
@@ -68,20 +69,36 @@ def test_device_failure_reaches_safe_mode_within_1s(tmp_path, domain_id, profile
     assert s["plots"] == []            # not recorded: no figures
 
 
-@pytest.mark.parametrize("profile, duration", [("bot", 150), ("ship", 90)])
-def test_default_mission_completes_back_to_idle(tmp_path, domain_id, profile, duration):
-    s = run(tmp_path, domain_id, "--profile", profile, "--duration", str(duration))
+@pytest.fixture(scope="module")
+def bot_default_mission(tmp_path_factory, module_domain_id):
+    """`qiki run --profile bot --duration 150`, run once: its summary is read by the mission test and by the
+    handover test (the bot's default scenario is bot_patrol), which only look at it."""
+    summary = run(tmp_path_factory.mktemp("bot_mission"), module_domain_id, "--profile", "bot", "--duration", "150")
+    assert processes_in_domain(module_domain_id) == []
+    return summary
+
+
+def assert_mission_complete(s):
     assert s["mission_result"] == "complete"
     assert s["agent_state_final"] == "IDLE"
     assert states(s)[-1] == "IDLE" and "MISSION_ACTIVE" in states(s)
     assert s["events_by_code"].get(str(int(EventCode.MISSION_COMPLETE)), 0) == 1
 
 
-def test_friend_keeps_its_track_id_through_the_lr_to_sr_handover(tmp_path, domain_id):
+def test_default_mission_completes_back_to_idle_bot(bot_default_mission):
+    assert_mission_complete(bot_default_mission)
+
+
+def test_default_mission_completes_back_to_idle_ship(tmp_path, domain_id):
+    assert_mission_complete(run(tmp_path, domain_id, "--profile", "ship", "--duration", "90"))
+
+
+def test_friend_keeps_its_track_id_through_the_lr_to_sr_handover(bot_default_mission):
     """bot_patrol: the friend robot (transponder 1001) closes from 250 m and its range falls below
     radar.sr_threshold_m (60 m) at about t = 77 s. Its confirmed track is reported on the LR topic, then on
-    the SR topic, under one id all along."""
-    s = run(tmp_path, domain_id, "--profile", "bot", "--scenario", "bot_patrol", "--duration", "95")
+    the SR topic, under one id all along (from the start of the run until the handover and after it)."""
+    s = bot_default_mission
+    assert s["scenario"] == "bot_patrol"
     history = s["transponder_tracks"]["1001"]
     print("friend 1001:", history)
     assert history[0]["band"] == "lr" and history[0]["t_s"] < 30.0
