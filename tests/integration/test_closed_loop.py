@@ -44,10 +44,13 @@ def states(summary) -> list[str]:
     return [t["to"] for t in summary["fsm_transitions"]]
 
 
-@pytest.mark.parametrize("profile, scenario, duration", [("bot", "bot_crossing", 110), ("ship", "ship_debris_field", 170)])
+# each run ends some 15 s of sim time after the agent left ALERT (bot_crossing: t = 85 s, ship_debris_field:
+# t = 134 s; lockstep is deterministic), so the closest approach of the threat lies inside it
+@pytest.mark.parametrize("profile, scenario, duration", [("bot", "bot_crossing", 100), ("ship", "ship_debris_field", 150)])
 def test_collision_course_alert_avoid_and_miss(tmp_path, domain_id, leftover_processes, profile, scenario, duration):
     s = run(tmp_path, domain_id, "--profile", profile, "--scenario", scenario, "--duration", str(duration))
     assert "ALERT" in states(s)
+    assert states(s)[-1] != "ALERT", s["fsm_transitions"]      # the encounter is over: the miss is final
     assert s["events_by_code"].get(str(int(EventCode.THREAT_DETECTED)), 0) >= 1
     assert s["events_by_code"].get(str(int(EventCode.AVOIDANCE_MANOEUVRE)), 0) >= 1
     print(f"{profile}: min miss distance {s['min_miss_distance_m']} m (object {s['min_miss_object_id']}), "
@@ -71,9 +74,10 @@ def test_device_failure_reaches_safe_mode_within_1s(tmp_path, domain_id, profile
 
 @pytest.fixture(scope="module")
 def bot_default_mission(tmp_path_factory, module_domain_id):
-    """`qiki run --profile bot --duration 150`, run once: its summary is read by the mission test and by the
-    handover test (the bot's default scenario is bot_patrol), which only look at it."""
-    summary = run(tmp_path_factory.mktemp("bot_mission"), module_domain_id, "--profile", "bot", "--duration", "150")
+    """`qiki run --profile bot --duration 135`, run once: its summary is read by the mission test and by the
+    handover test (the bot's default scenario is bot_patrol), which only look at it. The mission completes
+    at t = 122 s, the friend's handover is at t = 77 s."""
+    summary = run(tmp_path_factory.mktemp("bot_mission"), module_domain_id, "--profile", "bot", "--duration", "135")
     assert processes_in_domain(module_domain_id) == []
     return summary
 
@@ -90,7 +94,8 @@ def test_default_mission_completes_back_to_idle_bot(bot_default_mission):
 
 
 def test_default_mission_completes_back_to_idle_ship(tmp_path, domain_id):
-    assert_mission_complete(run(tmp_path, domain_id, "--profile", "ship", "--duration", "90"))
+    """ship_station_keeping completes its mission at t = 32 s."""
+    assert_mission_complete(run(tmp_path, domain_id, "--profile", "ship", "--duration", "45"))
 
 
 def test_friend_keeps_its_track_id_through_the_lr_to_sr_handover(bot_default_mission):
