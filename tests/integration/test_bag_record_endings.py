@@ -21,10 +21,11 @@ JOINS = 8    # recorders joining the running graph in turn (bench/bench_recorder
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 1 MiB tmpfs mounted (and unmounted) by the test: a real disk-full error."""
+    """A 512 KiB tmpfs mounted (and unmounted) by the test: a real disk-full error. (1 MiB no longer filled:
+    `qiki run --duration 6 --record`, its recorder subscribing volatile, wrote a 1,023,598-byte bag into it.)"""
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "qiki-test-disk", str(mnt)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "qiki-test-disk", str(mnt)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): needs root")
