@@ -21,8 +21,9 @@ JOINS = 8    # recorders joining the running graph in turn (bench/bench_recorder
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 512 KiB tmpfs mounted (and unmounted) by the test: a real disk-full error. (1 MiB no longer filled:
-    `qiki run --duration 6 --record`, its recorder subscribing volatile, wrote a 1,023,598-byte bag into it.)"""
+    """A 512 KiB tmpfs mounted (and unmounted) by the test: a real disk-full error. (1 MiB was not always
+    filled: one `qiki run --duration 6 --record`, its recorder subscribing volatile, wrote a 1,023,598-byte
+    bag into it and exited 0.)"""
     mnt = tmp_path / "disk"
     mnt.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "qiki-test-disk", str(mnt)],
