@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from qiki.plan import config_dir
+from qiki.supervisor import processes_in_domain
 from qiki_ros.events import EventCode
 
 pytestmark = pytest.mark.integration
@@ -43,10 +44,13 @@ def states(summary) -> list[str]:
     return [t["to"] for t in summary["fsm_transitions"]]
 
 
-@pytest.mark.parametrize("profile, scenario, duration", [("bot", "bot_crossing", 110), ("ship", "ship_debris_field", 170)])
+# each run ends some 15 s of sim time after the agent left ALERT (bot_crossing: t = 85 s, ship_debris_field:
+# t = 134 s; lockstep is deterministic), so the closest approach of the threat lies inside it
+@pytest.mark.parametrize("profile, scenario, duration", [("bot", "bot_crossing", 100), ("ship", "ship_debris_field", 150)])
 def test_collision_course_alert_avoid_and_miss(tmp_path, domain_id, leftover_processes, profile, scenario, duration):
     s = run(tmp_path, domain_id, "--profile", profile, "--scenario", scenario, "--duration", str(duration))
     assert "ALERT" in states(s)
+    assert states(s)[-1] != "ALERT", s["fsm_transitions"]      # the encounter is over: the miss is final
     assert s["events_by_code"].get(str(int(EventCode.THREAT_DETECTED)), 0) >= 1
     assert s["events_by_code"].get(str(int(EventCode.AVOIDANCE_MANOEUVRE)), 0) >= 1
     print(f"{profile}: min miss distance {s['min_miss_distance_m']} m (object {s['min_miss_object_id']}), "
@@ -68,20 +72,38 @@ def test_device_failure_reaches_safe_mode_within_1s(tmp_path, domain_id, profile
     assert s["plots"] == []            # not recorded: no figures
 
 
-@pytest.mark.parametrize("profile, duration", [("bot", 150), ("ship", 90)])
-def test_default_mission_completes_back_to_idle(tmp_path, domain_id, profile, duration):
-    s = run(tmp_path, domain_id, "--profile", profile, "--duration", str(duration))
+@pytest.fixture(scope="module")
+def bot_default_mission(tmp_path_factory, module_domain_id):
+    """`qiki run --profile bot --duration 135`, run once: its summary is read by the mission test and by the
+    handover test (the bot's default scenario is bot_patrol), which only look at it. The mission completes
+    at t = 122 s, the friend's handover is at t = 77 s."""
+    summary = run(tmp_path_factory.mktemp("bot_mission"), module_domain_id, "--profile", "bot", "--duration", "135")
+    assert processes_in_domain(module_domain_id) == []
+    return summary
+
+
+def assert_mission_complete(s):
     assert s["mission_result"] == "complete"
     assert s["agent_state_final"] == "IDLE"
     assert states(s)[-1] == "IDLE" and "MISSION_ACTIVE" in states(s)
     assert s["events_by_code"].get(str(int(EventCode.MISSION_COMPLETE)), 0) == 1
 
 
-def test_friend_keeps_its_track_id_through_the_lr_to_sr_handover(tmp_path, domain_id):
+def test_default_mission_completes_back_to_idle_bot(bot_default_mission):
+    assert_mission_complete(bot_default_mission)
+
+
+def test_default_mission_completes_back_to_idle_ship(tmp_path, domain_id):
+    """ship_station_keeping completes its mission at t = 32 s."""
+    assert_mission_complete(run(tmp_path, domain_id, "--profile", "ship", "--duration", "45"))
+
+
+def test_friend_keeps_its_track_id_through_the_lr_to_sr_handover(bot_default_mission):
     """bot_patrol: the friend robot (transponder 1001) closes from 250 m and its range falls below
     radar.sr_threshold_m (60 m) at about t = 77 s. Its confirmed track is reported on the LR topic, then on
-    the SR topic, under one id all along."""
-    s = run(tmp_path, domain_id, "--profile", "bot", "--scenario", "bot_patrol", "--duration", "95")
+    the SR topic, under one id all along (from the start of the run until the handover and after it)."""
+    s = bot_default_mission
+    assert s["scenario"] == "bot_patrol"
     history = s["transponder_tracks"]["1001"]
     print("friend 1001:", history)
     assert history[0]["band"] == "lr" and history[0]["t_s"] < 30.0

@@ -1,7 +1,8 @@
-"""Soak smoke test: bench/soak.py for one minute of wall time on the real graph (lockstep, one graph never
-restarted). Every node process stays up the whole minute, sim time advances, RSS is sampled for every
+"""Soak smoke test: bench/soak.py for half a minute of wall time on the real graph (lockstep, one graph never
+restarted). Every node process stays up the whole half minute, sim time advances, RSS is sampled for every
 process, truth -> cmd latencies are paired, and nothing is left running. The RSS / latency verdicts are
-the 30-minute soak's business (docs/RELIABILITY.md): a minute on a shared machine is too short to judge them."""
+the 30-minute soak's business (docs/RELIABILITY.md): a minute on a shared machine is too short to judge them,
+so the smoke test only needs long enough for many samples of a stepping graph."""
 import json
 import subprocess
 import sys
@@ -14,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NODES = {"sim", "radar", "tracker", "scorer", "agent"}
 
 
-def test_one_minute_soak_keeps_the_graph_up(tmp_path, domain_id, leftover_processes):
+def test_half_minute_soak_keeps_the_graph_up(tmp_path, domain_id, leftover_processes):
     out = tmp_path / "soak"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--minutes", "1", "--interval", "2",
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--minutes", "0.5", "--interval", "2",
                            "--out", str(out), "--domain-id", str(domain_id)],
                           capture_output=True, text=True, timeout=150, cwd=tmp_path)
     print(proc.stdout[-2500:])
@@ -29,8 +30,8 @@ def test_one_minute_soak_keeps_the_graph_up(tmp_path, domain_id, leftover_proces
         assert not (verdicts["RSS growth"]["ok"] and verdicts["latency p99 stable"]["ok"])
 
     samples = report["samples"]
-    assert len(samples) >= 25                                  # every 2 s for 60 s
-    assert samples[-1]["t_s"] >= 60.0
+    assert len(samples) >= 13                                  # every 2 s for 30 s
+    assert samples[-1]["t_s"] >= 30.0
     for s in samples:                                          # alive at every sample: RSS readable
         assert all(s[f"rss_kb.{name}"] for name in NODES | {"runner"}), s
     sims = [s["sim_time_s"] for s in samples]
