@@ -84,7 +84,7 @@ def test_qos_match_as_dds_decides_it_for_the_graphs_profiles():
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
     from qiki_ros import qos
-    seen = QoSProfile(depth=0, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+    seen = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
                       deadline=Infinite, liveliness_lease_duration=Infinite)
     assert qos.matches(qos.STREAM, seen)
     assert qos.matches(qos.STREAM, QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
