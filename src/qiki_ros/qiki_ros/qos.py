@@ -5,7 +5,8 @@
   behind a fast lockstep run loses nothing, and volatile so a late joiner (`ros2 topic echo`, the
   console, a recorder) starts at the current step, not up to 1000 steps in the past. Start-up loses
   nothing all the same: each node joins the barrier only once its stream publishers matched the
-  subscribers the graph lists (qiki_ros.subscriber_gate), and the sim steps only once all joined.
+  subscribers named for them, the graph's own and the runner's observer and recorder
+  (qiki_ros.subscriber_gate), and the sim steps only once all joined.
 - latched: status-like topics a late joiner needs (agent status, BIOS report): reliable,
   transient-local, keep-last 10 (the boot sequence publishes several statuses in one tick; a recorder
   that joins late still gets all of them).
