@@ -57,7 +57,9 @@ def test_late_subscriber_gets_the_current_step_first(domain_id, observer, leftov
 def test_the_graph_waits_for_its_named_watcher_not_for_any_subscriber(domain_id, leftover_processes):
     """A decoy subscribed to every stream before the runner's observer exists must not stand in for it:
     the graph holds its first step until the observer named in the plan has matched, so the observer,
-    created only once the decoy matched every stream publisher, still receives step 0."""
+    created only once the decoy matched every stream publisher, still receives step 0. A subscription of
+    another type on a stream topic (never matched by DDS) must not hold the gate: the observer's first
+    state comes well within the gate's timeout, which is set far beyond the wait below."""
     import rclpy
 
     from qiki.observer import GraphObserver
@@ -84,6 +86,11 @@ def test_the_graph_waits_for_its_named_watcher_not_for_any_subscriber(domain_id,
                                             on_message if t.name != "/diagnostics" else lambda _data: None,
                                             qos.STREAM, raw=True)
                   for t in plan.graph.topics if t.name in topics]
+    # a subscriber of another type on a graph topic: DDS never matches it, so the gate must not wait for it
+    # (a participant of its own: DDS refuses two types on one topic within one participant)
+    from std_msgs.msg import String
+    typo = rclpy.create_node("typo", context=private_context(domain_id))
+    typo.create_subscription(String, plan.graph.topic_of("sim.vehicle_state"), lambda _msg: None, qos.STREAM)
     spinner = SpinThread(decoy, "decoy")
     observer = None
     try:
@@ -104,4 +111,5 @@ def test_the_graph_waits_for_its_named_watcher_not_for_any_subscriber(domain_id,
         if observer is not None:
             observer.close()
         spinner.close()
+        typo.destroy_node()
     assert leftover_processes(domain_id) == []

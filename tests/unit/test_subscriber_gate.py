@@ -91,3 +91,25 @@ def test_qos_match_as_dds_decides_it_for_the_graphs_profiles():
     assert not qos.matches(qos.STREAM, qos.LATCHED)                 # transient-local reader, volatile writer
     assert qos.matches(qos.LATCHED, qos.STREAM)
     assert not qos.matches(QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT), qos.STREAM)
+
+
+def test_readers_are_the_subscriptions_dds_can_match():
+    """Another type on the topic name, or a transient-local reader of a volatile stream, never matches:
+    waiting for it would hold every start-up until the gate's timeout."""
+    from types import SimpleNamespace
+
+    from rclpy.duration import Infinite
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    from qiki_msgs.msg import VehicleState
+    from qiki_ros import qos
+    from qiki_ros.subscriber_gate import readers, type_name
+
+    def info(ns, name, typ, durability=DurabilityPolicy.VOLATILE):
+        return SimpleNamespace(node_namespace=ns, node_name=name, topic_type=typ, qos_profile=QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=durability, deadline=Infinite))
+    state = type_name(VehicleState)
+    assert state == "qiki_msgs/msg/VehicleState"
+    infos = [info("/qiki", "radar", state), info("/", "obs", state), info("/", "typo", "std_msgs/msg/String"),
+             info("/", "old", state, DurabilityPolicy.TRANSIENT_LOCAL)]
+    assert readers(infos, qos.STREAM, state) == ["/qiki/radar", "/obs"]

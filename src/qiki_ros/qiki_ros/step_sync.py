@@ -30,7 +30,7 @@ from qiki_ros.packing import stamp_ns, to_stamp
 from qiki_ros.process_start import seconds_since_start
 from qiki_ros.step_admission import StepGrid
 from qiki_ros.step_barrier import StepBarrier
-from qiki_ros.subscriber_gate import SubscriberGate
+from qiki_ros.subscriber_gate import SubscriberGate, endpoint_node
 
 
 class CountedPublisher:
@@ -133,7 +133,7 @@ class StepSync:
     def members_listening(self) -> set[str]:
         """Barrier members whose step_done subscription is visible in the graph."""
         infos = self.node.get_subscriptions_info_by_topic(self.pub_done.topic_name)
-        present = {f"{i.node_namespace.rstrip('/')}/{i.node_name}" for i in infos}
+        present = {endpoint_node(i) for i in infos}
         return self.members & present
 
     def publisher(self, msg_type, port: str, qos) -> CountedPublisher:

@@ -7,7 +7,7 @@ matched the subscribers it must not starve loses nothing at start-up. Those subs
 counted: the `sync.expected_subscribers` parameter holds entries `<topic>=<node>` (fully qualified node
 names; the launcher derives them from config/graph.yaml plus the runner's observer and recorder). A
 topic is ready when every named node has a subscription on it in the ROS graph and the publisher has
-matched at least as many subscriptions as the graph shows with a compatible QoS: an extra subscriber (a
+matched at least as many subscriptions as the graph shows with its type and a compatible QoS: an extra subscriber (a
 console, a test's own observer) can then neither stand in for a named one nor hold the gate. A gate
 still not open after `sync.gate_timeout_s` wall seconds logs one warning and opens anyway (a partial
 graph, a subscriber that never came).
@@ -51,6 +51,24 @@ def unmatched(expected: dict[str, frozenset[str]], present: dict[str, list[str]]
     return out
 
 
+def endpoint_node(info) -> str:
+    """Fully qualified node name of a ROS graph endpoint (rclpy TopicEndpointInfo)."""
+    return f"{info.node_namespace.rstrip('/')}/{info.node_name}"
+
+
+def type_name(msg_type) -> str:
+    """`pkg/msg/Name` of a generated message class, as the ROS graph reports endpoint types."""
+    return f"{msg_type.__module__.partition('.')[0]}/msg/{msg_type.__name__}"
+
+
+def readers(infos, qos, msg_type: str) -> list[str]:
+    """Node names of the subscriptions among `infos` (the ROS graph's view of a topic) that DDS can match to
+    a publisher of `msg_type` with `qos`: another type on the same topic name, or an incompatible QoS, never
+    matches, so it must neither be waited for nor counted."""
+    from qiki_ros.qos import matches
+    return [endpoint_node(i) for i in infos if i.topic_type == msg_type and matches(qos, i.qos_profile)]
+
+
 class SubscriberGate:
     """Calls `on_open` once, when every publisher of `node` on an expected topic has matched its named
     subscribers, or after the timeout (one warning). Opens at once when nothing is expected."""
@@ -76,7 +94,6 @@ class SubscriberGate:
 
     def not_ready(self) -> dict[str, str]:
         """{topic: why} of the expected topics this node's publishers are not ready on."""
-        from qiki_ros.qos import matches
         present: dict[str, list[str]] = {}
         matched: dict[str, int] = {}
         for pub in self.node.publishers:
@@ -84,9 +101,8 @@ class SubscriberGate:
             if topic not in self.expected:
                 continue
             matched[topic] = max(matched.get(topic, 0), pub.get_subscription_count())
-            present[topic] = [f"{i.node_namespace.rstrip('/')}/{i.node_name}"
-                              for i in self.node.get_subscriptions_info_by_topic(topic)
-                              if matches(pub.qos_profile, i.qos_profile)]
+            present[topic] = readers(self.node.get_subscriptions_info_by_topic(topic), pub.qos_profile,
+                                     type_name(pub.msg_type))
         return unmatched(self.expected, present, matched)
 
     def _poll(self) -> bool:
