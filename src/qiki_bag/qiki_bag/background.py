@@ -13,7 +13,6 @@ discovery and the given ROS_DOMAIN_ID. :meth:`start` returns once the recorder l
 """
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import secrets
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 from qiki_bag.commands import READY, parse_write_error, record_command
-from qiki_bag.recorder import DEFAULT_TOPICS
+from qiki_bag.recorder import DEFAULT_TOPICS, topic_wanted
 from qiki_ros.parent_death import die_with_parent
 
 
@@ -54,7 +53,7 @@ class BackgroundRecorder:
 
     def records(self, topic: str) -> bool:
         """Whether this recorder records `topic` (its topic patterns, as ``qiki bag record --topics``)."""
-        return any(fnmatch.fnmatchcase(topic, p) for p in self.patterns)
+        return topic_wanted(topic, self.patterns)
 
     # ------------------------------------------------------------------------------------------ control
     def start(self, timeout_s: float = 60.0) -> BackgroundRecorder:

@@ -76,6 +76,15 @@ def recording_qos(reliability, durability) -> QoSProfile:
     return QoSProfile(history=history, depth=QUEUE_DEPTH, reliability=reliability, durability=durability)
 
 
+def topic_wanted(topic: str, patterns: Iterable[str], exclude: Iterable[str] = (), all_topics: bool = False) -> bool:
+    """Whether a recorder given these ``--topics`` patterns (fnmatch), ``--exclude`` and ``--all`` records `topic`."""
+    if any(fnmatch.fnmatchcase(topic, p) for p in exclude):
+        return False
+    if all_topics:
+        return not topic.startswith(("/rosout", "/parameter_events"))
+    return any(fnmatch.fnmatchcase(topic, p) for p in patterns)
+
+
 def _qos_text(q: QoSProfile) -> str:
     return f"{q.reliability.name.lower()}, {q.durability.name.lower()}"
 
@@ -117,11 +126,7 @@ class Recorder(Node):
 
     # ------------------------------------------------------------------------------------------ topics
     def wanted(self, topic: str) -> bool:
-        if any(fnmatch.fnmatchcase(topic, p) for p in self.exclude):
-            return False
-        if self.all_topics:
-            return not topic.startswith(("/rosout", "/parameter_events"))
-        return any(fnmatch.fnmatchcase(topic, p) for p in self.patterns)
+        return topic_wanted(topic, self.patterns, self.exclude, self.all_topics)
 
     def _discover(self) -> None:
         for name, types in self.get_topic_names_and_types():
