@@ -64,7 +64,7 @@ def test_hostile_inputs_are_counted_reported_and_change_no_result(matrix, domain
 
 
 def test_repeated_start_ups_never_lose_a_step(start_ups, domain_id, leftover_processes, tmp_path):
-    """A graph that starts (discovery not simultaneous, transient-local history arriving in any order, warm
+    """A graph that starts (discovery not simultaneous, the start-up gate opening node by node, warm
     standbys joining the participants) never blames a producer for a step, so never enters SAFE_MODE.
     Two start-ups here; bench/bench_startup.py runs 20 (the figure in docs/RELIABILITY.md)."""
     for i in range(2):
