@@ -44,6 +44,7 @@ class NodeSpec(_Strict):
     executable: str
     use_sim_time: bool = True
     files: dict[str, str] = {}
+    vehicle: list[Literal["description"]] = []  # parameters set from the scenario's vehicle section
     config_model: str | None = None   # "module:Class" of the node's pydantic parameter model
     restart: RestartPolicy = RestartPolicy()
     nice: int = Field(0, ge=0, le=19)   # scheduling niceness: >0 yields the CPU to the graph's critical path

@@ -115,7 +115,10 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
         raise UsageError(str(exc)) from None
     if loaded.profile != profile:
         raise UsageError(f"scenario '{scenario}' is for profile '{loaded.profile}', not '{profile}'")
-    subst = {"profile": profile, "scenario": scenario_file.stem}
+    mission = loaded.vehicle.mission
+    mission_path = (scenario_file.parent / mission if "/" in mission or mission.endswith((".yaml", ".yml"))
+                    else None)  # a path in the scenario is relative to it; a name is config/missions/<name>.yaml
+    subst = {"profile": profile, "scenario": scenario_file.stem, "mission": mission}
     overrides = {}
     run_id = f"run-{secrets.token_hex(8)}"
     members = sorted({s.partition(".")[0] for t in graph.topics if t.type == SYNC_TYPE for s in t.sub})
@@ -128,7 +131,11 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
             path = cfg / rel.format(**subst)
             if param == "scenario_file":
                 path = scenario_file
+            if param == "mission_file" and mission_path is not None:
+                path = mission_path
             if not path.is_file():
                 raise ConfigError(f"{cfg / 'graph.yaml'}: nodes.{node.name}.files.{param}: no file {path}")
             overrides[node.name][param] = str(path.resolve())
+        for param in node.vehicle:
+            overrides[node.name][param] = getattr(loaded.vehicle, param)
     return GraphPlan(graph, profile, scenario_file.stem, scenario_file, params_file, overrides)

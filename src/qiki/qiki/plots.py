@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from qiki_msgs.msg import Event, TrackArray
-from qiki_sim.lvlh import to_lvlh_rowwise
+from qiki_geometry.lvlh import to_lvlh_rowwise
 
 # what each figure reads: graph ports, resolved to topic names through config/graph.yaml
 PORTS = {"tracks": "tracker.tracks", "truth": "sim.truth", "ego": "sim.vehicle_state",

@@ -1,9 +1,7 @@
 """Parameters of the agent node (pydantic: defaults, types and validation in one place)."""
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from qiki_schema.strict import Strict as _Strict
 
 
 class BiosConfig(_Strict):
@@ -19,24 +17,16 @@ class BiosConfig(_Strict):
 
 class MissionConfig(_Strict):
     autostart: bool = Field(True, description="start the mission on reaching IDLE (once; not after it completes "
-                            "or the operator aborts it)")
-    laps: int = Field(1, ge=0, description="bot: patrol laps over the scenario's waypoints; 0 = forever")
-    target_code: int = Field(2001, ge=1, le=2**32 - 1,
-                             description="ship: transponder code of the spacecraft to station-keep on")
-    offset_lvlh_m: tuple[float, float, float] = Field(
-        (0.0, -200.0, 0.0), description="ship: where to hold, chaser minus target in LVLH [m]")
-    hold_s: float = Field(0.0, ge=0, description="ship: mission complete after this long in tolerance; 0 = hold "
-                          "station forever")
-    pos_tol_m: float = Field(0.5, gt=0, description="ship: station held when within this distance of the offset [m]")
-    vel_tol_mps: float = Field(0.02, gt=0, description="ship: ... and slower than this relative speed [m/s]")
-    max_force_n: float = Field(40.0, gt=0, description="ship: force limit of station keeping and avoidance [N] "
-                               "(default RCS: 44 N per lateral body axis, 88 N along body x)")
+                            "or the operator aborts it); the mission itself is the mission_file")
 
 
 class AgentNodeConfig(_Strict):
     fsm_file: str = Field("", description="state machine YAML (set by the launcher from config/graph.yaml)")
     rules_file: str = Field("", description="safety rules YAML, config/rules/<profile>.yaml (set by the launcher)")
-    scenario_file: str = Field("", description="scenario YAML: vehicle, waypoints, target (set by the launcher)")
+    description: str = Field("", description="vehicle description: a name (qiki_description vehicles/<name>.yaml) "
+                             "or a path (set by the launcher from the scenario's vehicle)")
+    mission_file: str = Field("", description="mission YAML, config/missions/<name>.yaml (set by the launcher from "
+                              "the scenario's vehicle)")
     tick_hz: float = Field(10.0, gt=0, description="decision rate [Hz of sim time]")
     status_hz: float = Field(1.0, gt=0, description="status heartbeat rate [Hz of sim time]")
     warn_interval_s: float = Field(5.0, gt=0, description="repeat a recurring warning (command clamped, input "

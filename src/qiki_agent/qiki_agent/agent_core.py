@@ -30,20 +30,21 @@ from transforms3d.quaternions import mat2quat, quat2mat
 from qiki_agent.agent_config import AgentNodeConfig
 from qiki_agent.bios import OK, BiosResult, Reading, SelfTest, Threshold
 from qiki_agent.fsm import AgentStateMachine, Transition
+from qiki_agent.mission_file import KINDS, PatrolMission, StationKeepingMission, load_mission
 from qiki_agent.missions import (PatrolParams, ShipCommand, StationKeeping, StationParams, WaypointPatrol,
                                  choose_velocity, wrap_angle)
 from qiki_agent.rate_limiter import RateLimiter
 from qiki_agent.rules import Facts, RuleEngine
 from qiki_agent.threat import (BAND_SR, IFF_FRIEND, STATUS_COASTING, STATUS_CONFIRMED, STATUS_TENTATIVE, Threat,
                                ThreatAssessment, ThreatReport, Tracks, closest_approach)
+from qiki_agent.thrust_allocation import ThrustAllocator
+from qiki_description.loader import load_description
+from qiki_description.rcs import Rcs
+from qiki_description.vehicle import BotDescription, ShipDescription
+from qiki_geometry.lvlh import lvlh_rate, lvlh_rotation
+from qiki_geometry.orbit_elements import mean_motion_of
+from qiki_geometry.state_bounds import MAX_ABS_STATE
 from qiki_ros.events import EventCode
-from qiki_sim.devices import PROFILE_DEVICES
-from qiki_sim.lvlh import lvlh_rate, lvlh_rotation
-from qiki_sim.orbit import mean_motion_of
-from qiki_sim.scenario import Scenario, load_scenario
-from qiki_sim.simulation import MAX_ABS_STATE
-from qiki_sim.ship_simulation import initial_chaser_state
-from qiki_sim.thrusters import Rcs, ThrustAllocator, default_rcs
 
 INFO, WARN, ERROR = 0, 1, 2
 #: Operator command number (OperatorCommand.srv) -> FSM trigger.
@@ -63,7 +64,7 @@ class Command:
     reason: str  # one line: state and what the command does
     v: float = 0.0  # bot: forward speed [m/s]
     w: float = 0.0  # bot: yaw rate [rad/s], CCW positive
-    throttle: Optional[np.ndarray] = None  # ship: (N,) in [0, 1], thruster order of the scenario's RCS
+    throttle: Optional[np.ndarray] = None  # ship: (N,) in [0, 1], thruster order of the description's RCS
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,12 @@ class AgentCore:
     """
 
     def __init__(self, cfg: AgentNodeConfig, emit: Callable[[int, int, str], None],
-                 scenario: Optional[Scenario] = None, rules_file: Optional[str] = None):
-        """cfg: node parameters; scenario: the loaded scenario (None: load cfg.scenario_file); rules_file:
-        the safety rules (None: cfg.rules_file). Config problems raise ValueError subclasses (one line)."""
+                 description: BotDescription | ShipDescription | None = None,
+                 mission: PatrolMission | StationKeepingMission | None = None, rules_file: Optional[str] = None):
+        """cfg: node parameters; description: the vehicle (None: load cfg.description); mission: what it flies
+        (None: load cfg.mission_file); rules_file: the safety rules (None: cfg.rules_file). The agent never
+        reads the scenario (the world): what it knows of its orbit comes from its navigation state. Config
+        problems raise ValueError subclasses (one line)."""
         self.cfg = cfg
         self.emit = emit
         b = cfg.bios
@@ -120,19 +124,28 @@ class AgentCore:
         self.fsm.validate_triggers(list(OPERATOR_TRIGGERS.values()) + ["self_test_passed", "self_test_failed"])
         self._state_since = 0.0
 
-        if scenario is None:
-            if not cfg.scenario_file:
-                raise ValueError("agent: parameter scenario_file is empty (set it to config/scenarios/<name>.yaml)")
-            scenario = load_scenario(cfg.scenario_file)
+        if description is None:
+            if not cfg.description:
+                raise ValueError("agent: parameter description is empty (set it to a vehicle name, e.g. bot)")
+            description = load_description(cfg.description)
+        if mission is None:
+            if not cfg.mission_file:
+                raise ValueError("agent: parameter mission_file is empty (set it to config/missions/<name>.yaml)")
+            mission = load_mission(cfg.mission_file)
         rules_file = rules_file or cfg.rules_file
         if not rules_file:
             raise ValueError("agent: parameter rules_file is empty (set it to config/rules/<profile>.yaml)")
-        self.scenario = scenario
-        self.profile = scenario.profile
-        unknown = sorted(set(b.devices) - set(PROFILE_DEVICES[self.profile]))
+        self.description = description
+        self.mission_spec = mission
+        self.profile = description.profile
+        if mission.kind != KINDS[self.profile]:
+            raise ValueError(f"agent: a {self.profile} flies a {KINDS[self.profile]} mission, not {mission.kind} "
+                             f"({cfg.mission_file or 'mission'})")
+        devices = list(description.devices)
+        unknown = sorted(set(b.devices) - set(devices))
         if unknown:
-            raise ValueError(f"agent: bios.devices {unknown} are not devices of profile '{self.profile}' (they would "
-                             f"never report; use some of {list(PROFILE_DEVICES[self.profile])})")
+            raise ValueError(f"agent: bios.devices {unknown} are not devices of vehicle '{description.name}' (they "
+                             f"would never report; use some of {devices})")
         self.rules = RuleEngine.from_yaml(rules_file, self.fsm.spec)
         if self.rules.threat is None:
             raise ValueError(f"{rules_file}: threat: section missing (the agent needs the threat parameters)")
@@ -164,10 +177,8 @@ class AgentCore:
 
     # --- construction -------------------------------------------------------------------------
     def _build_bot_mission(self) -> WaypointPatrol:
-        ego, m = self.scenario.ego, self.cfg.mission
-        if not ego.waypoints:
-            raise ValueError(f"scenario {self.scenario.name}: ego.waypoints is empty (the patrol needs at least one)")
-        bp = ego.params
+        m = self.mission_spec
+        bp = self.description.chassis
         v_max = bp.max_wheel_speed_radps * bp.wheel_radius_m  # straight line, both wheels at the limit
         a_max = bp.max_wheel_accel_radps2 * bp.wheel_radius_m
         # turning on the spot: w = 2 v_rim / wheel_base
@@ -175,21 +186,28 @@ class AgentCore:
                                    [v_max, 2.0 * v_max / bp.wheel_base_m])
         # avoid what the rules call a threat: inside the safe radius, within the threat look-ahead
         threat = self.rules.threat
-        params = PatrolParams(cruise_speed_mps=min(ego.cruise_speed_mps, v_max), safe_radius_m=threat.safe_radius_m,
+        params = PatrolParams(cruise_speed_mps=min(m.cruise_speed_mps, v_max), safe_radius_m=threat.safe_radius_m,
                               horizon_s=max(PatrolParams().horizon_s, threat.tcpa_max_s))
-        return WaypointPatrol(ego.waypoints, params, laps=m.laps or None)
+        return WaypointPatrol(m.waypoints, params, laps=m.laps or None)
 
     def _build_ship_mission(self) -> StationKeeping:
-        ego, m = self.scenario.ego, self.cfg.mission
-        p = ego.params
-        self.allocator = ThrustAllocator(Rcs(p.rcs or default_rcs()))
-        r, v, q_eci, _ = initial_chaser_state(ego)
-        attitude_lvlh = mat2quat(lvlh_rotation(r, v).T @ quat2mat(q_eci))  # the scenario's attitude, in LVLH
+        """Station keeping; its orbit rate and attitude target come from the first navigation state."""
+        m, p = self.mission_spec, self.description.ship
+        self.allocator = ThrustAllocator(Rcs(p.rcs))
+        self._orbit_known = False
         params = StationParams(offset_lvlh_m=m.offset_lvlh_m, mass_kg=p.dry_mass_kg + p.propellant_kg,
-                               inertia_kg_m2=tuple(np.diag(p.inertia_kg_m2)), mean_motion_radps=mean_motion_of(r, v),
-                               max_force_n=m.max_force_n, attitude_target=tuple(attitude_lvlh),
+                               inertia_kg_m2=tuple(np.diag(p.inertia_kg_m2)), max_force_n=m.max_force_n,
                                hold_s=m.hold_s or None, pos_tol_m=m.pos_tol_m, vel_tol_mps=m.vel_tol_mps)
         return StationKeeping(params)
+
+    def _learn_orbit(self, ego: EgoState) -> None:
+        """Ship, first navigation state: the orbit's mean motion and the attitude to hold (the one the ship
+        starts in, as LVLH-from-body) from the vehicle's own state, never from the scenario."""
+        r, v = ego.position, ego.velocity_world
+        attitude_lvlh = mat2quat(lvlh_rotation(r, v).T @ quat2mat(ego.quaternion_wxyz))
+        self.mission.params = self.mission.params.model_copy(update={
+            "mean_motion_radps": mean_motion_of(r, v), "attitude_target": tuple(attitude_lvlh)})
+        self._orbit_known = True
 
     # --- status -------------------------------------------------------------------------------
     @property
@@ -244,6 +262,8 @@ class AgentCore:
             return
         pos, q, vel, omega = parts
         self.ego = EgoState(float(t_s), pos, q / norm, vel, omega)
+        if self.profile == "ship" and not self._orbit_known:
+            self._learn_orbit(self.ego)
 
     def on_tracks(self, t_s: float, ids, status, iff, band, state, covariance=None, transponder_code=None) -> None:
         """A TrackArray at sim time t_s in the tracking frame (map / LVLH). state: (N, 6) or 6N; covariance:
@@ -316,7 +336,7 @@ class AgentCore:
         self.now_s = now_s
         self._start_t = now_s
         self._state_since = now_s
-        self.emit(EventCode.BOOT_STARTED, INFO, f"agent booting ({self.profile}, scenario {self.scenario.name}, "
+        self.emit(EventCode.BOOT_STARTED, INFO, f"agent booting ({self.profile}, vehicle {self.description.name}, "
                   f"mission {self.mission_name}), state machine {self.cfg.fsm_file}")
         self.fsm.start()
 
@@ -483,7 +503,7 @@ class AgentCore:
                               f"track {t.id} has passed (TCPA {t.tcpa_s:.1f} s, DCPA {t.dcpa_m:.1f} m)")
         target = self._target(tracks)
         if target is None:
-            return self._stop(f"MISSION_ACTIVE: target {self.cfg.mission.target_code} not tracked, coast")
+            return self._stop(f"MISSION_ACTIVE: target {self.mission_spec.target_code} not tracked, coast")
         sc = self.mission.update(now_s, target[:3], target[3:], attitude, omega)
         return self._ship(sc, f"MISSION_ACTIVE: station keeping, error {self.mission.position_error_m:.2f} m")
 
@@ -544,7 +564,7 @@ class AgentCore:
 
     def _target(self, tracks: Tracks) -> Optional[np.ndarray]:
         """Ship: LVLH state (6,) of the station-keeping target, found by its transponder code."""
-        rows = np.flatnonzero(self._codes == self.cfg.mission.target_code)
+        rows = np.flatnonzero(self._codes == self.mission_spec.target_code)
         if not rows.size:
             return None
         confirmed = rows[tracks.status[rows] != STATUS_TENTATIVE]
@@ -612,7 +632,7 @@ class AgentCore:
         if self.profile == "bot":
             what = f"{len(self.mission.waypoints)} waypoint(s) x {self.mission.laps or 'endless'} lap(s)"
         else:
-            what = f"hold {list(self.cfg.mission.offset_lvlh_m)} m LVLH from target {self.cfg.mission.target_code}"
+            what = f"hold {list(self.mission_spec.offset_lvlh_m)} m LVLH from target {self.mission_spec.target_code}"
         self.emit(EventCode.MISSION_STARTED, INFO, f"mission {self.mission_name} {verb}: {what}")
 
     def _on_start_avoidance(self) -> None:

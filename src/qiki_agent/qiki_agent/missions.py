@@ -25,11 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from qiki_agent.threat import Threat
-
-
-def wrap_angle(a):
-    """Wrap to [-pi, pi)."""
-    return (np.asarray(a) + math.pi) % (2.0 * math.pi) - math.pi
+from qiki_geometry.angles import wrap_angle
 
 
 # ====================================================================== bot

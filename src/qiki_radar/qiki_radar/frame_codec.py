@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 from transforms3d.quaternions import quat2mat
 
+from qiki_geometry.state_bounds import MAX_ABS_STATE
 from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_radar.radar_model import Detections, RadarBand, polar_to_world
 from qiki_radar.tracker import Coverage, Measurements, TrackSet
 from qiki_ros.packing import pack, unpack, unpack_items
-from qiki_sim.simulation import MAX_ABS_STATE
 
 RANGE_SLACK = 2.0  # detections beyond this many times the frame's max range are not radar returns
 

@@ -19,6 +19,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import expit
 
+from qiki_geometry.angles import wrap_angle
+
 BAND_LR = 0
 BAND_SR = 1
 
@@ -79,11 +81,6 @@ def detection_probability(band: RadarBand, range_m, rcs_m2) -> np.ndarray:
     """Logistic Pd(SNR): 0.5 at the threshold, falls with range, rises with RCS."""
     s = snr_db(band, range_m, rcs_m2)
     return expit((s - band.detection_threshold_db) / band.pd_slope_db)
-
-
-def wrap_angle(a) -> np.ndarray:
-    """Wrap angles to (-pi, pi]."""
-    return np.pi - np.mod(np.pi - np.asarray(a, dtype=np.float64), 2 * np.pi)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from transforms3d.quaternions import mat2quat, quat2mat
 
-from qiki_sim.lvlh import lvlh_rotation, to_lvlh
+from qiki_geometry.lvlh import lvlh_rotation, to_lvlh
 
 FRAMES = ("map", "lvlh")
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qiki_geometry.state_bounds import MAX_ABS_STATE
 from qiki_msgs.msg import VehicleState, WorldTruth
 from qiki_radar.sensor_frame import SensorView, sensor_view
 from qiki_ros.packing import unpack_items
-from qiki_sim.simulation import MAX_ABS_STATE
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 
+from qiki_schema.yaml_file import first_non_finite  # noqa: F401 (re-exported: layered_config)
+
 
 class ConfigError(ValueError):
     """A parameter or configuration file is malformed; the message is one line."""
@@ -44,23 +46,6 @@ def flatten_fields(model: type[BaseModel], prefix: str = "", defaults: BaseModel
             ptype = _SCALAR_TYPES.get(ann, ParameterType.PARAMETER_STRING)
         out[key] = (default, ptype)
     return out
-
-
-def first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
-    """(key path, value) of the first NaN or infinity in a YAML value (mappings and lists walked), or None.
-
-    Paths read like `objects[2].velocity[1]`. A non-finite number is never a valid setting here: NaN
-    passes every `gt`/`lt` check and infinity makes a loop or a conversion fail at run time.
-    """
-    if isinstance(value, float) and not math.isfinite(value):
-        return path, value
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
-    for key, item in items:
-        where = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
-        found = first_non_finite(item, where)
-        if found is not None:
-            return found
-    return None
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:

@@ -9,23 +9,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-
-class BotParams(BaseModel):
-    """Physical limits and power model of a ~0.5 m indoor/outdoor robot."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    wheel_base_m: float = Field(0.45, gt=0, description="distance between the wheel contact points")
-    wheel_radius_m: float = Field(0.10, gt=0)
-    max_wheel_speed_radps: float = Field(20.0, gt=0, description="20 rad/s * 0.1 m = 2 m/s top speed")
-    max_wheel_accel_radps2: float = Field(15.0, gt=0, description="1.5 m/s^2 at the rim")
-    footprint_radius_m: float = Field(0.35, gt=0, description="circle enclosing the robot, for collisions")
-    mass_kg: float = Field(30.0, gt=0)
-    battery_capacity_wh: float = Field(500.0, gt=0)
-    idle_power_w: float = Field(20.0, ge=0, description="electronics and sensors, always drawn")
-    drive_power_w_per_mps: float = Field(60.0, ge=0, description="extra draw per m/s of mean wheel rim speed")
+from qiki_description.vehicle import BotParams
+from qiki_geometry.angles import wrap_angle
 
 
 @dataclass(frozen=True)
@@ -62,12 +48,6 @@ class ClampReport:
         return self.clamped
 
 
-def wrap_angle(a: float) -> float:
-    """Wrap an angle to (-pi, pi]."""
-    wrapped = math.remainder(a, 2.0 * math.pi)
-    return math.pi if wrapped == -math.pi else wrapped
-
-
 def body_to_wheels(v: float, w: float, p: BotParams) -> tuple[float, float]:
     """Body twist (v, w) -> wheel speeds (left, right) [rad/s]."""
     half = 0.5 * p.wheel_base_m
@@ -95,9 +75,9 @@ def integrate_arc(x: float, y: float, yaw: float, v: float, w: float, dt: float)
 class DiffDriveBot:
     """Differential-drive robot driven by body velocity commands."""
 
-    def __init__(self, params: BotParams | None = None, x: float = 0.0, y: float = 0.0, yaw: float = 0.0,
+    def __init__(self, params: BotParams, x: float = 0.0, y: float = 0.0, yaw: float = 0.0,
                  battery_soc: float = 1.0) -> None:
-        self.params = params if params is not None else BotParams()
+        self.params = params
         self._x, self._y, self._yaw = float(x), float(y), wrap_angle(float(yaw))
         self._soc = float(np.clip(battery_soc, 0.0, 1.0))
         self._wl = self._wr = 0.0  # current wheel speeds [rad/s]

@@ -13,11 +13,6 @@ import numpy as np
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 LEVEL_NAMES = ("OK", "WARN", "ERROR", "STALE")
 
-PROFILE_DEVICES: dict[str, tuple[str, ...]] = {
-    "bot": ("radar_lr", "radar_sr", "navigation", "drive", "power", "comms"),
-    "ship": ("radar_lr", "radar_sr", "navigation", "propulsion", "attitude", "power", "comms"),
-}
-
 # Reading reported for a device whose value is not measured (everything but power): 1 = healthy.
 _VALUE_BY_LEVEL = np.array([1.0, 0.5, 0.0, 0.0])
 
@@ -45,13 +40,6 @@ class DeviceHealthModel:
             schedule.append((float(_field(f, "at_s")), device, level, _field(f, "value")))
         self._schedule = sorted(schedule, key=lambda s: s[0])  # stable: same at_s keeps file order
         self.reset()
-
-    @classmethod
-    def for_profile(cls, profile: str, failures: Iterable[Any] = (), **kw: float) -> DeviceHealthModel:
-        """Model with the devices of 'bot' or 'ship'."""
-        if profile not in PROFILE_DEVICES:
-            raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILE_DEVICES)}")
-        return cls(PROFILE_DEVICES[profile], failures, **kw)
 
     def reset(self) -> None:
         """All devices OK, no scheduled failure applied yet (scenario restart)."""

@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from transforms3d.euler import euler2mat
 
-from .lvlh import from_lvlh
+from qiki_geometry.earth import J2, MU, R_E
+from qiki_geometry.lvlh import from_lvlh
+from qiki_geometry.orbit_elements import elements_to_state, mean_motion_of
+
 from .world import KIND_BY_NAME, Truth, _assign_ids
 
-MU = 3.986004418e14   # Earth's gravitational parameter [m^3/s^2] (WGS-84 / EGM-96)
-R_E = 6378137.0       # Earth's equatorial radius [m] (WGS-84)
-J2 = 1.08262668e-3    # Earth's second zonal harmonic
 _J2_Z = np.array([0.0, 0.0, 2.0])  # the z component of the J2 term has (3 - 5 z^2/r^2) instead of (1 - ...)
 
 
@@ -121,27 +120,6 @@ def kepler_propagate(r0: np.ndarray, v0: np.ndarray, t: float, mu: float = MU) -
     return r, fdot * r0 + gdot * v0
 
 
-def elements_to_state(a: float, e: float, i: float, raan: float, argp: float, nu: float,
-                      mu: float = MU) -> tuple[np.ndarray, np.ndarray]:
-    """Classical elements (a [m], e, angles [rad]) -> ECI position [m] and velocity [m/s]."""
-    p = a * (1.0 - e * e)
-    cn, sn = np.cos(nu), np.sin(nu)
-    r_pqw = p / (1.0 + e * cn) * np.array([cn, sn, 0.0])
-    v_pqw = np.sqrt(mu / p) * np.array([-sn, e + cn, 0.0])
-    eci_from_pqw = euler2mat(raan, i, argp, "rzxz")  # Rz(raan) Rx(i) Rz(argp)
-    return eci_from_pqw @ r_pqw, eci_from_pqw @ v_pqw
-
-
-def orbital_period(a: float, mu: float = MU) -> float:
-    """Keplerian period [s] of semi-major axis a [m]."""
-    return 2.0 * np.pi * np.sqrt(a**3 / mu)
-
-
-def mean_motion(a: float, mu: float = MU) -> float:
-    """Mean motion n [rad/s]."""
-    return np.sqrt(mu / a**3)
-
-
 # ---------------------------------------------------------------- world of orbiting objects
 
 class OrbitalWorld:
@@ -219,12 +197,6 @@ class OrbitalWorld:
         """Copies of the object arrays (ECI) at the current sim time."""
         return Truth(self.time_s, self.id.copy(), self.kind.copy(), self.position.copy(), self.velocity.copy(),
                      self.rcs_m2.copy(), self.radius_m.copy(), self.transponder_code.copy())
-
-
-def mean_motion_of(r: np.ndarray, v: np.ndarray) -> float:
-    """Mean motion [rad/s] of the osculating orbit of one ECI state."""
-    a = 1.0 / (2.0 / np.linalg.norm(r) - np.dot(v, v) / MU)
-    return float(mean_motion(a))
 
 
 def random_debris_lvlh(spec: Any, rng: np.random.Generator, n: float) -> tuple[np.ndarray, np.ndarray]:

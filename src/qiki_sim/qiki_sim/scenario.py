@@ -9,17 +9,14 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import numpy as np
-import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from qiki_ros.params import first_non_finite
-
-from .bot import BotParams
-from .devices import PROFILE_DEVICES
-from .thrusters import RcsConfig
+from qiki_description.loader import DescriptionError, load_description
+from qiki_geometry.earth import R_E
+from qiki_schema.strict import KeyedStrict as _Strict
+from qiki_schema.vectors import Range, Vec3, Vec4, numbers as _numbers, ordered as _ordered
+from qiki_schema.yaml_file import SchemaFileError, key_path, read_mapping, validate
 
 KIND_NAMES = ("obstacle", "robot", "person", "spacecraft", "debris")  # index = WorldTruth KIND_* value
 BEHAVIOURS = ("static", "constant_velocity", "turn", "stop_and_go")
@@ -27,79 +24,27 @@ BEHAVIOURS = ("static", "constant_velocity", "turn", "stop_and_go")
 DEFAULT_RCS_M2 = {"obstacle": 20.0, "robot": 8.0, "person": 1.0, "spacecraft": 10.0, "debris": 0.1}
 DEFAULT_RADIUS_M = {"obstacle": 1.0, "robot": 0.4, "person": 0.3, "spacecraft": 5.0, "debris": 0.2}
 UINT32_MAX = 2**32 - 1
-EARTH_RADIUS_M = 6378137.0  # WGS-84 equatorial, as orbit.R_E (which cannot be imported here: import cycle)
+PROFILES = ("bot", "ship")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SchemaFileError):
     """A scenario that cannot be found, parsed or validated; str() is one line."""
 
-    def __init__(self, file: str | Path, message: str, key_path: str = "") -> None:
-        self.file, self.key_path, self.detail = str(file), key_path, message
-        where = f"{self.file}: {key_path}: " if key_path else f"{self.file}: "
-        super().__init__(" ".join((where + message).split()))  # collapse any newline into one line
 
+class Vehicle(_Strict):
+    """What the ego is and does: its vehicle description (qiki_description) and its mission (config/missions)."""
 
-def _numbers(n: int, what: str):
-    """Before-validator: a list of n finite numbers (bools and strings rejected)."""
-    def check(value: Any) -> Any:
-        ok = (isinstance(value, (list, tuple)) and len(value) == n
-              and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in value))
-        if not ok:
-            raise PydanticCustomError("numbers", "expected {what}", {"what": what})
-        return tuple(float(c) for c in value)
-    return BeforeValidator(check)
-
-
-Vec2 = Annotated[tuple[float, float], _numbers(2, "a list of 2 numbers [x, y]")]
-Vec3 = Annotated[tuple[float, float, float], _numbers(3, "a list of 3 numbers")]
-Vec4 = Annotated[tuple[float, float, float, float], _numbers(4, "a list of 4 numbers")]
-Range = Annotated[tuple[float, float], _numbers(2, "a list of 2 numbers [min, max]")]
-
-
-class _Strict(BaseModel):
-    """Rejects unknown keys naming the key and listing the valid ones."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        _check_keys(data, cls)
-        return data
-
-
-def _check_keys(data: Any, model: type[BaseModel]) -> None:
-    """Raise naming the first key of data that model does not declare, listing the valid keys."""
-    if isinstance(data, dict):
-        unknown = [k for k in data if k not in model.model_fields]
-        if unknown:
-            valid = ", ".join(k for k, f in model.model_fields.items() if not f.exclude)
-            raise PydanticCustomError("unknown_key", "unknown key {key}; valid keys: {valid}",
-                                      {"key": repr(unknown[0]), "valid": valid})
-
-
-def _ordered(r: tuple[float, float], name: str) -> None:
-    if r[0] > r[1]:
-        raise PydanticCustomError("range", "{name}: expected min <= max, got {r}", {"name": name, "r": list(r)})
+    description: str  # a name (installed vehicles/<name>.yaml) or a path
+    mission: str  # a name (config/missions/<name>.yaml) or a path; read by the agent, never by the sim
 
 
 class BotEgo(_Strict):
-    """Own robot: start pose, parameter overrides, patrol waypoints."""
+    """Own robot: start pose."""
 
     profile: Literal["bot"] = Field("bot", exclude=True)  # injected from the scenario's profile
     x: float = 0.0
     y: float = 0.0
     yaw: float = 0.0
-    params: BotParams = BotParams()
-    waypoints: list[Vec2] = []
-    cruise_speed_mps: float = Field(1.0, gt=0)
-    loop: bool = True  # patrol the waypoints forever instead of stopping at the last one
-
-    @field_validator("params", mode="before")
-    @classmethod
-    def _params_keys(cls, data: Any) -> Any:
-        _check_keys(data, BotParams)
-        return data
 
 
 class _KindDefaults:
@@ -173,30 +118,6 @@ class RandomMoversSpec(_Strict):
 # The ship lives in ECI (see orbit.py); objects are usually placed in the chaser's LVLH frame
 # at t = 0 (lvlh.py: x radial out, y along-track, z orbit normal).
 
-def _is_number(c: Any) -> bool:
-    return isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
-
-
-def _inertia(value: Any) -> Any:
-    """3 principal moments or 3 rows of 3 numbers -> symmetric positive definite 3x3 rows [kg m^2]."""
-    rows = value
-    if isinstance(value, (list, tuple)) and len(value) == 3 and all(_is_number(c) for c in value):
-        rows = [[value[0], 0.0, 0.0], [0.0, value[1], 0.0], [0.0, 0.0, value[2]]]
-    if not (isinstance(rows, (list, tuple)) and len(rows) == 3 and all(
-            isinstance(r, (list, tuple)) and len(r) == 3 and all(_is_number(c) for c in r) for r in rows)):
-        raise PydanticCustomError("numbers", "expected {what}",
-                                  {"what": "3 principal moments [Ixx, Iyy, Izz] or 3 rows of 3 numbers"})
-    m = np.array(rows, dtype=float)
-    if not np.allclose(m, m.T) or np.linalg.eigvalsh(m).min() <= 0:
-        raise PydanticCustomError("inertia", "expected a symmetric positive definite tensor, got {m}",
-                                  {"m": m.tolist()})
-    return tuple(tuple(r) for r in m.tolist())
-
-
-Inertia = Annotated[tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]],
-                    BeforeValidator(_inertia)]
-
-
 class OrbitElements(_Strict):
     """Classical orbital elements in ECI; angles in degrees, nu_deg = true anomaly at t = 0."""
 
@@ -209,23 +130,14 @@ class OrbitElements(_Strict):
 
     @model_validator(mode="after")
     def _above_ground(self) -> OrbitElements:
-        if self.a_m * (1.0 - self.e) <= EARTH_RADIUS_M:
+        if self.a_m * (1.0 - self.e) <= R_E:
             raise PydanticCustomError("orbit", "perigee radius {rp} m is inside the Earth (radius {re} m)",
-                                      {"rp": self.a_m * (1.0 - self.e), "re": EARTH_RADIUS_M})
+                                      {"rp": self.a_m * (1.0 - self.e), "re": R_E})
         return self
 
 
-class ShipParams(_Strict):
-    """Physical model of the ship; every key optional (default: ~900 kg servicer, 2 m cube, 16 x 22 N RCS)."""
-
-    dry_mass_kg: float = Field(750.0, gt=0)
-    propellant_kg: float = Field(150.0, ge=0)
-    inertia_kg_m2: Inertia = ((600.0, 0.0, 0.0), (0.0, 650.0, 0.0), (0.0, 0.0, 550.0))  # about the CoM, body axes
-    rcs: RcsConfig | None = None  # thruster layout; omitted = thrusters.default_rcs()
-
-
 class ShipEgo(_Strict):
-    """Own spacecraft (the chaser): initial orbit (elements or ECI state), attitude, physical params."""
+    """Own spacecraft (the chaser): initial orbit (elements or ECI state), attitude."""
 
     profile: Literal["ship"] = Field("ship", exclude=True)
     elements: OrbitElements | None = None
@@ -235,16 +147,15 @@ class ShipEgo(_Strict):
     attitude_wxyz: Vec4 = (1.0, 0.0, 0.0, 0.0)  # attitude_frame-from-body unit quaternion
     angular_velocity: Vec3 = (0.0, 0.0, 0.0)  # body rate relative to attitude_frame, body axes [rad/s]
     j2: bool = True  # J2 gravity for every body (false: two-body only)
-    params: ShipParams = ShipParams()
 
     @model_validator(mode="after")
     def _state(self) -> ShipEgo:
         has_state = (self.position is not None, self.velocity is not None)
         if not (all(has_state) if self.elements is None else not any(has_state)):
             raise PydanticCustomError("state", "expected either elements or both position and velocity (ECI)", {})
-        if self.position is not None and math.hypot(*self.position) <= EARTH_RADIUS_M:
+        if self.position is not None and math.hypot(*self.position) <= R_E:
             raise PydanticCustomError("state", "position is inside the Earth (|r| <= {re} m)",
-                                      {"re": EARTH_RADIUS_M})
+                                      {"re": R_E})
         return self
 
     @field_validator("attitude_wxyz")
@@ -325,7 +236,7 @@ class FailureSpec(_Strict):
 
 def _with_profile(data: Any) -> Any:
     """Let the ego and object unions pick their models from the scenario's profile."""
-    if not (isinstance(data, dict) and data.get("profile") in PROFILE_DEVICES):
+    if not (isinstance(data, dict) and data.get("profile") in PROFILES):
         return data
     profile = data["profile"]
     if isinstance(data.get("ego"), dict):
@@ -345,6 +256,7 @@ class Scenario(_Strict):
     seed: int = Field(ge=0, le=UINT32_MAX)
     duration_s: float = Field(gt=0)
     dt_s: float = Field(0.05, gt=0, le=1.0)  # physics step
+    vehicle: Vehicle
     ego: Annotated[Union[BotEgo, ShipEgo], Field(discriminator="profile")]
     objects: list[Annotated[Union[ObjectSpec, ShipObjectSpec], Field(discriminator="profile")]] = []
     random_movers: RandomMoversSpec | None = None  # bot only
@@ -362,13 +274,6 @@ class Scenario(_Strict):
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise PydanticCustomError("ids", "objects: duplicate id {dup}", {"dup": dup[0]})
-        devices = PROFILE_DEVICES[self.profile]
-        for i, f in enumerate(self.failures):
-            if f.device not in devices:
-                raise PydanticCustomError("device", "failures[{i}].device: unknown device {d} for profile {p}; "
-                                          "expected one of {valid}",
-                                          {"i": i, "d": repr(f.device), "p": repr(self.profile),
-                                           "valid": ", ".join(devices)})
         wrong = {"bot": "random_debris", "ship": "random_movers"}[self.profile]
         if getattr(self, wrong) is not None:
             raise PydanticCustomError("profile", "{k} does not apply to profile {p}",
@@ -385,77 +290,6 @@ class Scenario(_Strict):
 
 # ---------------------------------------------------------------- loading
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key given twice in one mapping (PyYAML silently keeps the last)."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _key_path(loc: tuple) -> str:
-    """('objects', 2, 'bot', 'velocity') -> 'objects[2].velocity'; drops the ego and object union tags."""
-    out = ""
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif i > 0 and (loc[i - 1] == "ego" or isinstance(loc[i - 1], int)) and part in PROFILE_DEVICES:
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _message(err: dict) -> str:
-    """One pydantic error -> 'expected ..., got ...'."""
-    kind, msg = err["type"], err["msg"]
-    if kind == "missing":
-        return "missing required key"
-    if kind in ("unknown_key", "extra_forbidden"):
-        return msg if kind == "unknown_key" else "unknown key"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
-        bound = next(iter(err["ctx"].values()))
-        msg = f"expected a number {op} {bound}"
-    elif kind in ("model_type", "dict_type", "model_attributes_type"):
-        msg = "expected a mapping"
-    elif kind in ("list_type", "tuple_type"):
-        msg = "expected a list"
-    elif kind.startswith("float_"):
-        msg = "expected a number"
-    elif kind.startswith("int_"):
-        msg = "expected an integer"
-    elif kind.startswith("bool_"):
-        msg = "expected true or false"
-    elif kind == "literal_error":
-        msg = f"expected one of {err['ctx']['expected']}"
-    elif kind == "union_tag_invalid":
-        msg = "expected profile 'bot' or 'ship'"
-    else:
-        msg = msg.replace("Input should be", "expected").replace("Value error, ", "")
-    if kind in ("numbers", "model_type", "dict_type", "model_attributes_type", "list_type", "tuple_type",
-                "literal_error") or \
-            kind.startswith(("float_", "int_", "bool_", "string_", "greater", "less")):
-        msg += f", got {_describe(err['input'])}"
-    return msg
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file; raises ScenarioError (one line) on any problem."""
     path = Path(path)
@@ -464,27 +298,31 @@ def load_scenario(path: str | Path) -> Scenario:
         hint = (f"; available scenarios in {path.parent}: {', '.join(names)}" if names
                 else f"; no scenarios in {path.parent}")
         raise ScenarioError(path, "no such scenario file" + hint)
+    data = read_mapping(path, "scenario", ScenarioError)
+    scenario = validate(Scenario, data, path, ScenarioError, lambda loc: key_path(loc, PROFILES),
+                        union_tag="expected profile 'bot' or 'ship'")
+    where = _beside(scenario.vehicle.description, path)
+    scenario = scenario.model_copy(update={"vehicle": scenario.vehicle.model_copy(update={"description": where})})
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        what = "; ".join(str(s) for s in (getattr(e, "context", None), getattr(e, "problem", None)) if s) or str(e)
-        raise ScenarioError(path, f"invalid YAML{where}: {what}") from None
-    if data is None:
-        raise ScenarioError(path, "file is empty; expected a mapping of scenario keys")
-    if not isinstance(data, dict):
-        raise ScenarioError(path, f"expected a mapping of scenario keys at top level, got {type(data).__name__}")
-    non_finite = first_non_finite(data)
-    if non_finite is not None:
-        raise ScenarioError(path, f"expected a finite number, got {non_finite[1]}", non_finite[0])
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as e:
-        errors = e.errors()
-        first = errors[0]
-        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ScenarioError(path, _message(first) + more, _key_path(first["loc"])) from None
+        description = load_description(where)
+    except DescriptionError as e:
+        raise ScenarioError(path, str(e), "vehicle.description") from None
+    if description.profile != scenario.profile:
+        raise ScenarioError(path, f"vehicle description {description.name!r} is a {description.profile}, not a "
+                            f"{scenario.profile}", "vehicle.description")
+    for i, f in enumerate(scenario.failures):
+        if f.device not in description.devices:
+            raise ScenarioError(path, f"unknown device {f.device!r} of vehicle {description.name!r}; expected one "
+                                f"of {', '.join(description.devices)}", f"failures[{i}].device")
+    return scenario
+
+
+def _beside(name_or_path: str, scenario_path: Path) -> str:
+    """A relative description path is relative to the scenario file (load_scenario stores it resolved); a
+    bare name is left to the loader."""
+    if ("/" in name_or_path or name_or_path.endswith((".yaml", ".yml"))) and not Path(name_or_path).is_absolute():
+        return str(scenario_path.parent / name_or_path)
+    return name_or_path
 
 
 def available_scenarios(scenarios_dir: str | Path) -> list[str]:

@@ -14,13 +14,14 @@ from functools import partial
 import numpy as np
 from transforms3d.quaternions import mat2quat, quat2mat
 
+from qiki_description.rcs import Rcs
+from qiki_geometry.lvlh import lvlh_rate, lvlh_rotation, to_lvlh
+from qiki_geometry.orbit_elements import elements_to_state
 from qiki_sim.devices import ERROR, OK, WARN
-from qiki_sim.lvlh import lvlh_rate, lvlh_rotation, to_lvlh
-from qiki_sim.orbit import OrbitalWorld, elements_to_state, gravity
+from qiki_sim.orbit import OrbitalWorld, gravity
 from qiki_sim.rigid_body import RigidBody
 from qiki_sim.scenario import Scenario
 from qiki_sim.simulation import EgoState, SteppedSimulation
-from qiki_sim.thrusters import Rcs, ThrustAllocator, default_rcs
 from qiki_sim.world import Truth
 
 PROPELLANT_WARN_FRACTION = 0.1  # propulsion reports at least WARN below this, ERROR when empty
@@ -57,18 +58,17 @@ def initial_chaser_state(ego) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 class ShipSimulation(SteppedSimulation):
     """Ship profile: RCS-driven rigid-body chaser among OrbitalWorld objects, stepped at the scenario's dt."""
 
-    def __init__(self, scenario: Scenario, seed: int = 0):
+    def __init__(self, scenario: Scenario, seed: int = 0, description=None):
         if scenario.profile != "ship":
             raise ValueError(f"ShipSimulation needs a 'ship' scenario, got profile {scenario.profile!r}")
-        self.params = scenario.ego.params
-        self.rcs = Rcs(self.params.rcs or default_rcs())
-        self.allocator = ThrustAllocator(self.rcs)
-        super().__init__(scenario, seed)
+        super().__init__(scenario, seed, description)
         idx = next((i for i, o in enumerate(scenario.objects) if o.role == "target"), None)
         self.target_id = None if idx is None else int(self.world.id[idx])  # the object with role: target
 
     def _reset_models(self) -> None:
-        sc, p = self.scenario, self.params
+        self.params = p = self.description.ship
+        self.rcs = Rcs(p.rcs)  # the thrusters whose forces the sim applies
+        sc = self.scenario
         r, v, q, w = initial_chaser_state(sc.ego)
         self.body = RigidBody(p.inertia_kg_m2, r, v, q, w, p.dry_mass_kg + p.propellant_kg,
                               gravity=partial(gravity, j2=sc.ego.j2))

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from transforms3d.quaternions import quat2mat
 
+from qiki_description.loader import load_description
 from qiki_sim.bot import ClampReport, DiffDriveBot
 from qiki_sim.devices import DeviceHealthModel
 from qiki_sim.scenario import Scenario
 from qiki_sim.world import Truth, World
 
-#: Largest |position| [m] or |velocity| [m/s] a consumer (radar, scorer, agent) takes as a real state: beyond
-#: the Moon's distance (4e8 m), and far enough from the float64 limit that products and norms stay finite.
-MAX_ABS_STATE = 1e12
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,13 @@ class SteppedSimulation:
     time. Subclasses build their vehicle and world in _reset_models (from self.rng) and advance them by
     one dt in _advance."""
 
-    def __init__(self, scenario: Scenario, seed: int = 0):
+    def __init__(self, scenario: Scenario, seed: int = 0, description=None):
+        """description: the vehicle description (None: the one the scenario names)."""
         self.scenario = scenario
+        self.description = description or load_description(scenario.vehicle.description)
+        if self.description.profile != scenario.profile:
+            raise ValueError(f"vehicle description {self.description.name!r} is a {self.description.profile}, "
+                             f"not a {scenario.profile}")
         self.seed = seed or scenario.seed
         self.reset()
 
@@ -54,7 +57,7 @@ class SteppedSimulation:
         if seed:
             self.seed = seed
         self.rng = np.random.default_rng(self.seed)
-        self.devices = DeviceHealthModel.for_profile(self.scenario.profile, self.scenario.failures)
+        self.devices = DeviceHealthModel(self.description.devices, self.scenario.failures)
         self.step_index = 0
         self._reset_models()
 
@@ -88,7 +91,7 @@ class BotSimulation(SteppedSimulation):
     def _reset_models(self) -> None:
         sc = self.scenario
         self.world = World.from_scenario(sc, self.rng)
-        self.ego = DiffDriveBot(sc.ego.params, sc.ego.x, sc.ego.y, sc.ego.yaw)
+        self.ego = DiffDriveBot(self.description.chassis, sc.ego.x, sc.ego.y, sc.ego.yaw)
 
     def _advance(self, dt: float) -> None:
         self.ego.step(dt)

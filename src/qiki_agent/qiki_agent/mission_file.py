@@ -1,0 +1,54 @@
+"""Mission files (config/missions/<name>.yaml): what the vehicle is asked to do, read by the agent only.
+
+The scenario (the world) names the mission a run flies; the launcher hands the agent its path. Every
+load error is a one-line MissionError naming the file and the key.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, TypeAdapter
+
+from qiki_schema.strict import KeyedStrict
+from qiki_schema.vectors import Vec2, Vec3
+from qiki_schema.yaml_file import SchemaFileError, read_mapping, validate
+
+
+class MissionError(SchemaFileError):
+    """A mission file that cannot be found, parsed or validated; str() is one line."""
+
+
+class PatrolMission(KeyedStrict):
+    """Bot: drive the waypoints (map frame) at the cruise speed, avoiding obstacles."""
+
+    kind: Literal["patrol"]
+    waypoints: list[Vec2] = Field(min_length=1)
+    cruise_speed_mps: float = Field(gt=0)  # capped by the vehicle's top speed
+    laps: int = Field(ge=0)  # 0 = forever
+
+
+class StationKeepingMission(KeyedStrict):
+    """Ship: hold an LVLH offset from the spacecraft with a transponder code, in the attitude it starts in."""
+
+    kind: Literal["station_keeping"]
+    target_code: int = Field(ge=1, le=2**32 - 1)  # transponder code of the spacecraft to station-keep on
+    offset_lvlh_m: Vec3  # where to hold, chaser minus target in LVLH [m]
+    hold_s: float = Field(ge=0)  # mission complete after this long in tolerance; 0 = hold station forever
+    pos_tol_m: float = Field(gt=0)  # station held when within this distance of the offset [m]
+    vel_tol_mps: float = Field(gt=0)  # ... and slower than this relative speed [m/s]
+    max_force_n: float = Field(gt=0)  # force limit of station keeping and avoidance [N]
+
+
+Mission = Annotated[Union[PatrolMission, StationKeepingMission], Field(discriminator="kind")]
+_ADAPTER = TypeAdapter(Mission)
+KINDS = {"bot": "patrol", "ship": "station_keeping"}  # the mission kind each vehicle profile flies
+
+
+def load_mission(path: str | Path) -> PatrolMission | StationKeepingMission:
+    """Read and validate a mission file; raises MissionError (one line) on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissionError(path, "no such mission file")
+    data = read_mapping(path, "mission", MissionError)
+    return validate(_ADAPTER, data, path, MissionError, union_tag="expected kind 'patrol' or 'station_keeping'")

@@ -1,0 +1,21 @@
+import glob
+
+from setuptools import find_packages, setup
+
+setup(
+    name="qiki_description",
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/qiki_description"]),
+        ("share/qiki_description", ["package.xml"]),
+        ("share/qiki_description/vehicles", sorted(glob.glob("vehicles/*.yaml"))),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="QIKI developers",
+    maintainer_email="dev@qiki.example.com",
+    description=open("package.xml").read().split("<description>")[1].split("</description>")[0],
+    license="Apache-2.0",
+    entry_points={"console_scripts": []},
+)

@@ -1,0 +1,18 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="qiki_geometry",
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/qiki_geometry"]),
+        ("share/qiki_geometry", ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="QIKI developers",
+    maintainer_email="dev@qiki.example.com",
+    description=open("package.xml").read().split("<description>")[1].split("</description>")[0],
+    license="Apache-2.0",
+    entry_points={"console_scripts": []},
+)

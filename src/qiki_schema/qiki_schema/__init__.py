@@ -1,0 +1,1 @@
+"""Validated YAML files without ROS: strict pydantic bases, vector types, one-line load errors."""
