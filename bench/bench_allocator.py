@@ -15,11 +15,13 @@ import scipy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src" / "qiki_sim"))
 
-from qiki_sim.thrusters import Rcs, ThrustAllocator, default_rcs  # noqa: E402
+from qiki_agent.thrust_allocation import ThrustAllocator  # noqa: E402
+from qiki_description.loader import load_description  # noqa: E402
+from qiki_description.rcs import Rcs  # noqa: E402
 
 
 def main(n: int = 1000, seed: int = 0) -> None:
-    rcs = Rcs(default_rcs())
+    rcs = Rcs(load_description("ship").ship.rcs)
     alloc = ThrustAllocator(rcs)
     rng = np.random.default_rng(seed)
     u = rng.uniform(0, 1, (n, rcs.n)) * (rng.uniform(size=(n, rcs.n)) < 0.5)

@@ -16,6 +16,7 @@ import yaml
 
 from qiki_agent.agent_config import AgentNodeConfig
 from qiki_agent.agent_core import AgentCore, Command
+from qiki_agent.mission_file import load_mission
 from qiki_agent.threat import BAND_SR, IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, STATUS_CONFIRMED
 from qiki_ros.events import EventCode
 from qiki_sim.scenario import Scenario, load_scenario
@@ -29,15 +30,24 @@ def node_params(profile: str) -> dict:
     return yaml.safe_load((CONFIG / "params" / f"{profile}.yaml").read_text())
 
 
-def agent_config(profile: str, **overrides) -> AgentNodeConfig:
-    """The agent's parameters exactly as the launcher gives them: params file + `files` paths."""
+#: the default scenario (and so mission) of each profile, as config/graph.yaml
+DEFAULT_SCENARIO = {"bot": "bot_patrol", "ship": "ship_station_keeping"}
+
+
+def agent_config(profile: str, scenario_name: str | None = None, **overrides) -> AgentNodeConfig:
+    """The agent's parameters exactly as the launcher gives them: params file + `files` paths + the
+    scenario's vehicle (description and mission; the default scenario's unless named)."""
     params = node_params(profile)["/**/agent"]["ros__parameters"]
+    vehicle = load_scenario(CONFIG / "scenarios" / f"{scenario_name or DEFAULT_SCENARIO[profile]}.yaml").vehicle
     return AgentNodeConfig.model_validate({**params, "fsm_file": str(CONFIG / "fsm" / f"{profile}.yaml"),
-                                           "rules_file": str(CONFIG / "rules" / f"{profile}.yaml"), **overrides})
+                                           "rules_file": str(CONFIG / "rules" / f"{profile}.yaml"),
+                                           "description": vehicle.description,
+                                           "mission_file": str(CONFIG / "missions" / f"{vehicle.mission}.yaml"),
+                                           **overrides})
 
 
 #: the ship mission as shipped, but holding station forever (these tests watch the holding, not its end)
-HOLD_STATION_FOREVER = {**node_params("ship")["/**/agent"]["ros__parameters"]["mission"], "hold_s": 0.0}
+HOLD_STATION_FOREVER = {"hold_s": 0.0}
 
 
 def scenario(name: str, **changes) -> Scenario:
@@ -63,11 +73,14 @@ class Loop:
     tracker_gaps: list = field(default_factory=list)
 
     @classmethod
-    def make(cls, sc: Scenario, **cfg_overrides) -> "Loop":
+    def make(cls, sc: Scenario, mission_changes: dict | None = None, **cfg_overrides) -> "Loop":
+        """sc: the world; mission_changes: keys of its mission file replaced; cfg_overrides: agent parameters."""
         events = []
         sim = BotSimulation(sc) if sc.profile == "bot" else ShipSimulation(sc)
-        agent = AgentCore(agent_config(sc.profile, **cfg_overrides),
-                          lambda code, sev, text: events.append((sim.time_s, int(code), sev, text)), sc)
+        cfg = agent_config(sc.profile, sc.name, **cfg_overrides)
+        mission = load_mission(cfg.mission_file).model_copy(update=mission_changes or {})
+        agent = AgentCore(cfg, lambda code, sev, text: events.append((sim.time_s, int(code), sev, text)),
+                          mission=mission)
         loop = cls(sim, agent, events)
         params = node_params(sc.profile)
         trk = params["/**/tracker"]["ros__parameters"]["tracker"]
@@ -181,13 +194,13 @@ def test_bot_boots_autostarts_patrols_to_completion_and_idles():
     assert "SAFE_MODE" not in {s for _, s in loop.states}
     # stopped at the last waypoint; no autostart after completion
     ego = loop.sim.ego_state()
-    assert np.hypot(*(ego.position[:2] - np.array(sc.ego.waypoints[-1]))) < agent.mission.params.arrive_radius_m + 0.1
+    assert np.hypot(*(ego.position[:2] - np.array(agent.mission_spec.waypoints[-1]))) < agent.mission.params.arrive_radius_m + 0.1
     last = loop.commands[-1][1]
     assert (last.v, last.w) == (0.0, 0.0) and last.reason == "IDLE: stop"
     loop.run(loop.t + 2.0)
     assert agent.fsm.state == "IDLE" and loop.codes().count(EventCode.MISSION_STARTED) == 1
     # commands inside the BotParams-derived bounds; the rate limiter's warning is rate limited itself
-    bp = sc.ego.params
+    bp = loop.sim.description.chassis
     v_max = bp.max_wheel_speed_radps * bp.wheel_radius_m
     assert max(abs(c.v) for _, c in loop.commands) <= v_max
     clamped = [e[0] for e in loop.events if e[1] == EventCode.COMMAND_CLAMPED]
@@ -316,7 +329,7 @@ def ship_error(loop: Loop) -> float:
     """Truth: |chaser - target - offset| in LVLH [m]."""
     rel = loop.sim.relative_truth_lvlh()
     target = rel.position[rel.id == loop.sim.target_id][0]
-    return float(np.linalg.norm(-target - np.array(loop.agent.cfg.mission.offset_lvlh_m)))
+    return float(np.linalg.norm(-target - np.array(loop.agent.mission_spec.offset_lvlh_m)))
 
 
 def test_ship_station_keeping_converges_to_the_offset_with_thruster_throttles():
@@ -324,7 +337,7 @@ def test_ship_station_keeping_converges_to_the_offset_with_thruster_throttles():
     base = scenario("ship_station_keeping")
     objects = [o.model_copy(update={"position": (20.0, 230.0, 10.0)}) if o.role == "target" else o
                for o in base.objects]
-    loop = Loop.make(base.model_copy(update={"objects": objects}), mission=HOLD_STATION_FOREVER)
+    loop = Loop.make(base.model_copy(update={"objects": objects}), mission_changes=HOLD_STATION_FOREVER)
     agent = loop.agent
     errors = [(0.0, ship_error(loop))]
     for t in (30.0, 60.0, 90.0, 120.0, 150.0):
@@ -344,11 +357,11 @@ def test_ship_station_keeping_converges_to_the_offset_with_thruster_throttles():
 
 
 def sc_propellant(loop: Loop) -> float:
-    return loop.sim.scenario.ego.params.propellant_kg
+    return loop.sim.params.propellant_kg
 
 
 def test_ship_holds_station_in_the_default_scenario():
-    loop = Loop.make(scenario("ship_station_keeping"), mission=HOLD_STATION_FOREVER).run(60.0)
+    loop = Loop.make(scenario("ship_station_keeping"), mission_changes=HOLD_STATION_FOREVER).run(60.0)
     assert loop.agent.fsm.state == "MISSION_ACTIVE" and ship_error(loop) < 0.1
     assert "station keeping" in loop.commands[-1][1].reason
 
@@ -356,7 +369,7 @@ def test_ship_holds_station_in_the_default_scenario():
 def test_ship_dodges_collision_debris_and_returns_to_station_keeping():
     """ship_debris_field: debris 30 would pass 7.2 m from the chaser at t = 150 s; it enters SR at ~99 s."""
     sc = scenario("ship_debris_field")
-    loop = Loop.make(sc, mission=HOLD_STATION_FOREVER)
+    loop = Loop.make(sc, mission_changes=HOLD_STATION_FOREVER)
     loop.watch_id = 30
     loop.run(175.0)
     agent, safe_radius = loop.agent, rules_threat("ship")["safe_radius_m"]
@@ -419,15 +432,19 @@ def test_malformed_inputs_are_counted_and_ignored_never_raised():
 def test_missing_or_threatless_rules_file_is_a_one_line_config_error(tmp_path):
     sc = scenario("bot_patrol")
     with pytest.raises(ValueError, match="rules_file is empty"):
-        AgentCore(agent_config("bot", rules_file=""), lambda *a: None, sc)
+        AgentCore(agent_config("bot", sc.name, rules_file=""), lambda *a: None)
     rules = yaml.safe_load((CONFIG / "rules" / "bot.yaml").read_text())
     del rules["threat"]
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(rules))
     with pytest.raises(ValueError, match="threat: section missing"):
-        AgentCore(agent_config("bot", rules_file=str(path)), lambda *a: None, sc)
-    with pytest.raises(ValueError, match="scenario_file is empty"):
-        AgentCore(agent_config("bot"), lambda *a: None)
-    with pytest.raises(ValueError, match=r"bios.devices \['drive'\] are not devices of profile 'ship'"):
-        AgentCore(agent_config("ship", bios={"devices": ["drive", "power"]}), lambda *a: None,
-                  scenario("ship_station_keeping"))
+        AgentCore(agent_config("bot", sc.name, rules_file=str(path)), lambda *a: None)
+    with pytest.raises(ValueError, match="description is empty"):
+        AgentCore(agent_config("bot", description=""), lambda *a: None)
+    with pytest.raises(ValueError, match="mission_file is empty"):
+        AgentCore(agent_config("bot", mission_file=""), lambda *a: None)
+    with pytest.raises(ValueError, match="a bot flies a patrol mission, not station_keeping"):
+        AgentCore(agent_config("bot", mission_file=str(CONFIG / "missions" / "ship_station_keeping.yaml")),
+                  lambda *a: None)
+    with pytest.raises(ValueError, match=r"bios.devices \['drive'\] are not devices of vehicle 'ship'"):
+        AgentCore(agent_config("ship", bios={"devices": ["drive", "power"]}), lambda *a: None)

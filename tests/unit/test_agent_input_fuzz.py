@@ -16,9 +16,9 @@ from qiki_agent.agent_core import AgentCore
 from qiki_agent.input_codec import device_health_args, radar_frame_args, tracks_args, vehicle_state_args
 from qiki_msgs.msg import DeviceHealth, RadarFrame, TrackArray, VehicleState
 from qiki_ros.packing import to_stamp
-from qiki_sim.devices import PROFILE_DEVICES
+from qiki_description.loader import load_description
 from qiki_sim.ship_simulation import initial_chaser_state
-from qiki_sim.simulation import MAX_ABS_STATE
+from qiki_geometry.state_bounds import MAX_ABS_STATE
 from test_agent_core import agent_config, scenario  # the agent exactly as the launcher configures it
 
 SCENARIOS = {"bot": scenario("bot_patrol"), "ship": scenario("ship_station_keeping")}
@@ -85,7 +85,7 @@ def track_arrays(draw, profile: str, t: float) -> TrackArray:
 
 @st.composite
 def device_healths(draw, profile: str, t: float) -> DeviceHealth:
-    names = list(PROFILE_DEVICES[profile])
+    names = list(load_description(profile).devices)
     counts = draw(item_counts(len(names), ("name", "level", "value")))
     msg = DeviceHealth()
     msg.header.stamp = to_stamp(t)
@@ -168,9 +168,9 @@ CODECS = {VehicleState: (vehicle_state_args, "on_vehicle_state", "vehicle_state_
 def _booted(profile: str) -> AgentCore:
     """An agent fed good inputs until its mission runs (t = BOOT_S), so the fuzzed inputs reach the mission
     and avoidance commands, not only the stop of BOOTING."""
-    core = AgentCore(agent_config(profile), lambda *event: None, SCENARIOS[profile])
+    core = AgentCore(agent_config(profile), lambda *event: None)
     r, v = _ego_nominal(profile)
-    names = list(PROFILE_DEVICES[profile])
+    names = list(load_description(profile).devices)
     for k in range(round(BOOT_S / 0.1) + 1):
         t = 0.1 * k
         core.on_device_health(names, np.zeros(len(names), np.uint8), np.full(len(names), 0.9), t)
@@ -247,7 +247,7 @@ def test_a_malformed_radar_frame_is_no_frame():
 def test_ticks_without_any_vehicle_state_stop_the_vehicle():
     """No vehicle state yet (or every one rejected): the agent commands a stop instead of crashing."""
     for profile in ("bot", "ship"):
-        core = AgentCore(agent_config(profile), lambda *event: None, SCENARIOS[profile])
+        core = AgentCore(agent_config(profile), lambda *event: None)
         core.on_vehicle_state(0.0, [math.nan, 0, 0], [1, 0, 0, 0], [0, 0, 0], [0, 0, 0])
         for k in range(30):
             cmd = core.tick(0.1 * k)
@@ -256,7 +256,7 @@ def test_ticks_without_any_vehicle_state_stop_the_vehicle():
 
 
 def test_a_thousand_tracks_are_taken_in_one_vectorised_pass():
-    core = AgentCore(agent_config("bot"), lambda *event: None, SCENARIOS["bot"])
+    core = AgentCore(agent_config("bot"), lambda *event: None)
     rng = np.random.default_rng(0)
     n = 1000
     state = np.hstack([rng.uniform(-300.0, 300.0, (n, 2)), np.zeros((n, 1)), rng.normal(0, 1, (n, 2)), np.zeros((n, 1))])

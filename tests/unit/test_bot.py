@@ -3,10 +3,13 @@ import math
 
 import pytest
 
-from qiki_sim.bot import BotParams, DiffDriveBot
+from qiki_description.loader import load_description
+from qiki_sim.bot import DiffDriveBot
+
+BOT = load_description("bot").chassis  # the shipped robot
 
 # Acceleration high enough that the ramp takes one step, so kinematic checks are exact.
-FAST = BotParams(max_wheel_accel_radps2=1e6)
+FAST = BOT.model_copy(update={"max_wheel_accel_radps2": 1e6})
 
 
 def run(bot, v, w, seconds, dt=0.05):
@@ -55,7 +58,7 @@ def test_arc_integration_closes_the_circle():
 
 
 def test_wheel_speed_limit_clamps_and_reports():
-    p = BotParams()
+    p = BOT
     bot = DiffDriveBot(p)
     top = p.max_wheel_speed_radps * p.wheel_radius_m
     report = bot.command(10.0, 1.0)
@@ -69,7 +72,7 @@ def test_wheel_speed_limit_clamps_and_reports():
 
 
 def test_acceleration_limit_ramps_speed():
-    p = BotParams(max_wheel_accel_radps2=10.0)  # 1 m/s^2 at the rim
+    p = BOT.model_copy(update={"max_wheel_accel_radps2": 10.0})  # 1 m/s^2 at the rim
     bot = DiffDriveBot(p)
     bot.command(1.5, 0.0)
     speeds = [bot.step(0.1).v for _ in range(20)]
@@ -80,10 +83,10 @@ def test_acceleration_limit_ramps_speed():
 
 
 def test_battery_drains_more_when_driving():
-    idle, driving = DiffDriveBot(), DiffDriveBot()
+    idle, driving = DiffDriveBot(BOT), DiffDriveBot(BOT)
     a = run(idle, 0.0, 0.0, 60.0)
     b = run(driving, 1.5, 0.0, 60.0)
-    p = BotParams()
+    p = BOT
     assert a.battery_soc == pytest.approx(1.0 - p.idle_power_w * 60 / 3600 / p.battery_capacity_wh)
     assert b.battery_soc < a.battery_soc < 1.0
 
@@ -96,7 +99,7 @@ def test_empty_battery_stops_the_robot():
 
 def test_deterministic():
     def trace():
-        bot = DiffDriveBot()
+        bot = DiffDriveBot(BOT)
         out = []
         for k in range(200):
             bot.command(1.0 + 0.5 * math.sin(k / 10), 0.3 * math.cos(k / 7))

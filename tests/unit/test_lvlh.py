@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
-from qiki_sim.lvlh import from_lvlh, lvlh_rate, lvlh_rotation, to_lvlh
-from qiki_sim.orbit import R_E, elements_to_state, mean_motion, propagate, rk4_step
+from qiki_geometry.lvlh import from_lvlh, lvlh_rate, lvlh_rotation, to_lvlh
+from qiki_geometry.earth import R_E
+from qiki_geometry.orbit_elements import elements_to_state, mean_motion
+from qiki_sim.orbit import propagate, rk4_step
 
 A = R_E + 400e3
 

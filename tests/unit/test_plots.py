@@ -100,7 +100,7 @@ def test_timeline_and_gospa_figures():
 
 def test_rowwise_lvlh_of_the_scope_matches_the_scorers_sensor_view():
     from qiki_radar.sensor_frame import sensor_view
-    from qiki_sim.lvlh import to_lvlh, to_lvlh_rowwise
+    from qiki_geometry.lvlh import to_lvlh, to_lvlh_rowwise
     rng = np.random.default_rng(3)
     r = np.array([6_778_000.0, 1000.0, -500.0]) + rng.normal(0, 1e3, 3)
     v = np.array([10.0, 7_668.0, 30.0])

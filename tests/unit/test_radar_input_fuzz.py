@@ -15,7 +15,7 @@ from qiki_msgs.msg import RadarFrame, VehicleState, WorldTruth
 from qiki_radar.frame_codec import detections_to_frame, frame_measurements
 from qiki_radar.radar_model import LR_DEFAULT, SR_DEFAULT, next_scan_time, observe
 from qiki_radar.truth_codec import ego_view, truth_objects
-from qiki_sim.simulation import MAX_ABS_STATE
+from qiki_geometry.state_bounds import MAX_ABS_STATE
 
 BANDS = (LR_DEFAULT, SR_DEFAULT)
 

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from scipy.spatial.transform import Rotation
 
 from qiki_radar.radar_model import (
-    BAND_SR, Detections, RadarBand, SR_DEFAULT, detection_probability, observe, polar_to_world, wrap_angle,
+    BAND_SR, Detections, RadarBand, SR_DEFAULT, detection_probability, observe, polar_to_world,
 )
 
 # A band that always detects what it covers, without noise or clutter: geometry tests are exact.
@@ -149,13 +149,6 @@ def test_empty_and_concatenate():
     b = Detections.from_arrays([2.0, 5.0], [0.1, 0.2], [0.0, 0.0], [0.0, 0.0], [9.0, 9.0], [0, 0], [1, 1])
     ab = Detections.concatenate([a, Detections.empty(), b])
     assert ab.range_m.tolist() == [1.0, 2.0, 5.0] and ab.band.tolist() == [0, 1, 1]
-
-
-@given(st.floats(-1e4, 1e4, allow_nan=False))
-def test_wrap_angle_range(a):
-    w = float(wrap_angle(a))
-    assert -np.pi < w <= np.pi
-    assert np.cos(w) == pytest.approx(np.cos(a), abs=1e-9) and np.sin(w) == pytest.approx(np.sin(a), abs=1e-9)
 
 
 def test_polar_to_world_round_trip_without_noise():

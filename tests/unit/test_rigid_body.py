@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from transforms3d.quaternions import axangle2quat, quat2mat
 
-from qiki_sim.orbit import R_E, elements_to_state, gravity, rk4_step
+from qiki_geometry.earth import R_E
+from qiki_geometry.orbit_elements import elements_to_state
+from qiki_sim.orbit import gravity, rk4_step
 from qiki_sim.rigid_body import RigidBody
-from qiki_sim.thrusters import G0
+from qiki_description.rcs import G0
 
 INERTIA = np.array([[600.0, 20.0, -10.0], [20.0, 650.0, 15.0], [-10.0, 15.0, 550.0]])
 

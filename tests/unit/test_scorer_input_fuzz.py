@@ -10,7 +10,7 @@ from fuzz_inputs import FLOATS, float_list, fuzz_settings, is_finite, item_count
 from qiki_msgs.msg import TrackArray
 from qiki_radar.frame_codec import tracks_from_msg
 from qiki_radar.scoring import TrackScorer
-from qiki_sim.simulation import MAX_ABS_STATE
+from qiki_geometry.state_bounds import MAX_ABS_STATE
 
 FIELDS = {"id": np.uint32, "status": np.uint8, "iff": np.uint8, "track_band": np.uint8,
           "transponder_code": np.uint32, "hits": np.uint32}

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from fuzz_inputs import FLOATS, fuzz_settings, is_finite
 from qiki_msgs.msg import ActuatorCommand
+from qiki_description.loader import load_description
 from qiki_sim.command_codec import MODES, command_from_msg
 from qiki_sim.scenario import load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
@@ -88,7 +89,8 @@ def test_bot_huge_finite_command_is_clamped_not_nan(v, w):
     sim = BotSimulation(BOT)
     report = sim.command(v, w)
     assert report.clamped and is_finite(report.v_applied, report.w_applied)
-    top = BOT.ego.params.max_wheel_speed_radps * BOT.ego.params.wheel_radius_m
+    chassis = load_description("bot").chassis
+    top = chassis.max_wheel_speed_radps * chassis.wheel_radius_m
     assert abs(report.v_applied) <= top + 1e-9 and math.copysign(1.0, report.v_applied or v) == math.copysign(1.0, v)
     for _ in range(20):
         sim.step()

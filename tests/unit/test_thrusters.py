@@ -6,9 +6,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pydantic import ValidationError
 
-from qiki_sim.thrusters import G0, Rcs, RcsConfig, ThrustAllocator, Thruster, default_rcs
+from qiki_agent.thrust_allocation import ThrustAllocator
+from qiki_description.loader import load_description
+from qiki_description.rcs import G0, Rcs, RcsConfig, Thruster
 
-RCS = Rcs(default_rcs())
+RCS = Rcs(load_description("ship").ship.rcs)
 ALLOCATOR = ThrustAllocator(RCS)
 
 
