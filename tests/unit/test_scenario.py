@@ -4,6 +4,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from qiki_description.loader import load_description
 from qiki_sim.devices import DeviceHealthModel
 from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
 
@@ -14,6 +15,7 @@ profile: bot
 seed: 1
 duration_s: 10
 ego: {x: 0, y: 0, yaw: 0}
+vehicle: {description: bot, mission: bot_patrol}
 """
 
 
@@ -76,12 +78,12 @@ def test_bad_scalar_type(tmp_path):
 def test_malformed_yaml_reports_line(tmp_path):
     p = write(tmp_path, BASE + "objects:\n  - {kind: robot, position: [0, 0, 0]\n  bad: : :\n")
     msg = error_of(p)
-    assert msg.startswith(f"{p}: invalid YAML at line 7") or msg.startswith(f"{p}: invalid YAML at line 8")
+    assert msg.startswith(f"{p}: invalid YAML at line 8") or msg.startswith(f"{p}: invalid YAML at line 9")
 
 
 def test_duplicate_key_rejected_with_line(tmp_path):
     msg = error_of(write(tmp_path, BASE + "seed: 2\n"))
-    assert "duplicate key 'seed'" in msg and "line 6" in msg
+    assert "duplicate key 'seed'" in msg and "line 7" in msg
 
 
 def test_extra_key_rejected_naming_it(tmp_path):
@@ -123,7 +125,7 @@ def test_failure_device_must_exist(tmp_path):
 
 def test_scheduled_failure_applied_at_its_time(tmp_path):
     sc = load_scenario(write(tmp_path, BASE + "failures: [{device: radar_sr, at_s: 30.0, level: 2}]\n"))
-    dev = DeviceHealthModel.for_profile(sc.profile, sc.failures)
+    dev = DeviceHealthModel(load_description("bot").devices, sc.failures)
     names, levels, values = dev.readings(29.95, battery_soc=0.8)
     assert names == ["radar_lr", "radar_sr", "navigation", "drive", "power", "comms"]
     assert levels.dtype == np.uint8 and values.dtype == np.float64
@@ -135,7 +137,7 @@ def test_scheduled_failure_applied_at_its_time(tmp_path):
 
 
 def test_inject_and_low_battery():
-    dev = DeviceHealthModel.for_profile("bot")
+    dev = DeviceHealthModel(load_description("bot").devices)
     dev.inject("comms", 3)
     names, levels, _ = dev.readings(0.0, battery_soc=0.1)
     assert levels[names.index("comms")] == 3

@@ -187,7 +187,7 @@ def test_ship_scenario_errors_are_one_line_with_key_path(tmp_path):
         base + "random_movers: {count: 1, area: [0, 0, 1, 1]}\n")
     assert "random_debris: range_m: expected min <= max, got [5000.0, 1000.0]" in error(
         base + "random_debris: {count: 3, range_m: [5000, 1000]}\n")
-    bot = "name: t\nprofile: bot\nseed: 1\nduration_s: 10\nego: {x: 0, y: 0}\n"
+    bot = "name: t\nprofile: bot\nseed: 1\nduration_s: 10\nvehicle: {description: bot, mission: m}\nego: {x: 0, y: 0}\n"
     assert "random_debris does not apply to profile 'bot'" in error(bot + "random_debris: {count: 1}\n")
 
 
