@@ -76,18 +76,18 @@ def test_run_default_sits_between_profile_and_overrides(plan, tmp_path):
 
 def test_later_set_wins_and_set_beats_named_flags(plan):
     config = configure(plan, {}, command_line=[("sim.clock.rate_factor", 2.0, "cli --rate")],
-                       sets=["sim.clock.rate_factor=3", "agent.mission.laps=2", "agent.mission.laps=5"])
+                       sets=["sim.clock.rate_factor=3", "tracker.tracker.confirm_m=2", "tracker.tracker.confirm_m=5"])
     assert config.settings["sim.clock.rate_factor"].value == 3.0
-    assert (config.settings["agent.mission.laps"].value, config.settings["agent.mission.laps"].source) == (5, "cli --set")
+    assert (config.settings["tracker.tracker.confirm_m"].value, config.settings["tracker.tracker.confirm_m"].source) == (5, "cli --set")
 
 
 def test_overrides_flag_beats_overrides_env(plan, tmp_path):
-    by_flag = overrides_file(tmp_path, {"agent": {"mission": {"laps": 3}}}, "flag.yaml")
-    by_env = overrides_file(tmp_path, {"agent": {"mission": {"laps": 4}}}, "env.yaml")
+    by_flag = overrides_file(tmp_path, {"tracker": {"tracker": {"confirm_m": 3}}}, "flag.yaml")
+    by_env = overrides_file(tmp_path, {"tracker": {"tracker": {"confirm_m": 4}}}, "env.yaml")
     env = {"QIKI_OVERRIDES_FILE": str(by_env)}
-    assert configure(plan, env).settings["agent.mission.laps"].value == 4
+    assert configure(plan, env).settings["tracker.tracker.confirm_m"].value == 4
     config = configure(plan, env, overrides=by_flag)
-    assert config.settings["agent.mission.laps"].value == 3
+    assert config.settings["tracker.tracker.confirm_m"].value == 3
     assert config.facts["overrides_file"] == f"{by_flag} (from --overrides)"
 
 
