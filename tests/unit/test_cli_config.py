@@ -101,7 +101,7 @@ def test_malformed_scenario_names_file_and_key(cfg):
 
 def test_config_show_prints_every_parameter_with_its_source(tmp_path):
     over = tmp_path / "site.yaml"
-    over.write_text("/**/tracker:\n  ros__parameters:\n    tracker: {confirm_m: 3}\n")
+    over.write_text("/**/scorer:\n  ros__parameters:\n    gospa: {warmup_frames: 3}\n")
     code, out, err = qiki("config", "show", "--rate", "2", "--set", "scorer.gospa.c_m=7.5",
                               env={"QIKI_TRACKER__TRACKER__CONFIRM_M": "3", "QIKI_OVERRIDES_FILE": str(over)})
     assert (code, err) == (0, ""), err
@@ -111,8 +111,11 @@ def test_config_show_prints_every_parameter_with_its_source(tmp_path):
     assert rows["sim.clock.mode"] == ["realtime", "cli --rate"]            # --rate without --mode: realtime
     assert rows["sim.clock.rate_factor"] == ["2.0", "cli --rate"]
     assert rows["tracker.tracker.confirm_m"] == ["3", "env QIKI_TRACKER__TRACKER__CONFIRM_M"]
-    assert rows["tracker.tracker.confirm_m"] == ["3", f"overrides {over}"]
+    assert rows["scorer.gospa.warmup_frames"] == ["3", f"overrides {over}"]
     assert rows["scorer.gospa.c_m"] == ["7.5", "cli --set"]
+    assert rows["agent.description"] == ["bot", "graph config/graph.yaml"]  # the scenario's vehicle...
+    assert rows["agent.mission_file"][0].endswith("missions/bot_patrol.yaml")  # ...and its mission
+    assert "agent.scenario_file" not in rows and "sim.scenario_file" in rows  # the world: the sim's alone
     assert rows["tracker.tracker.dim"] == ["2", "profile config/params/bot.yaml"]
     assert rows["tracker.tracker.gate_chi2"] == ["0.0", "default"]
 

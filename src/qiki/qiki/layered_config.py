@@ -10,7 +10,7 @@ Layers, lowest first (a higher layer replaces a lower one, per parameter):
 5. ``env QIKI_<NODE>__<PARAM>``: environment, ``__`` for the dots, values read as YAML;
 6. ``cli ...``: the command line (``--set NODE.PARAM=VALUE``, ``--mode``, ``--rate``, ``--command-lag``).
 
-Parameters the launcher derives from config/graph.yaml (the `files` and `use_sim_time`) are not
+Parameters the launcher derives from config/graph.yaml (the `files`, `vehicle` and `use_sim_time`) are not
 layered: setting one is an error. The merged values are validated against each node's model (NaN and infinity rejected), and
 written as one ROS 2 params file, so a node gets exactly what `qiki config show` prints. Errors are
 one `ConfigError` line naming the parameter, the value, what was expected and the layer. No rclpy.
@@ -112,7 +112,7 @@ class ParameterNames:
         models = {n.name: n.model() for n in graph.nodes}
         self.defaults = {name: {k: d for k, (d, _) in flatten_fields(m).items()} if m else {}
                          for name, m in models.items()}
-        self.launcher = {n.name: {"use_sim_time", *n.files} for n in graph.nodes}
+        self.launcher = {n.name: {"use_sim_time", *n.files, *n.vehicle} for n in graph.nodes}
 
     def setting(self, node: str, param: str, value: Any, source: str) -> Setting:
         """A Setting for a parameter that exists and may be set; else a one-line ConfigError."""
@@ -290,7 +290,8 @@ def configure(plan, environ: Mapping[str, str], *, overrides: Path | None = None
               file_layer(path, names, f"overrides {path}") if path else [],
               env_layer(environ, names),
               [named(*entry) for entry in command_line] + set_layer(list(sets), names)]
-    launcher = {n.name: {"use_sim_time": n.use_sim_time, **{p: plan.node_overrides[n.name][p] for p in n.files}}
+    launcher = {n.name: {"use_sim_time": n.use_sim_time,
+                         **{p: plan.node_overrides[n.name][p] for p in (*n.files, *n.vehicle)}}
                 for n in plan.graph.nodes}
     facts = {"profile": plan.profile, "scenario": plan.scenario, "scenario_file": str(plan.scenario_file),
              "namespace": f"/{plan.graph.namespace}", "config_dir": str(cfg),
