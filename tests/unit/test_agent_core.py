@@ -85,7 +85,7 @@ class Loop:
         params = node_params(sc.profile)
         trk = params["/**/tracker"]["ros__parameters"]["tracker"]
         loop.friend, loop.foe = set(trk["friend_codes"]), set(trk["foe_codes"])
-        loop.sr_m = params["/**/radar"]["ros__parameters"]["radar"]["sr_threshold_m"]
+        loop.sr_m = sim.description.radar.sr_threshold_m
         return loop
 
     @property

@@ -64,7 +64,7 @@ def test_shipped_config_is_valid(cfg):
 
 
 @pytest.mark.parametrize("old, new, expected", [
-    ("rate_hz: 5.0", "rate_hz: fast", "/**/radar.ros__parameters.radar.lr.rate_hz"),
+    ("rate_hz: 5.0", "rate_hz: fast", "/**/tracker.ros__parameters.markers.rate_hz"),
     ("confirm_m: 4", "confirm_mm: 4", "/**/tracker.ros__parameters.tracker.confirm_mm"),
     ("/**/agent:", "/**/agnet:", "/**/agnet: unknown node section"),
     ("tick_hz: 10.0", "tick_hz: -1", "/**/agent.ros__parameters.tick_hz"),

@@ -104,11 +104,11 @@ def test_launcher_parameters_come_from_the_graph(plan):
 def test_env_values_are_yaml_and_double_underscores_are_dots(plan):
     config = configure(plan, {"QIKI_TRACKER__TRACKER__FOE_CODES": "[6601, 7]",
                               "QIKI_AGENT__MISSION__AUTOSTART": "false",
-                              "QIKI_RADAR__RADAR__LR__RATE_HZ": "4",
+                              "QIKI_TRACKER__MARKERS__RATE_HZ": "4",
                               "PATH": "/usr/bin", "MY_QIKI_X": "ignored: not QIKI_-prefixed"})
     assert config.settings["tracker.tracker.foe_codes"].value == [6601, 7]
     assert config.settings["agent.mission.autostart"].value is False
-    assert config.settings["radar.radar.lr.rate_hz"].value == 4.0
+    assert config.settings["tracker.markers.rate_hz"].value == 4.0
 
 
 # --- unknown names -------------------------------------------------------------------------------------
@@ -175,16 +175,16 @@ def test_invalid_value_names_key_value_expected_and_source(plan, tmp_path):
 
 
 def test_check_across_parameters_names_the_parameters_it_mentions(plan):
-    msg = one_line_error(plan, {}, sets=["radar.radar.sr_threshold_m=500"])
-    assert msg.startswith("radar.radar: Value error, sr_threshold_m (500.0) must be below lr.max_range_m (400.0)")
-    assert "radar.radar.sr_threshold_m = 500 from cli --set" in msg
-    assert f"radar.radar.lr.max_range_m = 400.0 from {PROFILE}" in msg
+    msg = one_line_error(plan, {}, sets=["tracker.tracker.confirm_m=7"])
+    assert msg.startswith("tracker.tracker: Value error, confirm_m (7) must not exceed confirm_n (6)")
+    assert "tracker.tracker.confirm_m = 7 from cli --set" in msg
+    assert f"tracker.tracker.confirm_n = 6 from {PROFILE}" in msg
 
 
 def test_a_value_valid_only_after_merging_is_accepted(plan, tmp_path):
     """The overrides file is checked merged with the profile, not alone against the model defaults."""
-    over = overrides_file(tmp_path, {"radar": {"radar": {"sr_threshold_m": 900.0, "lr": {"max_range_m": 2000.0}}}})
-    assert configure(plan, {}, overrides=over).settings["radar.radar.sr_threshold_m"].value == 900.0
+    over = overrides_file(tmp_path, {"tracker": {"tracker": {"confirm_m": 8, "confirm_n": 10}}})
+    assert configure(plan, {}, overrides=over).settings["tracker.tracker.confirm_m"].value == 8
 
 
 # --- the params file the nodes get ---------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_effective_params_file_holds_every_layer_and_the_plan_passes_it(plan, tm
     assert doc["/**/tracker"]["ros__parameters"]["tracker"]["confirm_m"] == 3
     assert doc["/**/scorer"]["ros__parameters"]["gospa"] == {"c_m": 7.5, "p": 2.0, "warmup_frames": 10}
     assert doc["/**/sim"]["ros__parameters"]["clock"]["mode"] == "lockstep"
-    assert doc["/**/radar"]["ros__parameters"]["radar"]["lr"]["max_range_m"] == 400.0   # from the profile
+    assert doc["/**/tracker"]["ros__parameters"]["markers"]["scale_m"] == 1.0   # from the profile
     path = tmp_path / "params.yaml"
     path.write_text(config.params_yaml())
     for node, cmd in dataclasses.replace(plan, params_file=path).commands():
@@ -229,12 +229,20 @@ def test_table_and_json_list_every_parameter_with_its_source(plan):
     assert data["parameters"]["tracker.tracker.dim"]["source"] == PROFILE
 
 
-def test_defaults_of_a_nested_model_come_from_the_fields_default_instance(plan):
-    """radar.sr defaults to SR_DEFAULT (not RadarBand's class defaults): what the node declares too."""
-    config = configure(plan, {})
-    sr = {p: config.settings[f"radar.radar.sr.{p}"] for p in ("name", "band_id", "max_range_m")}
-    assert {p: (s.value, s.source) for p, s in sr.items()} == {
-        "name": ("sr", DEFAULT), "band_id": (1, DEFAULT), "max_range_m": (50.0, DEFAULT)}
+def test_defaults_of_a_nested_model_come_from_the_fields_default_instance():
+    """A nested field defaulting to an instance (here `sr: RadarBand = SR_DEFAULT`) has that instance's
+    defaults, not its class's: what the layered configuration (flatten_fields) and the node declare."""
+    from pydantic import BaseModel
+
+    from qiki_radar.radar_model import SR_DEFAULT, RadarBand
+    from qiki_ros.params import flatten_fields
+
+    class Radar(BaseModel):
+        sr: RadarBand = SR_DEFAULT
+
+    defaults = {k: d for k, (d, _) in flatten_fields(Radar).items()}
+    sr = {p: defaults[f"sr.{p}"] for p in ("name", "band_id", "max_range_m")}
+    assert sr == {"name": "sr", "band_id": 1, "max_range_m": 50.0}
 
 
 # --- NaN and infinity ----------------------------------------------------------------------------------

@@ -145,7 +145,11 @@ def _bag_without_plot_topics(path: Path) -> Path:
 def _corrupted_bag(path: Path) -> Path:
     shutil.copytree(FIXTURES / "bot_replay", path)
     mcap = next(path.glob("*.mcap"))
-    mcap.write_bytes(mcap.read_bytes()[: mcap.stat().st_size // 2])
+    from mcap.reader import make_reader
+    with mcap.open("rb") as f:
+        first = make_reader(f).get_summary().chunk_indexes[0]
+    cut = first.chunk_start_offset + first.chunk_length // 2  # inside the first chunk: no complete message
+    mcap.write_bytes(mcap.read_bytes()[:cut])
     return path
 
 

@@ -1,14 +1,16 @@
 """Schema of a vehicle description: what the vehicle is (not where it is or what it does).
 
-bot: differential-drive chassis (drive limits, footprint, battery), devices. ship: mass, inertia, RCS
-layout (with each thruster's Isp), devices. The scenario says which description a run flies.
+bot: differential-drive chassis (drive limits, footprint, battery), devices, radar bands. ship: mass,
+inertia, RCS layout (with each thruster's Isp), devices, radar bands. The scenario says which description
+a run flies. The radar is mounted at the body origin, aligned with the body axes (radar_link = body).
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from qiki_description.rcs import RcsConfig
@@ -59,6 +61,44 @@ class ShipParams(KeyedStrict):
     rcs: RcsConfig
 
 
+class BandSpec(KeyedStrict):
+    """One radar band's sensor characteristics (its coverage edges follow from RadarSpec.sr_threshold_m)."""
+
+    fov_azimuth_rad: float = Field(gt=0.0, le=2 * math.pi, description="full azimuth width [rad]")
+    fov_elevation_rad: float = Field(gt=0.0, le=math.pi, description="full elevation width [rad]")
+    rate_hz: float = Field(gt=0.0, description="scan rate [Hz]")
+    range_std_m: float = Field(ge=0.0)
+    azimuth_std_rad: float = Field(ge=0.0)
+    elevation_std_rad: float = Field(ge=0.0)
+    range_rate_std_mps: float = Field(ge=0.0)
+    snr_ref_db: float = Field(description="SNR of a 1 m^2 target at ref_range_m [dB]")
+    ref_range_m: float = Field(gt=0.0)
+    detection_threshold_db: float = Field(description="SNR at which Pd = 0.5 [dB]")
+    pd_slope_db: float = Field(gt=0.0, description="width of the logistic Pd(SNR) curve [dB]")
+    clutter_per_scan: float = Field(ge=0.0, description="Poisson mean of false alarms per scan")
+
+
+class LongRangeBandSpec(BandSpec):
+    """The long-range band also has its outer edge."""
+
+    max_range_m: float = Field(gt=0.0, description="outer edge of the LR coverage [m] (exclusive)")
+
+
+class RadarSpec(KeyedStrict):
+    """The two-band radar: SR covers [0, sr_threshold_m), LR [sr_threshold_m, lr.max_range_m)."""
+
+    sr_threshold_m: float = Field(gt=0, description="range splitting the SR band (below) from LR [m]")
+    lr: LongRangeBandSpec
+    sr: BandSpec
+
+    @model_validator(mode="after")
+    def _threshold_inside_lr(self) -> RadarSpec:
+        if not self.sr_threshold_m < self.lr.max_range_m:
+            raise PydanticCustomError("range", "sr_threshold_m ({t}) must be below lr.max_range_m ({m})",
+                                      {"t": self.sr_threshold_m, "m": self.lr.max_range_m})
+        return self
+
+
 class BotDescription(KeyedStrict):
     """A ground robot."""
 
@@ -66,6 +106,7 @@ class BotDescription(KeyedStrict):
     name: str
     devices: list[str] = Field(min_length=1)
     chassis: BotParams
+    radar: RadarSpec
 
 
 class ShipDescription(KeyedStrict):
@@ -75,6 +116,7 @@ class ShipDescription(KeyedStrict):
     name: str
     devices: list[str] = Field(min_length=1)
     ship: ShipParams
+    radar: RadarSpec
 
 
 VehicleDescription = Annotated[Union[BotDescription, ShipDescription], Field(discriminator="profile")]

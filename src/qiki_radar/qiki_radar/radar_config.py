@@ -1,37 +1,28 @@
-"""Parameters of the radar node (pydantic: defaults, types and validation in one place)."""
+"""Parameters of the radar node (pydantic: defaults, types and validation in one place).
+
+The bands' sensor characteristics are facts of the vehicle: they come from its description
+(qiki_description, `radar:`), named by the `description` parameter, never from this node's parameters.
+"""
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
-from qiki_radar.radar_model import LR_DEFAULT, SR_DEFAULT, RadarBand
-
-
-class RadarConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sr_threshold_m: float = Field(60.0, gt=0, description="range splitting the SR band (below) from LR [m]")
-    lr: RadarBand = LR_DEFAULT
-    sr: RadarBand = SR_DEFAULT
-
-    @model_validator(mode="after")
-    def _threshold_inside_lr(self):
-        if not self.sr_threshold_m < self.lr.max_range_m:
-            raise ValueError(f"sr_threshold_m ({self.sr_threshold_m}) must be below lr.max_range_m "
-                             f"({self.lr.max_range_m})")
-        return self
-
-    def bands(self) -> tuple[RadarBand, RadarBand]:
-        """(LR, SR) with their shared edge at sr_threshold_m."""
-        lr = self.lr.model_copy(update={"name": "lr", "band_id": 0, "min_range_m": self.sr_threshold_m})
-        sr = self.sr.model_copy(update={"name": "sr", "band_id": 1, "min_range_m": 0.0,
-                                        "max_range_m": self.sr_threshold_m})
-        return lr, sr
+from qiki_description.vehicle import RadarSpec
+from qiki_radar.radar_model import BAND_LR, BAND_SR, RadarBand
+from qiki_schema.strict import Strict
 
 
-class RadarNodeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def bands(spec: RadarSpec) -> tuple[RadarBand, RadarBand]:
+    """(LR, SR) of a described radar, with their shared edge at sr_threshold_m."""
+    lr = RadarBand(name="lr", band_id=BAND_LR, min_range_m=spec.sr_threshold_m, **spec.lr.model_dump())
+    sr = RadarBand(name="sr", band_id=BAND_SR, min_range_m=0.0, max_range_m=spec.sr_threshold_m,
+                   **spec.sr.model_dump())
+    return lr, sr
 
+
+class RadarNodeConfig(Strict):
     seed: int = Field(1, ge=0, description="seed of the radar's noise, misses and clutter")
     sensor_frame: str = "radar_link"
     world_frame: Literal["map", "lvlh"] = Field("map", description="tracking frame: map (bot) or the chaser's lvlh (ship)")
-    radar: RadarConfig = RadarConfig()
+    description: str = Field("", description="vehicle description holding the radar bands: a name (qiki_description "
+                             "vehicles/<name>.yaml) or a path (set by the launcher from the scenario's vehicle)")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from qiki_description.loader import DescriptionError, load_description
 from qiki_msgs.msg import RadarFrame, VehicleState, WorldTruth
 from qiki_radar.frame_codec import detections_to_frame
-from qiki_radar.radar_config import RadarNodeConfig
+from qiki_radar.radar_config import RadarNodeConfig, bands
 from qiki_radar.radar_model import Detections, next_scan_time, observe
 from qiki_radar.sensor_frame import SensorView
 from qiki_radar.truth_codec import ego_view, truth_objects
@@ -18,7 +19,7 @@ from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp
-from qiki_ros.params import declare_model
+from qiki_ros.params import ConfigError, declare_model
 from qiki_ros.step_sync import StepSync
 
 
@@ -26,7 +27,12 @@ class RadarNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("radar")
         self.cfg = declare_model(self, RadarNodeConfig)
-        self.bands = self.cfg.radar.bands()
+        if not self.cfg.description:
+            raise ConfigError("node 'radar': parameter description is empty (set it to a vehicle, e.g. bot)")
+        try:
+            self.bands = bands(load_description(self.cfg.description).radar)
+        except DescriptionError as exc:
+            raise ConfigError(str(exc)) from None
         self.rng = np.random.default_rng(self.cfg.seed)
         self.next_scan = [0.0 for _ in self.bands]
         self.seq = [0, 0, 0]
