@@ -130,6 +130,12 @@ class SimNode(GraphNode):
             if scenario.profile != self.sim.scenario.profile:
                 raise ScenarioError(path, f"profile '{scenario.profile}' does not match the running "
                                           f"'{self.sim.scenario.profile}' graph")
+            if scenario.vehicle != self.sim.scenario.vehicle:  # the radar and agent fly the running vehicle
+                running = self.sim.scenario.vehicle
+                raise ScenarioError(path, f"vehicle (description {scenario.vehicle.description}, mission "
+                                          f"{scenario.vehicle.mission}) does not match the running graph's "
+                                          f"(description {running.description}, mission {running.mission}): "
+                                          "restart the graph with this scenario")
         except ScenarioError as exc:
             response.success, response.message = False, str(exc)
             return response
