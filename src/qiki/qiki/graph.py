@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from qiki_schema.strict import Strict
 
 SYNC_TYPE = "qiki_msgs/msg/StepDone"   # the step barrier topic, not data
 
@@ -19,11 +21,7 @@ class ConfigError(ValueError):
     """A configuration file is malformed; str() is one line naming the file and the key."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RestartPolicy(_Strict):
+class RestartPolicy(Strict):
     """What the runner does when the node's process exits without being asked to (launch_ros `respawn`)."""
     policy: Literal["never", "on-failure"] = "never"
     max_restarts: int = Field(3, ge=1)        # at most this many restarts...
@@ -38,7 +36,7 @@ class RestartPolicy(_Strict):
         return self.policy == "on-failure" and len(recent) < self.max_restarts
 
 
-class NodeSpec(_Strict):
+class NodeSpec(Strict):
     name: str
     package: str
     executable: str
@@ -57,7 +55,7 @@ class NodeSpec(_Strict):
         return getattr(importlib.import_module(module), cls)
 
 
-class TopicSpec(_Strict):
+class TopicSpec(Strict):
     name: str
     type: str
     qos: str
@@ -66,17 +64,17 @@ class TopicSpec(_Strict):
     sub: list[str] = []
 
 
-class ServiceSpec(_Strict):
+class ServiceSpec(Strict):
     name: str
     type: str
     server: str
 
 
-class ProfileSpec(_Strict):
+class ProfileSpec(Strict):
     scenario: str                     # default scenario name in config/scenarios/
 
 
-class GraphSpec(_Strict):
+class GraphSpec(Strict):
     namespace: str
     profiles: dict[str, ProfileSpec]
     default_profile: str

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Annotated, Callable, Iterable, Literal, Mapping, Optional, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, ValidationError
 from transitions import Machine
+
+from qiki_schema.strict import StrictTypes
 
 ANY = "*"
 
@@ -47,17 +49,13 @@ Names = Annotated[list[Name], _one_or_many]
 Sources = Annotated[list[Union[Name, Literal["*"]]], _one_or_many]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class StateSpec(_Strict):
+class StateSpec(StrictTypes):
     name: Name
     on_enter: Names = []
     on_exit: Names = []
 
 
-class TransitionSpec(_Strict):
+class TransitionSpec(StrictTypes):
     trigger: Name
     source: Sources = Field(min_length=1)
     dest: Name
@@ -65,14 +63,14 @@ class TransitionSpec(_Strict):
     unless: Names = []  # all must return False
 
 
-class OscillationGuardSpec(_Strict):
+class OscillationGuardSpec(StrictTypes):
     window_s: float = Field(gt=0)
     max_flips: int = Field(ge=2)
     cooldown_s: float = Field(gt=0)
     exempt: Names = []  # triggers never held nor counted (e.g. enter_safe_mode)
 
 
-class FsmSpec(_Strict):
+class FsmSpec(StrictTypes):
     initial: Name
     states: list[StateSpec] = Field(min_length=1)
     transitions: list[TransitionSpec] = Field(min_length=1)

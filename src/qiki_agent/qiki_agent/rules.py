@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Iterable, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, ValidationError
 
 from qiki_agent.threat import ThreatParams
+from qiki_schema.strict import StrictTypes
 
 ANY_STATE = "*"
 
@@ -142,11 +143,7 @@ _one_or_many = BeforeValidator(lambda v: [v] if isinstance(v, str) else v)
 States = Annotated[list[Union[Name, Literal["*"]]], _one_or_many]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class RuleSpec(_Strict):
+class RuleSpec(StrictTypes):
     name: Name
     when: States = Field(min_length=1)  # FSM states the rule is active in; '*' = every state
     condition: dict[str, Any]  # structured condition, compiled by _compile
@@ -156,7 +153,7 @@ class RuleSpec(_Strict):
     description: str = ""
 
 
-class RulesSpec(_Strict):
+class RulesSpec(StrictTypes):
     threat: Optional[ThreatParams] = None
     rules: list[RuleSpec] = Field(min_length=1)
 

@@ -1,4 +1,9 @@
-"""The two strict pydantic bases: unknown keys rejected, values frozen."""
+"""The strict pydantic bases: unknown keys are always rejected.
+
+`Strict` (frozen values) is the base of parameter and file models; `KeyedStrict` adds an error that
+lists the valid keys (files people write by hand); `StrictTypes` also refuses type coercion (a quoted
+"1" is not a number) for the agent's state machine and rules files.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -31,3 +36,9 @@ class KeyedStrict(Strict):
     def _known_keys(cls, data: Any) -> Any:
         check_keys(data, cls)
         return data
+
+
+class StrictTypes(BaseModel):
+    """Unknown keys rejected and no type coercion: a value must already have the field's type."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)

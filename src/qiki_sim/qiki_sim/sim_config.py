@@ -1,14 +1,12 @@
 """Parameters of the sim node (pydantic: defaults, types and validation in one place)."""
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from qiki_schema.strict import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClockConfig(_Strict):
+class ClockConfig(Strict):
     mode: Literal["realtime", "lockstep"] = Field(
         "realtime", description="realtime: step on a wall timer at rate_factor; lockstep: step as soon as "
                                 "the agent has finished the step command_lag_steps back (as fast as the "
@@ -24,17 +22,17 @@ class ClockConfig(_Strict):
                                    "long, step on without it at real time, vehicle stopped, until it is back "
                                    "[s wall]; 0 waits forever")
 
-class PublishConfig(_Strict):
+class PublishConfig(Strict):
     device_health_hz: float = Field(2.0, gt=0, description="device health rate [Hz of sim time]")
 
 
-class StartConfig(_Strict):
+class StartConfig(Strict):
     wait_for: list[str] = Field(["truth", "vehicle_state", "device_health"],
                                 description="ports that need a subscriber before the clock starts")
     wait_timeout_s: float = Field(15.0, ge=0, description="start anyway after this many wall seconds")
 
 
-class SimNodeConfig(_Strict):
+class SimNodeConfig(Strict):
     scenario_file: str = Field("", description="scenario YAML (set by the launcher from config/graph.yaml)")
     seed: int = Field(0, ge=0, description="random seed; 0 keeps the scenario's seed")
     frame_id: str = "map"
