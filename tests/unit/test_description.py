@@ -20,11 +20,10 @@ def test_description_errors_are_one_line_with_key_path(tmp_path):
         assert "\n" not in str(e.value)
         return str(e.value)
 
-    ship = (load_description("ship") and
-            "profile: ship\nname: s\ndevices: [power]\nship: {dry_mass_kg: 1, propellant_kg: 1, "
+    ship = ("profile: ship\nname: s\ndevices: [power]\nship: {dry_mass_kg: 1, propellant_kg: 1, "
             "inertia_kg_m2: [1, -2, 3], rcs: {thrusters: [{position_m: [0, 0, 1], direction: [1, 0, 0], "
             "max_thrust_n: 1, isp_s: 100}]}}\n")
-    assert "ship.inertia_kg_m2: expected a symmetric positive definite" in error(ship)
-    assert ": expected profile 'bot' or 'ship'" in error(ship.replace("profile: ship", "profile: car"))
+    assert "v.yaml: ship.inertia_kg_m2: expected a symmetric positive definite" in error(ship)
+    assert "v.yaml: profile: expected profile 'bot' or 'ship'" in error(ship.replace("profile: ship", "profile: car"))
     assert "unknown vehicle description; valid names: bot, ship" in str(pytest.raises(
         DescriptionError, load_description, "car").value)

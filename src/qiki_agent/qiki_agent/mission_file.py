@@ -12,7 +12,7 @@ from pydantic import Field, TypeAdapter
 
 from qiki_schema.strict import KeyedStrict
 from qiki_schema.vectors import Vec2, Vec3
-from qiki_schema.yaml_file import SchemaFileError, read_mapping, validate
+from qiki_schema.yaml_file import SchemaFileError, load_model
 
 
 class MissionError(SchemaFileError):
@@ -47,8 +47,5 @@ KINDS = {"bot": "patrol", "ship": "station_keeping"}  # the mission kind each ve
 
 def load_mission(path: str | Path) -> PatrolMission | StationKeepingMission:
     """Read and validate a mission file; raises MissionError (one line) on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissionError(path, "no such mission file")
-    data = read_mapping(path, "mission", MissionError)
-    return validate(_ADAPTER, data, path, MissionError, union_tag="expected kind 'patrol' or 'station_keeping'")
+    return load_model(path, _ADAPTER, "mission", MissionError, union_tag="expected kind 'patrol' or 'station_keeping'",
+                      union_tags=("patrol", "station_keeping"))

@@ -7,7 +7,7 @@ from ament_index_python.packages import PackageNotFoundError, get_package_share_
 from pydantic import TypeAdapter
 
 from qiki_description.vehicle import BotDescription, ShipDescription, VehicleDescription
-from qiki_schema.yaml_file import SchemaFileError, read_mapping, validate
+from qiki_schema.yaml_file import SchemaFileError, load_model
 
 _ADAPTER = TypeAdapter(VehicleDescription)
 
@@ -43,8 +43,5 @@ def description_path(name_or_path: str | Path) -> Path:
 
 def load_description(name_or_path: str | Path) -> BotDescription | ShipDescription:
     """Read and validate a vehicle description; raises DescriptionError (one line) on any problem."""
-    path = description_path(name_or_path)
-    if not path.is_file():
-        raise DescriptionError(path, "no such vehicle description file")
-    data = read_mapping(path, "vehicle description", DescriptionError)
-    return validate(_ADAPTER, data, path, DescriptionError, union_tag="expected profile 'bot' or 'ship'")
+    return load_model(description_path(name_or_path), _ADAPTER, "vehicle description", DescriptionError,
+                      union_tag="expected profile 'bot' or 'ship'", union_tags=("bot", "ship"))

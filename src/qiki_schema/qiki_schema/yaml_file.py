@@ -58,13 +58,14 @@ def first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
     return None
 
 
-def key_path(loc: tuple, union_tags: tuple[str, ...] = ()) -> str:
-    """('objects', 2, 'bot', 'velocity') -> 'objects[2].velocity', dropping the given union tags."""
+def key_path(loc: tuple, union_tags: tuple[str, ...] = (), union_fields: tuple[str, ...] = ()) -> str:
+    """('objects', 2, 'bot', 'velocity') -> 'objects[2].velocity': drops pydantic's tag of a discriminated
+    union member (one of union_tags) at the top, after a list index or after one of union_fields."""
     out = ""
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in union_tags:  # pydantic's tag of a discriminated union member
+        elif part in union_tags and (i == 0 or isinstance(loc[i - 1], int) or loc[i - 1] in union_fields):
             continue
         else:
             out += f".{part}" if out else str(part)
@@ -143,4 +144,19 @@ def validate(model: type[M] | TypeAdapter, data: Any, path: Path, error: type[Sc
         errors = e.errors()
         first = errors[0]
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise error(path, error_message(first, union_tag) + more, path_of(first["loc"])) from None
+        where = path_of(first["loc"])
+        if first["type"] == "union_tag_invalid":  # name the discriminator key itself (e.g. kind)
+            where = ".".join(p for p in (where, str(first["ctx"]["discriminator"]).strip("'")) if p)
+        raise error(path, error_message(first, union_tag) + more, where) from None
+
+
+def load_model(path: str | Path, model: type[M] | TypeAdapter, what: str,
+               error: type[SchemaFileError] = SchemaFileError, union_tag: str = "expected a known tag",
+               union_tags: tuple[str, ...] = ()) -> M:
+    """Read a YAML file of `what` (e.g. "mission") and validate it; every problem one `error` line.
+    union_tags: the tags of a discriminated union at the top (left out of key paths)."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(path, f"no such {what} file")
+    return validate(model, read_mapping(path, what, error), path, error, lambda loc: key_path(loc, union_tags),
+                    union_tag=union_tag)

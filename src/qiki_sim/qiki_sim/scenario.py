@@ -299,7 +299,7 @@ def load_scenario(path: str | Path) -> Scenario:
                 else f"; no scenarios in {path.parent}")
         raise ScenarioError(path, "no such scenario file" + hint)
     data = read_mapping(path, "scenario", ScenarioError)
-    scenario = validate(Scenario, data, path, ScenarioError, lambda loc: key_path(loc, PROFILES),
+    scenario = validate(Scenario, data, path, ScenarioError, lambda loc: key_path(loc, PROFILES, ("ego",)),
                         union_tag="expected profile 'bot' or 'ship'")
     where = _beside(scenario.vehicle.description, path)
     scenario = scenario.model_copy(update={"vehicle": scenario.vehicle.model_copy(update={"description": where})})
