@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import scipy
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src" / "qiki_sim"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src" / p)
+                 for p in ("qiki_agent", "qiki_description", "qiki_schema", "qiki_geometry")]
 
 from qiki_agent.thrust_allocation import ThrustAllocator  # noqa: E402
 from qiki_description.loader import load_description  # noqa: E402

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src" / "qiki_sim"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src" / p)
+                 for p in ("qiki_sim", "qiki_description", "qiki_schema", "qiki_geometry")]
 
-from qiki_sim.orbit import (R_E, elements_to_state, kepler_propagate, orbital_period, propagate,  # noqa: E402
-                            rk4_step, specific_energy)
+from qiki_geometry.earth import R_E  # noqa: E402
+from qiki_geometry.orbit_elements import elements_to_state, orbital_period  # noqa: E402
+from qiki_sim.orbit import kepler_propagate, propagate, rk4_step, specific_energy  # noqa: E402
 from qiki_sim.scenario import load_scenario  # noqa: E402
 from qiki_sim.ship_simulation import ShipSimulation  # noqa: E402
 
