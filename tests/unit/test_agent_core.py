@@ -448,3 +448,27 @@ def test_missing_or_threatless_rules_file_is_a_one_line_config_error(tmp_path):
                   lambda *a: None)
     with pytest.raises(ValueError, match=r"bios.devices \['drive'\] are not devices of vehicle 'ship'"):
         AgentCore(agent_config("ship", bios={"devices": ["drive", "power"]}), lambda *a: None)
+
+
+def test_the_agent_never_reads_the_scenario_its_orbit_comes_from_its_navigation_state():
+    """No scenario parameter; the ship's mean motion and held attitude are those of its first vehicle state
+    (here the sim's initial state, so equal to what the scenario's orbit gives)."""
+    from qiki_geometry.lvlh import lvlh_rotation
+    from qiki_geometry.orbit_elements import mean_motion_of
+    from transforms3d.quaternions import mat2quat, quat2mat
+
+    assert "scenario_file" not in AgentNodeConfig.model_fields
+    sc = scenario("ship_station_keeping")
+    loop = Loop.make(sc)
+    e = loop.sim.ego_state()
+    agent = loop.agent
+    agent.on_vehicle_state(0.0, e.position, e.quaternion_wxyz, e.velocity_world, e.angular_velocity_body)
+    p = agent.mission.params
+    assert p.mean_motion_radps == mean_motion_of(e.position, e.velocity_world)
+    expected = mat2quat(lvlh_rotation(e.position, e.velocity_world).T @ quat2mat(e.quaternion_wxyz))
+    np.testing.assert_array_equal(p.attitude_target, expected)
+    np.testing.assert_allclose(np.abs(p.attitude_target), 0.5, atol=1e-12)  # the scenario's LVLH attitude
+    later = loop.sim.ego_state()  # a second state does not move the targets
+    agent.on_vehicle_state(0.1, later.position * 1.001, later.quaternion_wxyz, later.velocity_world,
+                           later.angular_velocity_body)
+    assert agent.mission.params == p

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qiki_agent.missions import (PatrolParams, StationKeeping, StationParams, WaypointPatrol, avoidance_burn,
-                                 cw_acceleration, quat_multiply, quat_to_matrix, time_to_collision)
+                                 cw_acceleration, time_to_collision)
+from qiki_geometry.quaternions import quat_multiply, quat_to_matrix
 from qiki_agent.rate_limiter import RateLimiter
 from qiki_agent.threat import Threat, closest_approach
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qiki_agent.threat import Threat
 from qiki_geometry.angles import wrap_angle
+from qiki_geometry.quaternions import quat_conjugate, quat_multiply, quat_to_matrix
 
 
 # ====================================================================== bot
@@ -212,27 +213,6 @@ def choose_velocity(pos: np.ndarray, yaw: float, u_pref: np.ndarray, obstacles: 
 
 
 # ====================================================================== ship
-
-def quat_to_matrix(q) -> np.ndarray:
-    """Rotation matrix of a unit quaternion (w, x, y, z) (normalised here)."""
-    w, x, y, z = np.asarray(q, dtype=float) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def quat_multiply(a, b) -> np.ndarray:
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    return np.array([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw])
-
-
-def quat_conjugate(q) -> np.ndarray:
-    return np.array([q[0], -q[1], -q[2], -q[3]], dtype=float)
-
 
 def cw_acceleration(rel_pos, rel_vel, n: float) -> np.ndarray:
     """Natural (unforced) Clohessy-Wiltshire acceleration of a chaser at rel_pos/rel_vel from the target
