@@ -1,7 +1,6 @@
 """Unit tests of the two-band radar measurement model (qiki_radar.radar_model)."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
 from pydantic import ValidationError
 from scipy.spatial.transform import Rotation
 

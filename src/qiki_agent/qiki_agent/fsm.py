@@ -14,20 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Iterable, Literal, Mapping, Optional, Union
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, ValidationError
+from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
 from transitions import Machine
 
+from qiki_schema.hinted import HintedError, hinted_validation_error, read_hinted_mapping
 from qiki_schema.strict import StrictTypes
 
 ANY = "*"
 
 
-class FsmConfigError(ValueError):
+class FsmConfigError(HintedError):
     """A state-machine config problem; str() is one line: '<file>: <key>: <problem> (<fix>)'."""
-
-    def __init__(self, path: Union[str, Path], key: str, problem: str) -> None:
-        super().__init__(" ".join(f"{path}: {key}: {problem}".split()))
 
 
 @dataclass(frozen=True)
@@ -83,49 +80,13 @@ _SECTIONS = {"states": StateSpec, "transitions": TransitionSpec, "oscillation_gu
 
 def load_spec(path: Union[str, Path]) -> FsmSpec:
     """Parse and validate a state-machine YAML file; raise FsmConfigError on the first problem."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        problem = err.problem or err.context
-        raise FsmConfigError(path, where, f"YAML syntax error: {problem} (fix the YAML syntax)") from None
-    except (OSError, yaml.YAMLError) as err:
-        raise FsmConfigError(path, "<file>", f"cannot read: {err}") from None
-    if not isinstance(raw, dict):
-        got = type(raw).__name__
-        raise FsmConfigError(path, "<top level>", f"expected a mapping with keys {_keys(FsmSpec)}, got {got}")
+    raw = read_hinted_mapping(path, FsmConfigError, FsmSpec)
     try:
         spec = FsmSpec.model_validate(raw)
     except ValidationError as err:
-        raise _pydantic_error(path, err) from None
+        raise hinted_validation_error(path, err, FsmConfigError, FsmSpec, _SECTIONS) from None
     _check_structure(path, spec)
     return spec
-
-
-def _keys(model: type[BaseModel]) -> str:
-    return ", ".join(model.model_fields)
-
-
-def _pydantic_error(path, err: ValidationError) -> FsmConfigError:
-    """First pydantic error as '<key path>: <problem> (<fix>)'."""
-    def clean(loc: tuple) -> tuple:  # drop union-member tags such as 'constrained-str'
-        return tuple(p for p in loc if isinstance(p, int) or p.isidentifier())
-
-    errors = err.errors()
-    first, loc = errors[0], clean(errors[0]["loc"])
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "<top level>"
-    if first["type"] == "missing":
-        problem = "required key is missing (add it)"
-    elif first["type"] == "extra_forbidden":
-        owner = _SECTIONS.get(loc[0], FsmSpec) if len(loc) > 1 else FsmSpec
-        problem = f"unknown key (remove it; allowed here: {_keys(owner)})"
-    elif first["type"] == "string_pattern_mismatch":
-        problem = f"{first['input']!r} is not a valid name (use letters, digits and _, not starting with a digit)"
-    else:
-        problem = f"{first['msg']}, got {repr(first['input'])[:60]}"
-    more = len({clean(e["loc"]) for e in errors}) - 1
-    return FsmConfigError(path, key, problem + (f" [+{more} more]" if more else ""))
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:

@@ -25,20 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterable, Literal, Optional, Union
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, ValidationError
+from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
 
 from qiki_agent.threat import ThreatParams
+from qiki_schema.hinted import HintedError, hinted_validation_error, read_hinted_mapping
 from qiki_schema.strict import StrictTypes
 
 ANY_STATE = "*"
 
 
-class RulesConfigError(ValueError):
+class RulesConfigError(HintedError):
     """A rules config problem; str() is one line: '<file>: <key>: <problem> (<fix>)'."""
-
-    def __init__(self, path: Union[str, Path], key: str, problem: str) -> None:
-        super().__init__(" ".join(f"{path}: {key}: {problem}".split()))
 
 
 # ---------------------------------------------------------------- facts
@@ -188,11 +185,11 @@ def load_rules(path: Union[str, Path], triggers: Iterable[str], states: Optional
     transitions: (trigger, sources) pairs; when given, every rule's trigger must have a transition
     out of each of its `when` states ('*' sources match all).
     """
-    raw = _read_yaml(path)
+    raw = read_hinted_mapping(path, RulesConfigError, RulesSpec, "start the file with 'rules:'")
     try:
         spec = RulesSpec.model_validate(raw)
     except ValidationError as err:
-        raise _pydantic_error(path, err) from None
+        raise hinted_validation_error(path, err, RulesConfigError, RulesSpec, _SECTIONS) from None
     triggers = sorted(set(triggers))
     states = list(dict.fromkeys(states)) if states is not None else None
     trans = [(t, set(src)) for t, src in transitions] if transitions is not None else None
@@ -214,55 +211,11 @@ def load_rules(path: Union[str, Path], triggers: Iterable[str], states: Optional
     return rules, spec.threat
 
 
-def _read_yaml(path) -> dict:
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise RulesConfigError(path, where, f"YAML syntax error: {err.problem or err.context} "
-                               "(fix the YAML syntax)") from None
-    except (OSError, yaml.YAMLError) as err:
-        raise RulesConfigError(path, "<file>", f"cannot read: {err} (check the path)") from None
-    if not isinstance(raw, dict):
-        raise RulesConfigError(path, "<top level>", f"expected a mapping with keys {_keys(RulesSpec)}, "
-                               f"got {type(raw).__name__} (start the file with 'rules:')")
-    return raw
-
-
-def _keys(model: type[BaseModel]) -> str:
-    return ", ".join(model.model_fields)
-
-
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:
     known = list(known)
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"unknown {what} '{name}' ({hint}known: {', '.join(known)})"
-
-
-def _pydantic_error(path, err: ValidationError) -> RulesConfigError:
-    def clean(loc: tuple) -> tuple:  # drop union-member tags such as 'constrained-str'
-        return tuple(p for p in loc if isinstance(p, int) or p.isidentifier())
-
-    errors = err.errors()
-    # a misspelt key is both 'extra' and 'missing': report the spelling, it names the fix
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    loc = clean(first["loc"])
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "<top level>"
-    if first["type"] == "missing":
-        problem = "required key is missing (add it)"
-    elif first["type"] == "extra_forbidden":
-        owner = _SECTIONS.get(loc[0], RulesSpec) if len(loc) > 1 else RulesSpec
-        close = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        problem = f"unknown key ({hint}remove it; allowed here: {_keys(owner)})"
-    elif first["type"] == "string_pattern_mismatch":
-        problem = f"{first['input']!r} is not a valid name (use letters, digits and _, not starting with a digit)"
-    else:
-        problem = f"{first['msg']}, got {repr(first['input'])[:60]} (fix the value)"
-    more = len({clean(e["loc"]) for e in errors}) - 1
-    return RulesConfigError(path, key, problem + (f" [+{more} more]" if more else ""))
 
 
 def _check_when(path, key: str, when: list[str], states: Optional[list[str]]) -> set[str]:

@@ -5,7 +5,6 @@ Validation failures become a one-line `ConfigError` naming the parameter and the
 Every parameter is read once at start-up, so a change at run time (`ros2 param set`) is refused with a
 reason instead of being accepted and ignored (`refuse_changes`).
 """
-import math
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
