@@ -126,7 +126,7 @@ def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id,
     history), and no node misses a step or its heartbeat for it: no UPSTREAM_SILENT (908) event, the
     agent never leaves its nominal states for SAFE_MODE, from the first recorder on.
     bench/bench_recorder_join.py does the same with 30 (docs/RELIABILITY.md)."""
-    from qiki.recorder_churn import recorder_churn
+    from qiki_tools.recorder_churn import recorder_churn
     from qiki_ros.events import EventCode
 
     out = recorder_churn(domain_id, observer, tmp_path, JOINS)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qiki import plots
+from qiki_tools import plots
 
 pytestmark = pytest.mark.integration
 QIKI = Path(sys.executable).with_name("qiki")

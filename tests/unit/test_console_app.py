@@ -4,8 +4,8 @@ import time
 
 import numpy as np
 
-from qiki import console_model as cm
-from qiki.console import ConsoleApp
+from qiki_tools import console_model as cm
+from qiki_tools.console import ConsoleApp
 
 
 class FakeSource:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qiki import console_model as cm
+from qiki_tools import console_model as cm
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qiki import plots
+from qiki_tools import plots
 from qiki.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

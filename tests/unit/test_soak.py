@@ -1,11 +1,11 @@
-"""Soak verdicts (qiki.soak) on made-up samples; the probe window hands the soak what is new since a count."""
+"""Soak verdicts (qiki_tools.soak) on made-up samples; the probe window hands the soak what is new since a count."""
 import os
 import sys
 
 import numpy as np
 import pytest
 
-from qiki.soak import (LatencyHistogram, SoakSample, bench_header, latency_spans, read_rss_kb, rss_figures, soak_figure,
+from qiki_tools.soak import (LatencyHistogram, SoakSample, bench_header, latency_spans, read_rss_kb, rss_figures, soak_figure,
                        verdicts, windows)
 
 

@@ -1,5 +1,5 @@
 """Soak verdicts over periodic samples of a long graph run: liveness, RSS growth after warm-up, stability
-of the end-to-end latency (first vs last span). No rclpy: qiki.soak_graph feeds it from a running graph.
+of the end-to-end latency (first vs last span). No rclpy: qiki_tools.soak_graph feeds it from a running graph.
 
 Figures follow issue #8: zero crashes, RSS growth of every process < 10 % after warm-up, latency p99 of
 the first and the last span (5 minutes in a 30-minute soak) within 20 % of each other.

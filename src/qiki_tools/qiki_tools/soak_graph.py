@@ -6,16 +6,15 @@ The graph is started once and never restarted, so a leak accumulates instead of 
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qiki.cli import configured_plan, supervise
+from qiki.run_loop import ConfigFlags, RunOptions, configured_plan, supervise
 from qiki.plan import GraphPlan
-from qiki.soak import LatencyHistogram, SoakSample, read_rss_kb
+from qiki_tools.soak import LatencyHistogram, SoakSample, read_rss_kb
 
 RUNNER = "runner"      # the soak process itself: observer, latency probe (qiki.latency_probe), sampling
 
@@ -62,12 +61,10 @@ def run_soak(plan: GraphPlan, duration_s: float, interval_s: float, domain_id: i
              mode: str = "lockstep", on_sample=None) -> SoakRun:
     """Start the graph, sample it every interval_s until duration_s of wall time (or a node dies, or
     SIGINT/SIGTERM), stop it; on_sample(sample) sees each sample as it is taken."""
-    args = argparse.Namespace(domain_id=domain_id, mode=mode, rate=None, command_lag=None, duration=None,
-                              metrics_port=None, overrides=None, set=[], no_standby=False)
     sampler = _Sampler(duration_s, interval_s, on_sample)
     with tempfile.TemporaryDirectory(prefix="qiki-soak-") as tmp:
-        plan = configured_plan(plan, args, "run", Path(tmp) / "params.yaml")   # the clock mode, as qiki run
-        report = supervise(plan, args, log_dir, tick=sampler)
+        plan = configured_plan(plan, ConfigFlags(mode=mode), "run", Path(tmp) / "params.yaml")  # as qiki run
+        report = supervise(plan, RunOptions(domain_id=domain_id), log_dir, tick=sampler)
     # a node the runner restarted crashed all the same: the soak counts it
     crashed = [p.spec.name for p in report["failed"]] + [r["node"] for r in report["restarts"]]
     return SoakRun(samples=sampler.samples, crashed=crashed,

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from qiki.console_model import (COMMAND_KEYS, LEVEL_NAMES, LEVEL_STYLES, MAX_ROWS, SEVERITY_NAMES,
+from qiki_tools.console_model import (COMMAND_KEYS, LEVEL_NAMES, LEVEL_STYLES, MAX_ROWS, SEVERITY_NAMES,
                                 SEVERITY_STYLES, Snapshot, answer_line, status_line, track_rows,
                                 unreachable_message)
 
@@ -183,7 +183,7 @@ class ConsoleApp(App):
 
 def run_console(domain_id: int, profile: str | None, unreachable_after_s: float = 3.0) -> int:
     """Attach to the graph on `domain_id` and run the console until the operator quits."""
-    from qiki.console_ros import ConsoleAdapter
+    from qiki_tools.console_ros import ConsoleAdapter
     from qiki.plan import make_plan
 
     plan = make_plan(profile)

@@ -66,12 +66,12 @@ def join_and_leave(index: int, bag: Path, known, observer) -> float | None:
 def recorder_churn(domain_id: int, observer, out_dir: Path, joins: int, profile: str = "bot") -> ChurnOutcome:
     """Start the graph (lockstep, warm spares) on domain_id, wait until it runs, then let `joins` recorders
     join and leave it in turn (bags under out_dir); stop the graph. `observer` watches domain_id."""
-    from qiki.plan import make_plan
+    from qiki.plan import config_dir, make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
-    from qiki_bag.commands import graph_topics
+    from qiki_bag.catalog import load_catalog
 
     plan = make_plan(profile)
-    known = graph_topics()
+    known = load_catalog(config_dir() / "graph.yaml")
     lags, missing = [], []
     with GraphSupervisor(plan.commands([observer.watcher]), graph_env(domain_id), log_dir=out_dir / "logs") as sup:
         if not graph_running(observer, 3.0):

@@ -14,7 +14,7 @@ import time
 import numpy as np
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from qiki.console_model import (COMMAND_NAMES, MAX_EVENTS, MAX_TRANSITIONS, Answer, Ego, Snapshot, Tracks,
+from qiki_tools.console_model import (COMMAND_NAMES, MAX_EVENTS, MAX_TRANSITIONS, Answer, Ego, Snapshot, Tracks,
                                 parse_transition, quat_yaw)
 from qiki.graph import GraphSpec
 from qiki_msgs.msg import AgentStatus, BiosReport, DeviceHealth, Event, TrackArray, VehicleState
