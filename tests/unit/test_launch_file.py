@@ -26,7 +26,7 @@ def test_launch_file_matches_the_runner(launch_file):
 
     desc = launch_file.generate_launch_description()
     assert {a.name for a in desc.entities if isinstance(a, launch_double.DeclareLaunchArgument)} == \
-        {"profile", "scenario", "rate", "metrics_port"}
+        {"profile", "scenario", "namespace", "params_file", "use_sim_time", "log_level", "rate", "metrics_port"}
     nodes = launch_double.evaluate(desc, profile="bot")
     plan = make_plan("bot")
     assert [n.kwargs["name"] for n in nodes] == [n.name for n in plan.graph.nodes]
@@ -41,6 +41,7 @@ def test_launch_file_matches_the_runner(launch_file):
         assert kw["parameters"][1]["sync.run_id"] == nodes[0].kwargs["parameters"][1]["sync.run_id"]
         assert kw["remappings"] == plan.graph.remappings(spec.name)
         assert kw["additional_env"]["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+        assert kw["arguments"] == ["--ros-args", "--log-level", "info"]
         assert kw["respawn"] is (spec.name != "sim")     # graph.yaml restart policy: all but the sim
         assert kw["prefix"] == ("nice -n 10" if spec.name == "scorer" else None)
     runner = {n.name: cmd for n, cmd in plan.commands()}
@@ -70,3 +71,49 @@ def test_launch_unknown_profile_is_one_line(launch_file):
 
     with pytest.raises(UsageError, match=r"unknown profile 'boat' \(valid profiles: bot"):
         launch_double.evaluate(launch_file.generate_launch_description(), profile="boat")
+
+
+def test_launch_namespace_moves_the_graph_and_keeps_global_topics(launch_file):
+    from qiki.plan import make_plan
+
+    default = launch_double.evaluate(launch_file.generate_launch_description())
+    plan = make_plan()
+    assert [n.kwargs["remappings"] for n in default] == [plan.graph.remappings(s.name) for s in plan.graph.nodes]
+    nodes = launch_double.evaluate(launch_file.generate_launch_description(), namespace="robot1")
+    assert {n.kwargs["namespace"] for n in nodes} == {"robot1"}
+    sim = dict(next(n for n in nodes if n.kwargs["name"] == "sim").kwargs["remappings"])
+    assert sim["clock"] == "/clock" and sim["truth"] == "/robot1/sim/truth" and sim["cmd"] == "/robot1/cmd"
+    agent = next(n for n in nodes if n.kwargs["name"] == "agent").kwargs
+    assert dict(agent["remappings"])["command"] == "/robot1/agent/command"
+    assert "/qiki/" not in str(agent["parameters"][1]) and "/robot1/agent" in str(
+        next(n for n in nodes if n.kwargs["name"] == "tracker").kwargs["parameters"][1])
+
+
+def test_launch_params_file_replaces_the_profiles_and_is_checked(launch_file, tmp_path):
+    from qiki.graph import ConfigError
+    from qiki.plan import UsageError, make_plan
+
+    own = tmp_path / "mine.yaml"
+    data = yaml.safe_load(make_plan("bot").params_file.read_text())
+    data["/**/tracker"]["ros__parameters"]["tracker"]["confirm_m"] = 3
+    own.write_text(yaml.safe_dump(data))
+    nodes = launch_double.evaluate(launch_file.generate_launch_description(), params_file=str(own))
+    assert {n.kwargs["parameters"][0] for n in nodes} == {str(own)}
+    data["/**/tracker"]["ros__parameters"]["tracker"]["confirm_m"] = "many"
+    own.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"mine.yaml: /\*\*/tracker.ros__parameters.tracker.confirm_m"):
+        launch_double.evaluate(launch_file.generate_launch_description(), params_file=str(own))
+    with pytest.raises(UsageError, match="no such file"):
+        launch_double.evaluate(launch_file.generate_launch_description(), params_file=str(tmp_path / "none.yaml"))
+
+
+def test_launch_use_sim_time_and_log_level_reach_every_node(launch_file):
+    from qiki.plan import UsageError
+
+    nodes = launch_double.evaluate(launch_file.generate_launch_description(), use_sim_time="false", log_level="debug")
+    assert [n.kwargs["parameters"][1]["use_sim_time"] for n in nodes] == [False] * len(nodes)
+    assert {tuple(n.kwargs["arguments"]) for n in nodes} == {("--ros-args", "--log-level", "debug")}
+    default = launch_double.evaluate(launch_file.generate_launch_description())
+    assert [n.kwargs["parameters"][1]["use_sim_time"] for n in default] == [n.kwargs["name"] != "sim" for n in default]
+    with pytest.raises(UsageError, match="use_sim_time:=maybe must be true or false"):
+        launch_double.evaluate(launch_file.generate_launch_description(), use_sim_time="maybe")

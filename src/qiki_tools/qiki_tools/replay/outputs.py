@@ -47,9 +47,11 @@ def output(data: bytes, msgtype: str, store, config_dirs: tuple[str, ...] = ()) 
 
 
 def config_dirs() -> tuple[str, ...]:
-    """The installed config directory as the node parameters name it (resolved) and as found."""
+    """The installed config directory as the node parameters name it (resolved), as found, and where its files
+    resolve to (a symlink install links them to the repository's config/)."""
     from qiki.plan import config_dir
-    return tuple(dict.fromkeys((str(config_dir().resolve()), str(config_dir()))))
+    cfg = config_dir()
+    return tuple(dict.fromkeys((str(cfg.resolve()), str(cfg), str((cfg / "graph.yaml").resolve().parent))))
 
 
 @dataclass
