@@ -20,6 +20,7 @@ setup(
         ("share/qiki", ["package.xml"]),
     ] + DATA_FILES,
     install_requires=["setuptools"],
+    tests_require=["pytest"],
     zip_safe=True,
     maintainer="QIKI developers",
     maintainer_email="dev@qiki.example.com",
