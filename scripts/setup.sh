@@ -46,7 +46,7 @@ if [ -d install ] && [ ! -e install/.qiki-symlink ]; then
   log "replacing the copy install by a symlink install"
   rm -rf build install
 fi
-src_hash=$(find src launch config colcon.meta -type f -not -path '*/__pycache__/*' -print0 \
+src_hash=$(find src launch config colcon.meta -type f -not -path '*/__pycache__/*' -not -path 'src/*/test/*' -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 if [ "$(cat install/.qiki-src 2>/dev/null)" != "$src_hash" ] || [ ! -d install ]; then
   log "colcon build"
