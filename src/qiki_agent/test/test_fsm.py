@@ -9,7 +9,7 @@ import yaml
 
 from qiki_agent.fsm import AgentStateMachine, FsmConfigError, Transition, load_spec
 
-CONFIG = pathlib.Path(__file__).resolve().parents[2] / "config" / "fsm"
+CONFIG = pathlib.Path(__file__).resolve().parents[3] / "config" / "fsm"
 BOT = CONFIG / "bot.yaml"
 SPEC = load_spec(BOT)
 STATES = [s.name for s in SPEC.states]

@@ -22,7 +22,7 @@ from qiki_sim.scenario import Scenario, load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
 from qiki_sim.simulation import BotSimulation
 
-CONFIG = pathlib.Path(__file__).parents[2] / "config"
+CONFIG = pathlib.Path(__file__).parents[3] / "config"
 
 
 def node_params(profile: str) -> dict:

@@ -13,7 +13,7 @@ import pytest
 from qiki_ros.parent_death import ORPHAN_EXIT_CODE, die_with_parent
 from qiki_ros.stop_signal import StopRequest
 
-SRC = str(Path(__file__).resolve().parents[2] / "src" / "qiki_ros")
+SRC = str(Path(__file__).resolve().parents[3] / "src" / "qiki_ros")
 
 # Raises SIGTERM again at every call/return inside the stop handler (up to NESTED times), so the handler
 # runs inside itself at every point of its own code, wherever a lock could be held.

@@ -94,7 +94,7 @@ def test_ids_unique_with_explicit_and_random():
 def test_same_scenario_same_seed_bit_identical(tmp_path):
     from qiki_sim.scenario import load_scenario
     import pathlib
-    path = pathlib.Path(__file__).parents[2] / "config" / "scenarios" / "bot_crossing.yaml"
+    path = pathlib.Path(__file__).parents[3] / "config" / "scenarios" / "bot_crossing.yaml"
     sc = load_scenario(path)
 
     def run(seed):

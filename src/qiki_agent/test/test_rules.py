@@ -11,7 +11,7 @@ import yaml
 from qiki_agent.fsm import AgentStateMachine, load_spec
 from qiki_agent.rules import FACT_TYPES, Facts, RuleEngine, RulesConfigError
 
-ROOT = pathlib.Path(__file__).resolve().parents[2] / "config"
+ROOT = pathlib.Path(__file__).resolve().parents[3] / "config"
 PROFILES = ["bot", "ship"]
 STATES = ["BOOTING", "IDLE", "MISSION_ACTIVE", "ALERT", "SAFE_MODE"]
 

@@ -55,7 +55,7 @@ def test_a_stuck_teardown_ends_the_process_with_its_exit_code(tmp_path):
     import time
     from pathlib import Path
 
-    src = Path(__file__).resolve().parents[2] / "src"
+    src = Path(__file__).resolve().parents[3] / "src"
     code = ("import sys, time\n"
             "from qiki_bag.commands import TeardownDeadline\n"
             "TeardownDeadline(0.5, lambda text: print(text, file=sys.stderr)).start(3)\n"

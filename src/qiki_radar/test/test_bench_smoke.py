@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("stonesoup")
 
-_BENCH = pathlib.Path(__file__).resolve().parents[2] / "bench" / "bench_tracker.py"
+_BENCH = pathlib.Path(__file__).resolve().parents[3] / "bench" / "bench_tracker.py"
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from qiki_sim.orbit import (J2, MU, R_E, OrbitalWorld, elements_to_state, gravit
                             orbital_period, propagate, rk4_step, specific_energy)
 from qiki_sim.scenario import EARTH_RADIUS_M, load_scenario
 
-SCENARIOS = pathlib.Path(__file__).parents[2] / "config" / "scenarios"
+SCENARIOS = pathlib.Path(__file__).parents[3] / "config" / "scenarios"
 A_LEO = R_E + 400e3
 
 

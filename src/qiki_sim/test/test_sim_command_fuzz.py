@@ -16,7 +16,7 @@ from qiki_sim.scenario import load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
 from qiki_sim.simulation import BotSimulation
 
-SCENARIOS = pathlib.Path(__file__).parents[2] / "config" / "scenarios"
+SCENARIOS = pathlib.Path(__file__).parents[3] / "config" / "scenarios"
 BOT = load_scenario(SCENARIOS / "bot_patrol.yaml")
 SHIP = load_scenario(SCENARIOS / "ship_station_keeping.yaml")
 N_THRUSTERS = ShipSimulation(SHIP).rcs.n

@@ -11,7 +11,7 @@ from qiki_sim.scenario import Scenario, ScenarioError, load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
 from qiki_sim.world import KIND_DEBRIS, KIND_SPACECRAFT
 
-SCENARIOS = pathlib.Path(__file__).parents[2] / "config" / "scenarios"
+SCENARIOS = pathlib.Path(__file__).parents[3] / "config" / "scenarios"
 SR_M, LR_M = 1000.0, 20000.0
 
 

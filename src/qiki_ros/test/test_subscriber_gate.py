@@ -9,7 +9,7 @@ from qiki.graph import load_graph
 from qiki.plan import OBSERVER_STATUS, OBSERVER_STREAMS, Watcher, expected_param, expected_subscribers
 from qiki_ros.subscriber_gate import parse_expected, unmatched
 
-GRAPH = load_graph(Path(__file__).resolve().parents[2] / "config" / "graph.yaml")
+GRAPH = load_graph(Path(__file__).resolve().parents[3] / "config" / "graph.yaml")
 OBSERVER = Watcher("/qiki_observer_1234abcd", OBSERVER_STREAMS)
 
 

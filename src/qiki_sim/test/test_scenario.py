@@ -7,7 +7,7 @@ import pytest
 from qiki_sim.devices import DeviceHealthModel
 from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
 
-SCENARIOS = pathlib.Path(__file__).parents[2] / "config" / "scenarios"
+SCENARIOS = pathlib.Path(__file__).parents[3] / "config" / "scenarios"
 BASE = """\
 name: t
 profile: bot

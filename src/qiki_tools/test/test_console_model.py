@@ -8,7 +8,7 @@ import pytest
 
 from qiki_tools import console_model as cm
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _consts(path: Path) -> dict[str, int]:

@@ -17,7 +17,7 @@ import pytest
 from qiki_tools import plots
 from qiki.cli import main
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 QIKI = Path(sys.executable).with_name("qiki")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_PX = {name: (int(w * plots.DPI), int(h * plots.DPI))
