@@ -149,7 +149,7 @@ def test_bad_configuration_is_one_line_exit_2(env, args, expected):
 
 
 # --- domain ids, paths and files: one line, exit 2, nothing started, nothing left behind -------------
-# (every id and source: tests/unit/test_domains.py; here each kind of command that joins a domain once)
+# (every id and source: src/qiki/test/test_domains.py; here each kind of command that joins a domain once)
 
 @pytest.mark.parametrize("env, args, expected", [
     ({}, ["bringup", "--domain-id", "-1"], "--domain-id -1 is not a ROS domain id: give a whole number in 0..232"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # TrackArray constants (duplicated here to keep the model free of generated message modules;
-# tests/unit/test_console_model.py checks them against src/qiki_msgs/msg/TrackArray.msg)
+# src/qiki_tools/test/test_console_model.py checks them against src/qiki_msgs/msg/TrackArray.msg)
 STATUS_NAMES = {0: "tentative", 1: "confirmed", 2: "coasting"}
 IFF_NAMES = {0: "unknown", 1: "friend", 2: "foe"}
 BAND_NAMES = {0: "LR", 1: "SR", 2: "UNION"}
