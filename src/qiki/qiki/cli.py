@@ -92,14 +92,13 @@ def graph_args(sp: argparse.ArgumentParser, mode_default: str) -> None:
 
 
 VERB_GROUP = "qiki.verbs"
-# The commands in the order of `qiki --help`; verbs of other packages follow in name order.
-CORE_ORDER = ("bringup", "run", "bag", "plot", "console", "config", "graph")
 
 
 def discover_verbs() -> dict:
     """name -> verb for every entry point of group `qiki.verbs` of the installed packages (as ros2cli finds
     its verbs). A verb is a class with `help` (one line), `add_arguments(parser)` and `main(args) -> int`;
-    `errors` (optional): exception types it reports as one line with exit code 2."""
+    optional: `errors`, exception types it reports as one line with exit code 2, and `order`, its place in
+    `qiki --help` (then the name)."""
     found = {}
     for ep in importlib.metadata.entry_points(group=VERB_GROUP):
         if ep.name in found:
@@ -108,8 +107,7 @@ def discover_verbs() -> dict:
             found[ep.name] = ep.load()()
         except ImportError as exc:
             print(f"qiki: warning: command '{ep.name}' ({ep.value}) cannot be loaded: {exc}", file=sys.stderr)
-    return dict(sorted(found.items(), key=lambda kv: (CORE_ORDER.index(kv[0]) if kv[0] in CORE_ORDER
-                                                         else len(CORE_ORDER), kv[0])))
+    return dict(sorted(found.items(), key=lambda kv: (getattr(kv[1], "order", 100), kv[0])))
 
 
 def _parser(verbs: dict | None = None) -> argparse.ArgumentParser:
@@ -365,6 +363,7 @@ def cmd_graph(args) -> int:
 
 
 class BringupVerb:
+    order = 10
     help = "start the graph with logs on the console until Ctrl-C (or --duration)"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -375,6 +374,7 @@ class BringupVerb:
 
 
 class RunVerb:
+    order = 20
     help = "run a scenario headless and write DIR/summary.json"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -395,6 +395,7 @@ class RunVerb:
 
 
 class ConfigVerb:
+    order = 60
     help = "the layered configuration: defaults < profile < overrides < env < cli"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -411,6 +412,7 @@ class ConfigVerb:
 
 
 class GraphVerb:
+    order = 70
     help = "print the graph's topics and services as a Markdown table"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -423,6 +425,7 @@ class GraphVerb:
 class BagVerb:
     """`qiki bag` (qiki_bag.commands) with the installed graph description as its topic catalog."""
 
+    order = 30
     help = "record, play and inspect rosbag2 (MCAP) bags of the graph"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

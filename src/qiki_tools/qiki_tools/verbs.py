@@ -19,6 +19,7 @@ def run_figures(bag: Path, out: Path) -> list[str]:
 
 
 class PlotVerb:
+    order = 40
     help = "PNG figures of a recorded run: radar scope, FSM timeline, GOSPA"
     errors = (PlotInputError,)
 
@@ -49,6 +50,7 @@ class PlotVerb:
 
 
 class ConsoleVerb:
+    order = 50
     help = "terminal console on a running graph: FSM, BIOS, tracks, events, operator commands (keys s, r, m, a)"
 
     def add_arguments(self, parser) -> None:
