@@ -96,7 +96,21 @@ class GraphSpec(_Strict):
                     if node not in names or not port:
                         raise ValueError(f"{kind}[{i}] ({item.name}): endpoint '{end}' must be "
                                          f"<node>.<port> with node one of {sorted(names)}")
+        from qiki_ros.qos import BY_NAME
+        seen: dict[str, str] = {}
+        for i, t in enumerate(self.topics):
+            if t.qos not in BY_NAME:
+                raise ValueError(f"topics[{i}] ({t.name}): qos '{t.qos}' is not one of {sorted(BY_NAME)}")
+            for end in t.pub + t.sub:
+                if seen.setdefault(end, t.qos) != t.qos:
+                    raise ValueError(f"topics[{i}] ({t.name}): endpoint '{end}' has qos '{seen[end]}' on another "
+                                     f"topic (a port has one QoS)")
         return self
+
+    def port_qos(self, node: str) -> list[str]:
+        """`<port>=<profile>` for every topic port of `node`: its `qos.ports` parameter."""
+        return sorted({f"{end.partition('.')[2]}={t.qos}" for t in self.topics for end in t.pub + t.sub
+                       if end.partition(".")[0] == node})
 
     def node(self, name: str) -> NodeSpec:
         return next(n for n in self.nodes if n.name == name)

@@ -134,7 +134,8 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
         overrides[node.name] = {"sync.upstream": "[" + ",".join(graph.upstream(node.name)) + "]",
                                 "sync.members": "[" + ",".join(members) + "]",
                                 # this run's identity (a StepDone of another run is foreign) and step grid
-                                "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9))}
+                                "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9)),
+                                "qos.ports": "[" + ",".join(graph.port_qos(node.name)) + "]"}
         for param, rel in node.files.items():
             path = cfg / rel.format(**subst)
             if param == "scenario_file":

@@ -82,6 +82,9 @@ def test_malformed_params_file_names_file_and_key(cfg, old, new, expected):
     ("executable: radar_node", "executable: [radar_node]", "nodes.1.executable"),
     ("pub: [radar.frame_lr]", "pub: [radra.frame_lr]", "endpoint 'radra.frame_lr'"),
     ("default_profile: bot", "default_profile: bot\nsurprise: 1", "surprise"),
+    ("type: qiki_msgs/msg/BiosReport, qos: latched", "type: qiki_msgs/msg/BiosReport, qos: latchd",
+     "qos 'latchd' is not one of"),
+    ("pub: [tracker.markers]", "pub: [tracker.markers, tracker.events]", "endpoint 'tracker.events' has qos"),
 ])
 def test_malformed_graph_names_file_and_key(cfg, old, new, expected):
     _edit(cfg / "graph.yaml", old, new)
@@ -89,6 +92,31 @@ def test_malformed_graph_names_file_and_key(cfg, old, new, expected):
         make_plan(cfg=cfg)
     msg = str(err.value)
     assert "\n" not in msg and "graph.yaml" in msg and expected in msg, msg
+
+
+def test_every_port_gets_the_qos_the_graph_file_gives_its_topic(cfg):
+    from qiki_ros.qos import BY_NAME, PortProfiles
+    plan = make_plan(cfg=cfg)
+    for node in plan.graph.nodes:
+        entries = plan.overrides(node.name)["qos.ports"].strip("[]").split(",")
+        ports = PortProfiles(entries, node.name)
+        for t in plan.graph.topics:
+            for end in t.pub + t.sub:
+                if end.partition(".")[0] == node.name:
+                    assert ports[end.partition(".")[2]] is BY_NAME[t.qos], (end, t.name)
+
+
+@pytest.mark.parametrize("entries, port, expected", [
+    (["frame=stream"], "tracks", "node 'tracker': no QoS for port 'tracks' in parameter qos.ports"),
+    (["frame:stream"], "frame", "entry 'frame:stream' is not <port>=<profile>"),
+    (["frame=fast"], "frame", "entry 'frame=fast' is not <port>=<profile>"),
+])
+def test_a_port_without_a_known_qos_is_a_one_line_error(entries, port, expected):
+    from qiki_ros.params import ConfigError as NodeConfigError
+    from qiki_ros.qos import PortProfiles
+    with pytest.raises(NodeConfigError) as err:
+        PortProfiles(entries, "tracker")[port]
+    assert "\n" not in str(err.value) and expected in str(err.value)
 
 
 def test_malformed_scenario_names_file_and_key(cfg):

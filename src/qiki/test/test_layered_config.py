@@ -125,9 +125,21 @@ def test_env_values_are_yaml_and_double_underscores_are_dots(plan):
     ({}, ["tracker.tracker.confirm_m"], "--set 'tracker.tracker.confirm_m': expected NODE.PARAM=VALUE"),
     ({}, ["agent.fsm_file=my.yaml"], "agent.fsm_file (from cli --set): set by the launcher from config/graph.yaml"),
     ({"QIKI_SIM__USE_SIM_TIME": "true"}, [], "sim.use_sim_time (from env QIKI_SIM__USE_SIM_TIME): set by the launcher"),
+    ({}, ["radar.qos.ports=[frame=latched]"], "radar.qos.ports (from cli --set): set by the launcher"),
+    ({}, ["tracker.sync.upstream=[sim]"], "tracker.sync.upstream (from cli --set): set by the launcher"),
 ])
 def test_unknown_or_launcher_parameters_are_one_line_errors(plan, environ, sets, expected):
     assert expected in one_line_error(plan, environ, sets=sets)
+
+
+def test_barrier_and_metrics_settings_are_parameters_like_any_other(plan):
+    config = configure(plan, {"QIKI_SIM__SYNC__PRODUCER_TIMEOUT_S": "5.0"}, sets=["tracker.metrics.port=9100"])
+    doc = config.params_document()
+    assert doc["/**/sim"]["ros__parameters"]["sync"]["producer_timeout_s"] == 5.0
+    assert doc["/**/tracker"]["ros__parameters"]["metrics"]["port"] == 9100
+    assert config.settings["agent.sync.gate_timeout_s"].source == "default"
+    assert "sync.upstream" not in doc["/**/agent"]["ros__parameters"]["sync"]     # the launcher's, per run
+    assert "metrics.port" in one_line_error(plan, {}, sets=["tracker.metrics.port=70000"])
 
 
 def test_unknown_names_in_the_overrides_file(plan, tmp_path):
