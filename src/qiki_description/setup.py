@@ -12,6 +12,7 @@ setup(
         ("share/qiki_description/vehicles", sorted(glob.glob("vehicles/*.yaml"))),
     ],
     install_requires=["setuptools"],
+    tests_require=["pytest"],
     zip_safe=True,
     maintainer="QIKI developers",
     maintainer_email="dev@qiki.example.com",

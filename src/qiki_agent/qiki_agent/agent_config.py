@@ -1,6 +1,7 @@
 """Parameters of the agent node (pydantic: defaults, types and validation in one place)."""
 from pydantic import Field
 
+from qiki_ros.node_config import GraphNodeConfig
 from qiki_schema.strict import Strict as _Strict
 
 
@@ -20,7 +21,7 @@ class MissionConfig(_Strict):
                             "or the operator aborts it); the mission itself is the mission_file")
 
 
-class AgentNodeConfig(_Strict):
+class AgentNodeConfig(GraphNodeConfig):
     fsm_file: str = Field("", description="state machine YAML (set by the launcher from config/graph.yaml)")
     rules_file: str = Field("", description="safety rules YAML, config/rules/<profile>.yaml (set by the launcher)")
     description: str = Field("", description="vehicle description: a name (qiki_description vehicles/<name>.yaml) "

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from qiki_description.vehicle import RadarSpec
 from qiki_radar.radar_model import BAND_LR, BAND_SR, RadarBand
-from qiki_schema.strict import Strict
+from qiki_ros.node_config import GraphNodeConfig
 
 
 def bands(spec: RadarSpec) -> tuple[RadarBand, RadarBand]:
@@ -20,7 +20,7 @@ def bands(spec: RadarSpec) -> tuple[RadarBand, RadarBand]:
     return lr, sr
 
 
-class RadarNodeConfig(Strict):
+class RadarNodeConfig(GraphNodeConfig):
     seed: int = Field(1, ge=0, description="seed of the radar's noise, misses and clutter")
     sensor_frame: str = "radar_link"
     world_frame: Literal["map", "lvlh"] = Field("map", description="tracking frame: map (bot) or the chaser's lvlh (ship)")

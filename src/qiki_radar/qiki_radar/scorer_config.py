@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from qiki_ros.node_config import GraphNodeConfig
 from qiki_schema.strict import Strict
 
 
@@ -12,6 +13,6 @@ class GospaConfig(Strict):
     warmup_frames: int = Field(10, ge=0, description="frames per band not scored at start-up")
 
 
-class ScorerNodeConfig(Strict):
+class ScorerNodeConfig(GraphNodeConfig):
     world_frame: Literal["map", "lvlh"] = Field("map", description="tracking frame the tracks are in")
     gospa: GospaConfig = GospaConfig()

@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from qiki_ros.node_config import GraphNodeConfig
 from qiki_schema.strict import Strict
 
 from qiki_radar.tracker import TrackerConfig
@@ -14,7 +15,7 @@ class MarkerConfig(Strict):
     rate_hz: float = Field(5.0, gt=0, description="marker updates per second of sim time (only when subscribed)")
 
 
-class TrackerNodeConfig(Strict):
+class TrackerNodeConfig(GraphNodeConfig):
     world_frame: Literal["map", "lvlh"] = "map"
     tracker: TrackerConfig = TrackerConfig()
     markers: MarkerConfig = MarkerConfig()

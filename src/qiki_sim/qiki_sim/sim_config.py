@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from qiki_ros.node_config import GraphNodeConfig
 from qiki_schema.strict import Strict
 
 
@@ -32,7 +33,7 @@ class StartConfig(Strict):
     wait_timeout_s: float = Field(15.0, ge=0, description="start anyway after this many wall seconds")
 
 
-class SimNodeConfig(Strict):
+class SimNodeConfig(GraphNodeConfig):
     scenario_file: str = Field("", description="scenario YAML (set by the launcher from config/graph.yaml)")
     seed: int = Field(0, ge=0, description="random seed; 0 keeps the scenario's seed")
     frame_id: str = "map"

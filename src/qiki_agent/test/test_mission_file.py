@@ -1,0 +1,35 @@
+"""Mission files (config/missions): the shipped ones load; a broken one is a one-line error naming the key."""
+import pathlib
+
+import pytest
+
+from qiki_agent.mission_file import MissionError, PatrolMission, StationKeepingMission, load_mission
+
+MISSIONS = pathlib.Path(__file__).parents[3] / "config" / "missions"
+
+
+def test_every_shipped_mission_loads_and_each_scenario_names_one():
+    import yaml
+    kinds = {p.stem: type(load_mission(p)) for p in MISSIONS.glob("*.yaml")}
+    assert kinds["bot_patrol"] is PatrolMission and kinds["ship_station_keeping"] is StationKeepingMission
+    for scenario in (MISSIONS.parent / "scenarios").glob("*.yaml"):
+        assert yaml.safe_load(scenario.read_text())["vehicle"]["mission"] in kinds, scenario
+
+
+def test_mission_errors_are_one_line_with_key_path(tmp_path):
+    def error(text):
+        p = tmp_path / "m.yaml"
+        p.write_text(text)
+        with pytest.raises(MissionError) as e:
+            load_mission(p)
+        assert "\n" not in str(e.value)
+        return str(e.value)
+
+    patrol = "kind: patrol\nwaypoints: [[0, 0], [1, 1]]\ncruise_speed_mps: 1.0\nlaps: 1\n"
+    assert "m.yaml: waypoints[1]: expected a list of 2 numbers [x, y], got 'north'" in error(
+        patrol.replace("[1, 1]", "north"))
+    assert "m.yaml: waypoints: " in error(patrol.replace("[[0, 0], [1, 1]]", "[]"))
+    assert "m.yaml: kind: expected kind 'patrol' or 'station_keeping'" in error(patrol.replace("patrol", "orbit"))
+    assert "m.yaml: unknown key 'loop'" in error(patrol + "loop: true\n")
+    assert "nowhere.yaml: no such mission file" in str(pytest.raises(
+        MissionError, load_mission, tmp_path / "nowhere.yaml").value)
