@@ -1,15 +1,19 @@
-"""Unit tests of the multi-target tracker core (qiki_radar.tracker)."""
+"""Unit tests of the multi-target tracker core (qiki_radar.tracker and its components, qiki_radar.tracking)."""
 import numpy as np
 import pytest
 from pydantic import ValidationError
 from scipy.stats import chi2
 
-from qiki_radar import tracker as tracker_module
+from qiki_msgs.msg import TrackArray
 from qiki_radar.radar_model import RadarBand, observe, polar_to_world
-from qiki_radar.tracker import (
-    IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, PHASES, STATUS_COASTING, STATUS_CONFIRMED, STATUS_TENTATIVE,
-    Coverage, Measurements, Tracker, TrackerConfig, TrackSet, _inv_logdet, _pairs_in_radius,
-)
+from qiki_radar.tracker import PHASES, Coverage, Measurements, Tracker, TrackerConfig, TrackSet
+from qiki_radar.tracking import gating
+from qiki_radar.tracking.gating import pairs_in_radius as _pairs_in_radius
+from qiki_radar.tracking.kalman import inv_logdet as _inv_logdet
+
+STATUS_TENTATIVE, STATUS_CONFIRMED, STATUS_COASTING = (
+    TrackArray.STATUS_TENTATIVE, TrackArray.STATUS_CONFIRMED, TrackArray.STATUS_COASTING)
+IFF_UNKNOWN, IFF_FRIEND, IFF_FOE = TrackArray.IFF_UNKNOWN, TrackArray.IFF_FRIEND, TrackArray.IFF_FOE
 
 DT = 0.5
 
@@ -386,9 +390,9 @@ def test_inverse_and_log_determinant(d):
 @pytest.mark.parametrize("dim", [2, 3])
 @pytest.mark.parametrize("mode", ["dense", "grid", "kdtree"])
 def test_candidate_pairs_within_per_point_radius(mode, dim, monkeypatch):
-    monkeypatch.setattr(tracker_module, "_DENSE_PAIRS_MAX", 10**9 if mode == "dense" else 0)
+    monkeypatch.setattr(gating, "DENSE_PAIRS_MAX", 10**9 if mode == "dense" else 0)
     if mode == "kdtree":
-        monkeypatch.setattr(tracker_module, "_pairs_grid", lambda *args: None)
+        monkeypatch.setattr(gating, "pairs_grid", lambda *args: None)
     rng = np.random.default_rng(29)
     points, targets = rng.uniform(0, 60, (300, dim)), rng.uniform(0, 60, (250, dim))
     points[:5] = targets[:5]  # exact coincidences
