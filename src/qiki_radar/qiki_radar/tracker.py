@@ -160,13 +160,15 @@ def components(cfg: TrackerConfig) -> Components:
 
 
 def timed(parts: Components, clock: PhaseClock) -> Components:
-    """The same components, each entering its phase of `clock` (PHASES) when called."""
+    """The same components, those that open a phase of `clock` (PHASES) entering it when called: predict
+    (predictor), gate (coverage, gater), assign (associator), update (updater), manage (confirmation,
+    initiator, deleter), output (output). A phase lasts until the next one opens, so the components called
+    inside a phase need no timing of their own."""
     return Components(
         predictor=clock.timed(parts.predictor, "predict"), coverage=clock.timed(parts.coverage, "gate"),
-        gater=clock.timed(parts.gater, "gate"), associator=clock.timed(parts.associator, "assign"),
+        gater=parts.gater, associator=clock.timed(parts.associator, "assign"),
         updater=clock.timed(parts.updater, "update"), confirmation=clock.timed(parts.confirmation, "manage"),
-        initiator=clock.timed(parts.initiator, "manage"), deleter=clock.timed(parts.deleter, "manage"),
-        output=clock.timed(parts.output, "output"))
+        initiator=parts.initiator, deleter=parts.deleter, output=clock.timed(parts.output, "output"))
 
 
 class Tracker:

@@ -35,7 +35,7 @@ class MahalanobisCost:
 PAIR_COSTS: dict[str, PairCost] = {"likelihood": LikelihoodCost(), "mahalanobis": MahalanobisCost()}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Assignment:
     """One-to-one (track row, detection row) pairs of a frame."""
 
@@ -55,7 +55,7 @@ class Assignment:
         return mask
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConfirmedFirstGNN:
     """Global nearest neighbour over the gated pairs, in two stages: a minimum-cost partial assignment of
     the confirmed tracks, then one of the tentative tracks over the detections the confirmed ones left.

@@ -14,7 +14,7 @@ from qiki_radar.tracking.measurements import Coverage
 from qiki_radar.tracking.table import TrackTable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LineOfSightCoverage:
     """Tracks a frame may count a miss for: those predicted at least margin_sigma position stds (along the
     sensor's line of sight) inside its coverage; every track when the frame has no coverage. (Stone Soup's
@@ -37,7 +37,7 @@ class LineOfSightCoverage:
         return coverage.contains(pos, margin)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MOfNConfirmation:
     """A track is confirmed once m of its first n counted frames were hits (a bit history of the last n).
 
@@ -60,6 +60,6 @@ class MOfNConfirmation:
         """(N,) mask of the tracks confirmed now or before."""
         return tracks.confirmed | (np.bitwise_count(tracks.hist) >= self.m)
 
-    def reachable(self, tracks: TrackTable) -> np.ndarray:
-        """(N,) mask of the tracks that can still have m hits in their first n counted frames."""
-        return np.bitwise_count(tracks.hist) + (self.n - tracks.nhist) >= self.m
+    def unreachable(self, tracks: TrackTable) -> np.ndarray:
+        """(N,) mask of the tracks that can no longer have m hits in their first n counted frames."""
+        return np.bitwise_count(tracks.hist) + (self.n - tracks.nhist) < self.m

@@ -20,7 +20,7 @@ class Deleter(Protocol):
         """(N,) mask of the tracks to delete at time t."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MissRunDeleter:
     """Deletes a track after more than max_misses consecutive counted misses.
     Stone Soup: `UpdateTimeStepsDeleter(time_steps_since_update=max_misses + 1)`."""
@@ -31,27 +31,27 @@ class MissRunDeleter:
         return tracks.misses > self.max_misses
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnreachableConfirmationDeleter:
     """Deletes a tentative track as soon as M-of-N confirmation is out of its reach."""
 
     confirmation: MOfNConfirmation
 
     def delete(self, tracks: TrackTable, t: float) -> np.ndarray:
-        return ~self.confirmation.reachable(tracks)
+        return self.confirmation.unreachable(tracks)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AgeDeleter:
     """Deletes a track born more than max_age_s before t."""
 
     max_age_s: float
 
     def delete(self, tracks: TrackTable, t: float) -> np.ndarray:
-        return ~(t - tracks.birth_t <= self.max_age_s)
+        return t - tracks.birth_t > self.max_age_s
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnupdatedDeleter:
     """Deletes a track without an update for more than max_unupdated_s, whether frames cover it or not.
     Stone Soup: `UpdateTimeDeleter(time_since_update=timedelta(seconds=max_unupdated_s))`."""
@@ -59,23 +59,23 @@ class UnupdatedDeleter:
     max_unupdated_s: float
 
     def delete(self, tracks: TrackTable, t: float) -> np.ndarray:
-        return ~(t - tracks.last_hit_t <= self.max_unupdated_s)
+        return t - tracks.last_hit_t > self.max_unupdated_s
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompositeDeleter:
     """Deletes what any of its deleters deletes (Stone Soup: `CompositeDeleter(intersect=False)`)."""
 
     deleters: Sequence[Deleter]
 
     def delete(self, tracks: TrackTable, t: float) -> np.ndarray:
-        out = np.zeros(len(tracks), bool)
-        for deleter in self.deleters:
-            out |= deleter.delete(tracks, t)
+        out = np.zeros(len(tracks), bool) if not self.deleters else self.deleters[0].delete(tracks, t)
+        for deleter in self.deleters[1:]:
+            out = out | deleter.delete(tracks, t)
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusDeleter:
     """Applies one deleter to tentative tracks and another to confirmed ones, as Stone Soup's
     `MultiMeasurementInitiator(deleter=...)` and `MultiTargetTracker(deleter=...)` do."""

@@ -20,7 +20,7 @@ DENSE_PAIRS_MAX = 1024  # below these many (track x measurement) cells a dense d
 _NO_PAIRS = np.zeros(0, np.intp)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Gated:
     """Candidate pairs of one frame: track rows, detection rows, squared Mahalanobis distance d2 and
     log det S of each pair within the association gate, and the (confirmed track, detection) pairs within the
@@ -42,7 +42,7 @@ class Gated:
         return self.birth_det[~hit[self.birth_track]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MahalanobisGater:
     """Pairs with d2 = nu^T S^-1 nu <= gate_chi2 (S = P + R): a chi-square gate on the squared distance.
 

@@ -9,7 +9,7 @@ from qiki_radar.tracking.measurements import Measurements
 from qiki_radar.tracking.table import TrackTable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SinglePointInitiator:
     """One-point initiation: position = the detection with its noise R, velocity 0 with std init_velocity_std.
 

@@ -12,7 +12,7 @@ from qiki_radar.tracking.measurements import Measurements
 from qiki_radar.tracking.table import TrackTable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConstantVelocityPredictor:
     """Constant-velocity prediction with continuous white-noise acceleration on every axis.
 
@@ -41,7 +41,7 @@ class ConstantVelocityPredictor:
             P[d + i, d + i] += q * dt
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KalmanUpdater:
     """Kalman update of the assigned tracks with their position detections (H = [I 0]), Joseph form
     (I-KH) P (I-KH)^T + K R K^T. Stone Soup: `KalmanUpdater(LinearGaussian(mapping=position axes))`

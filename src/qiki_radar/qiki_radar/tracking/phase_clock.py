@@ -1,7 +1,7 @@
 """Instrumentation: wall time per phase of a tracker frame, measured around the components' calls.
 
-A phase runs from the start of a call to a component of that phase until the start of the next timed call
-or the end of the frame, so the glue between calls is counted in the phase before it.
+A phase runs from the call of a component that opens it until the next phase opens or the frame ends, so
+the components and glue in between are counted in it, and only the component opening a phase needs timing.
 """
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ class PhaseClock:
 
     def __init__(self, phases: tuple[str, ...]):
         self.phases = phases
+        self.total_s = dict.fromkeys(phases, 0.0)
         self.reset()
 
     def reset(self) -> None:
         """Zero the totals."""
-        self.total_s = dict.fromkeys(self.phases, 0.0)
+        self.total_s.update(dict.fromkeys(self.phases, 0.0))
         self._phase: str | None = None
         self._mark = 0.0
 

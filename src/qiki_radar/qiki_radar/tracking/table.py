@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass
+@dataclass(slots=True)
 class TrackTable:
     """Struct-of-arrays of N tracks.
 
