@@ -75,4 +75,4 @@ class ConfirmedFirstGNN:
         used[b1] = True
         rest = ~conf & ~used[mj]
         a2, b2 = sparse_min_cost_matching(n, m, ti[rest], mj[rest], cost[rest])
-        return Assignment(np.r_[a1, a2].astype(np.intp), np.r_[b1, b2].astype(np.intp))
+        return Assignment(np.concatenate((a1, a2)), np.concatenate((b1, b2)))

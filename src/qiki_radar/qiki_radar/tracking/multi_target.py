@@ -56,14 +56,14 @@ class MultiTargetTracker:
         p, tracks = self.parts, self.table
         p.predictor.predict(tracks, t - self.time if self.time is not None else 0.0)
         self.time = t
-        counted = p.coverage.covered(tracks, coverage)
+        counted = p.coverage.covered(tracks, coverage)  # tracks this frame may count a miss for
         gated = p.gater.candidates(tracks, meas)
         assignment = p.associator.associate(tracks, gated, len(meas))
         p.updater.update(tracks, assignment.track, assignment.det, meas, t)
         hit = assignment.hit(len(tracks))
         p.confirmation.count(tracks, hit, counted | hit)
         free = assignment.unassociated(len(meas))
-        free[gated.shadowed(hit)] = False
+        free[gated.shadowed(hit)] = False  # no birth in the birth gate of a confirmed track that missed
         born = p.initiator.initiate(meas, np.flatnonzero(free), t, self._next_id)
         self._next_id += len(born)
         tracks = tracks.append(born)

@@ -45,9 +45,12 @@ class IffByCode:
     foe_codes: np.ndarray  # uint32
 
     def classify(self, code: np.ndarray) -> np.ndarray:
-        return np.where(np.isin(code, self.friend_codes), TrackArray.IFF_FRIEND,
-                        np.where(np.isin(code, self.foe_codes), TrackArray.IFF_FOE, TrackArray.IFF_UNKNOWN)
-                        ).astype(np.uint8)
+        iff = np.full(code.shape, TrackArray.IFF_UNKNOWN, np.uint8)
+        if self.foe_codes.size:
+            iff[np.isin(code, self.foe_codes)] = TrackArray.IFF_FOE
+        if self.friend_codes.size:
+            iff[np.isin(code, self.friend_codes)] = TrackArray.IFF_FRIEND
+        return iff
 
 
 class TrackSetOutput:
