@@ -1,4 +1,5 @@
-"""Put the source tree of every workspace package first on sys.path so unit tests run without a build."""
+"""Put the source tree of every workspace package first on sys.path so unit tests run without a build, and the
+shared test helpers (tests/unit/fuzz_inputs.py) on it for the tests in each package's test/."""
 import pathlib
 import sys
 
@@ -6,3 +7,4 @@ _SRC = pathlib.Path(__file__).parent / "src"
 for _pkg in sorted(_SRC.iterdir()):
     if (_pkg / "setup.py").exists():
         sys.path.insert(0, str(_pkg))
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "tests" / "unit"))

@@ -137,7 +137,7 @@ def case(name: str, bag: Path, written: list) -> str:
 
 
 def main() -> int:
-    from qiki.soak import bench_header
+    from qiki_tools.soak import bench_header
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1000 messages per bag instead of 5000")
     parser.add_argument("--seed", type=int, default=1)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src" / "qiki"))
-from qiki.soak import bench_header  # noqa: E402
+from qiki_tools.soak import bench_header  # noqa: E402
 
 HELPER = ROOT / "tests" / "integration" / "bag_helper.py"
 

@@ -236,7 +236,7 @@ def run_graph(domain_id: int, injections: list[tuple[str, str]], profile: str = 
     (topic, kind) at INJECT_AT_S; returns what it published up to END_S and, per injection, whether it was
     counted and the worst /diagnostics level of its consumers afterwards."""
     from qiki.plan import Watcher, make_plan
-    from qiki.replay import DETERMINISM_ENV
+    from qiki_tools.replay import DETERMINISM_ENV
     from qiki.supervisor import GraphSupervisor, graph_env
 
     from qiki.graph import load_graph

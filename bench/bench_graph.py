@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qiki.soak import bench_header, load_average
+from qiki_tools.soak import bench_header, load_average
 
 QIKI = Path(sys.executable).with_name("qiki")
 CASES = [("bot", "bot_patrol", "bot, 10 objects"), ("bot", "bot_crossing", "bot, 101 objects"),

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from qiki.soak import bench_header, load_average
+from qiki_tools.soak import bench_header, load_average
 
 TOPIC = "/qiki_bench/hop"
 

@@ -1,7 +1,7 @@
 """SIGKILL of the runner: does any process it started survive it, and how long until the last one is gone.
 
 Starts `qiki run` / `qiki run --record` / `qiki bringup` (bot profile) N times each, SIGKILLs it at a
-moment of its life taken in turn from qiki.runner_kill.MOMENTS (starting: a delay spread over
+moment of its life taken in turn from qiki_tools.runner_kill.MOMENTS (starting: a delay spread over
 [0, --max-start-delay]; nodes-up / standbys-up / stepping: that state, then a delay spread over
 [0, 1] s), and prints per runner and moment: kills, survivors, and the seconds from the kill until the
 last child died (median, max). Exit status 1 if any process survived.
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qiki.soak import bench_header
+from qiki_tools.soak import bench_header
 
 QIKI = Path(sys.executable).with_name("qiki")
 
@@ -31,7 +31,7 @@ def main() -> int:
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     from qiki.observer import GraphObserver
     from qiki.plan import make_plan
-    from qiki.runner_kill import MOMENTS, kill_runner
+    from qiki_tools.runner_kill import MOMENTS, kill_runner
 
     print(bench_header())
     graph = make_plan("bot").graph

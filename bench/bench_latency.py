@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from qiki.soak import bench_header, load_average
+from qiki_tools.soak import bench_header, load_average
 
 # case -> (profile, stock scenario, key of its random objects)
 CASES = {"bot": ("bot", "bot_crossing", "random_movers"), "ship": ("ship", "ship_debris_field", "random_debris")}

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from qiki.soak import load_average
+from qiki_tools.soak import load_average
 
 VARIANTS = {"rclpy defaults": (True, True), "no parameter services": (False, True),
             "no QoS event handlers (GraphNode)": (True, False), "neither": (False, False)}

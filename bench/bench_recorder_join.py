@@ -2,7 +2,7 @@
 
 Starts the graph (lockstep, warm spares), waits until it runs, then N in-process recorders (each a DDS
 participant of its own) join it in turn, record until they have a vehicle state, and leave
-(qiki.recorder_churn). Prints the age of each recording's first vehicle state at the join (sim seconds:
+(qiki_tools.recorder_churn). Prints the age of each recording's first vehicle state at the join (sim seconds:
 how far in the past it starts; median, max), the UPSTREAM_SILENT / UPSTREAM_RESUMED events (908/909) and
 SAFE_MODE entries from the first join on, and the node processes that died. Exit status 1 if a recorder
 got no vehicle state, started more than 1 s in the past, or the graph lost a step (908/909, SAFE_MODE, a
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from qiki.soak import bench_header
+from qiki_tools.soak import bench_header
 
 
 def main() -> int:
@@ -30,7 +30,7 @@ def main() -> int:
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     from qiki.observer import GraphObserver
     from qiki.plan import make_plan
-    from qiki.recorder_churn import recorder_churn
+    from qiki_tools.recorder_churn import recorder_churn
     from qiki_ros.events import EventCode
 
     print(bench_header())

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from qiki.soak import bench_header, load_average
+from qiki_tools.soak import bench_header, load_average
 
 QIKI = Path(sys.executable).with_name("qiki")
 OUTPUT = {"radar": "frame", "tracker": "tracks", "scorer": "score", "agent": "status"}

@@ -19,8 +19,8 @@ from pathlib import Path
 from qiki.cli import rotate_outputs
 from qiki.graph import ConfigError
 from qiki.plan import UsageError, make_plan
-from qiki.soak import latency_spans, load_average, rss_figures, soak_figure, verdicts, windows
-from qiki.soak_graph import run_soak
+from qiki_tools.soak import latency_spans, load_average, rss_figures, soak_figure, verdicts, windows
+from qiki_tools.soak_graph import run_soak
 
 
 def _ms(s: float | None) -> str:

@@ -2,29 +2,49 @@
 
 The node list, parameters files, remappings and per-node file parameters come from the same single
 description (config/graph.yaml, read through qiki.plan) that `qiki bringup` uses, so both start the
-same graph. Arguments: profile (default: the graph's default_profile), scenario (default: the
-profile's), rate (sim rate factor, default: from the profile's params file), metrics_port (BASE:
-node i of graph.yaml serves Prometheus metrics on 127.0.0.1:BASE+i; default off).
+same graph. Arguments:
+
+- profile (default: the graph's default_profile), scenario (default: the profile's);
+- namespace: the graph's namespace (default: graph.yaml's, `qiki`); its nodes and every topic and service
+  under it move there (`namespace:=robot1` -> `/robot1/tracks`), `/clock` and `/diagnostics` stay global;
+- params_file: a ROS 2 params file (`/**/<node>: ros__parameters: ...`, e.g. an edited copy of
+  config/params/<profile>.yaml or the `params.yaml` a `qiki run` wrote) in place of the profile's; checked
+  against the nodes' parameter models before any node starts;
+- use_sim_time: whether the nodes follow the sim's /clock (default true; the sim owns /clock and always
+  runs on its own clock);
+- log_level: the nodes' ROS log level (default info);
+- rate (sim rate factor, default: from the params file), metrics_port (BASE: node i of graph.yaml serves
+  Prometheus metrics on 127.0.0.1:BASE+i; default off).
+
+As nav2_bringup does with RewrittenYaml, the arguments are substituted into each node's parameters here (the
+plan rewrites the graph's names for the namespace; the params file is matched by `/**/<node>` keys, so it
+needs no namespace root key).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+_BOOLEAN = {"true": True, "false": False}
+
 
 def _graph_nodes(context, *args, **kwargs):
     import yaml
-    from qiki.plan import make_plan
+    from qiki.plan import UsageError, make_plan
 
-    profile = LaunchConfiguration("profile").perform(context) or None
-    scenario = LaunchConfiguration("scenario").perform(context) or None
-    rate = LaunchConfiguration("rate").perform(context)
-    metrics_port = LaunchConfiguration("metrics_port").perform(context)
-    plan = make_plan(profile, scenario)
+    def arg(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    use_sim_time = arg("use_sim_time").lower()
+    if use_sim_time not in _BOOLEAN:
+        raise UsageError(f"use_sim_time:={arg('use_sim_time')} must be true or false")
+    plan = make_plan(arg("profile") or None, arg("scenario") or None, namespace=arg("namespace") or None,
+                     params_file=arg("params_file") or None)
+    rate, metrics_port, log_level = arg("rate"), arg("metrics_port"), arg("log_level")
     graph = plan.graph
     nodes = []
     for i, spec in enumerate(graph.nodes):
-        overrides = {"use_sim_time": spec.use_sim_time,
+        overrides = {"use_sim_time": spec.use_sim_time and _BOOLEAN[use_sim_time],
                      **{k: yaml.safe_load(v) for k, v in plan.overrides(spec.name).items()}}
         if rate and spec.name == "sim":
             overrides["clock.rate_factor"] = float(rate)
@@ -33,6 +53,7 @@ def _graph_nodes(context, *args, **kwargs):
         nodes.append(Node(
             package=spec.package, executable=spec.executable, name=spec.name, namespace=graph.namespace,
             parameters=[str(plan.params_file), overrides], remappings=graph.remappings(spec.name),
+            arguments=["--ros-args", "--log-level", log_level],
             additional_env={"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}, output="screen",
             respawn=spec.restart.policy == "on-failure",    # graph.yaml `restart` (no restart count in launch)
             prefix=f"nice -n {spec.nice}" if spec.nice else None,
@@ -44,6 +65,13 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("profile", default_value="", description="vehicle profile: bot (default) or ship"),
         DeclareLaunchArgument("scenario", default_value="", description="scenario name in config/scenarios/"),
+        DeclareLaunchArgument("namespace", default_value="",
+                              description="namespace of the graph's nodes, topics and services (default: qiki)"),
+        DeclareLaunchArgument("params_file", default_value="",
+                              description="ROS 2 params file for all nodes (default: config/params/<profile>.yaml)"),
+        DeclareLaunchArgument("use_sim_time", default_value="true",
+                              description="nodes follow the sim's /clock (the sim itself always owns its clock)"),
+        DeclareLaunchArgument("log_level", default_value="info", description="ROS log level of every node"),
         DeclareLaunchArgument("rate", default_value="", description="sim rate factor (1 = real time)"),
         DeclareLaunchArgument("metrics_port", default_value="",
                               description="Prometheus on 127.0.0.1: node i of graph.yaml on port metrics_port + i"),

@@ -9,7 +9,7 @@ test (tests/integration/test_replay.py) then passes again against the new fixtur
 1. starts ``qiki bag record`` on the topics a replay needs (the tracker's and agent's inputs, their outputs,
    the step barrier) and waits until it is subscribed,
 2. runs the whole graph with ``qiki run --mode lockstep --duration S`` in a private ROS_DOMAIN_ID (with
-   qiki.replay.DETERMINISM_ENV, as the replay has it),
+   qiki_tools.replay.DETERMINISM_ENV, as the replay has it),
 3. stops the recorder, keeps the first S seconds of steps, checks that every node finished each of them
    and every message its StepDone listed was recorded, and writes the fixture (zstd MCAP + replay.json),
 4. replays the new fixture once and checks that it reproduces the recording bit for bit (--no-verify skips).
@@ -44,7 +44,7 @@ def _log(text: str) -> None:
 
 
 def _env(domain_id: int) -> dict[str, str]:
-    from qiki.replay import DETERMINISM_ENV
+    from qiki_tools.replay import DETERMINISM_ENV
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
                PYTHONUNBUFFERED="1", **DETERMINISM_ENV)
     env["PYTHONPATH"] = os.pathsep.join([str(p) for p in SRC] + [p for p in [env.get("PYTHONPATH")] if p])
@@ -58,8 +58,8 @@ def _qiki() -> str:
 
 def record(profile: str, duration_s: float, domain_id: int, work: Path) -> Path:
     """Run the graph while recording; returns the raw bag."""
-    from qiki.plan import make_plan
-    from qiki.replay import replay_topics
+    from qiki.plan import config_dir, make_plan
+    from qiki_tools.replay import replay_topics
     from qiki_bag.background import BackgroundRecorder
 
     topics = replay_topics(make_plan(profile).graph)
@@ -68,7 +68,8 @@ def record(profile: str, duration_s: float, domain_id: int, work: Path) -> Path:
     env = _env(domain_id)
     run_cmd = [_qiki(), "run", "--profile", profile, "--mode", "lockstep", "--duration", f"{duration_s + EXTRA_S:g}",
                "--domain-id", str(domain_id), "--out", str(work / "run")]
-    with BackgroundRecorder(raw, domain_id, topics=wanted, log_path=work / "record.log", env=env):
+    with BackgroundRecorder(raw, domain_id, topics=wanted, log_path=work / "record.log", env=env,
+                            graph_file=config_dir() / "graph.yaml"):
         _log(f"{profile}: recorder ready; {' '.join(run_cmd[1:])}")
         proc = subprocess.Popen(run_cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
@@ -84,7 +85,7 @@ def record(profile: str, duration_s: float, domain_id: int, work: Path) -> Path:
 
 def make(profile: str, duration_s: float, domain_id: int, verify: bool, keep: bool) -> None:
     from qiki.plan import make_plan
-    from qiki.replay import ReplayError, replay, write_fixture
+    from qiki_tools.replay import ReplayError, replay, write_fixture
     from qiki_bag.reader import bag_info
 
     scenario = make_plan(profile).scenario
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the raw recording and logs")
     args = p.parse_args(argv)
     domain = args.domain_id if args.domain_id is not None else random.Random().randrange(100, 200)
-    from qiki.replay import ReplayError
+    from qiki_tools.replay import ReplayError
     from qiki_bag.background import RecorderError
     for profile in args.profile or sorted(DURATIONS_S):
         for attempt in range(1, ATTEMPTS + 1):

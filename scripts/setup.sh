@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent setup: venv in .venv/, pinned wheels, wheel CMake path fix, colcon build, `qiki` entry point.
+# Idempotent setup: venv in .venv/, pinned wheels, wheel CMake path fix, colcon build (--symlink-install: the
+# installed Python modules are links into src/, so an edit there is what runs), `qiki` entry point.
 # Every step is skipped when its inputs have not changed since the last run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,29 +40,37 @@ if [ -n "$stale" ]; then
     -e "s#/opt/python/cp311-cp311/include/python3.11#${py_inc}#g"
 fi
 
-# 4. colcon build of the workspace (merge install in install/)
-src_hash=$(find src launch config colcon.meta -type f -not -path '*/__pycache__/*' -print0 \
+# 4. colcon build of the workspace (merge install in install/, symlinked). A copy-install tree left by an older
+#    setup is rebuilt from scratch (colcon cannot turn copied files into links).
+if [ -d install ] && [ ! -e install/.qiki-symlink ]; then
+  log "replacing the copy install by a symlink install"
+  rm -rf build install
+fi
+src_hash=$(find src launch config colcon.meta -type f -not -path '*/__pycache__/*' -not -path 'src/*/test/*' -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 if [ "$(cat install/.qiki-src 2>/dev/null)" != "$src_hash" ] || [ ! -d install ]; then
   log "colcon build"
   (
     export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
-    "$VENV/bin/colcon" --log-base log build --merge-install --base-paths src \
+    "$VENV/bin/colcon" --log-base log build --merge-install --symlink-install --base-paths src \
       --metas colcon.meta --event-handlers console_direct- summary+ \
       --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF 2>&1 \
       | grep -v "local_setup" >&2
     exit "${PIPESTATUS[0]}"
   )
   echo "$src_hash" > install/.qiki-src
+  touch install/.qiki-symlink
 fi
 
 # 5. Make the workspace importable from the venv without sourcing anything: a .pth file puts
-#    install/ on sys.path and exports AMENT_PREFIX_PATH / LD_LIBRARY_PATH before the ROS wheels'
-#    own bootstrap re-executes the interpreter with them.
-cat > "$SITE/qiki_overlay.pth" <<PTH
-$ROOT/install/lib/$PYVER/site-packages
-import qiki_overlay; qiki_overlay.activate("$ROOT/install", "$VENV")
-PTH
+#    install/ and the symlinked build/<pkg> trees (what each <pkg>.egg-link names: the modules link to src/,
+#    the egg-info holds the entry points) on sys.path and exports AMENT_PREFIX_PATH / LD_LIBRARY_PATH before
+#    the ROS wheels' own bootstrap re-executes the interpreter with them.
+{
+  echo "$ROOT/install/lib/$PYVER/site-packages"
+  for link in "$ROOT"/install/lib/"$PYVER"/site-packages/*.egg-link; do head -n 1 "$link"; done
+  echo "import qiki_overlay; qiki_overlay.activate(\"$ROOT/install\", \"$VENV\")"
+} > "$SITE/qiki_overlay.pth"
 cat > "$VENV/bin/qiki" <<SH
 #!$PY
 import sys

@@ -20,10 +20,16 @@ setup(
         ("share/qiki", ["package.xml"]),
     ] + DATA_FILES,
     install_requires=["setuptools"],
+    tests_require=["pytest"],
     zip_safe=True,
     maintainer="QIKI developers",
     maintainer_email="dev@qiki.example.com",
     description=open("package.xml").read().split("<description>")[1].split("</description>")[0],
     license="Apache-2.0",
-    entry_points={"console_scripts": ["qiki = qiki.cli:main"]},
+    entry_points={
+        "console_scripts": ["qiki = qiki.cli:main"],
+        # the commands of `qiki` (qiki.cli.discover_verbs); other packages add theirs to the same group
+        "qiki.verbs": ["bringup = qiki.cli:BringupVerb", "run = qiki.cli:RunVerb", "config = qiki.cli:ConfigVerb",
+                       "graph = qiki.cli:GraphVerb", "bag = qiki.cli:BagVerb"],
+    },
 )

@@ -9,6 +9,7 @@ setup(
         ("share/qiki_bag", ["package.xml"]),
     ],
     install_requires=["setuptools"],
+    tests_require=["pytest"],
     zip_safe=True,
     maintainer="QIKI developers",
     maintainer_email="dev@qiki.example.com",

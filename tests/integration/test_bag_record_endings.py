@@ -116,7 +116,7 @@ def test_sigkill_leaves_the_closed_splits_readable(bag_env, tmp_path):
     info = bag_info(bag)                         # metadata.yaml lists the closed splits, each complete
     assert info.message_count > 0 and len(info.files) >= 2, info.format()
     # whether a split was open at the kill depends on the instant (a split is opened on its first message);
-    # what a killed open split keeps is tested in tests/unit/test_bag_damage.py
+    # what a killed open split keeps is tested in src/qiki_bag/test/test_bag_damage.py
 
 
 def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id, observer, leftover_processes,
@@ -126,7 +126,7 @@ def test_recorders_joining_a_running_graph_start_now_and_cost_no_step(domain_id,
     history), and no node misses a step or its heartbeat for it: no UPSTREAM_SILENT (908) event, the
     agent never leaves its nominal states for SAFE_MODE, from the first recorder on.
     bench/bench_recorder_join.py does the same with 30 (docs/RELIABILITY.md)."""
-    from qiki.recorder_churn import recorder_churn
+    from qiki_tools.recorder_churn import recorder_churn
     from qiki_ros.events import EventCode
 
     out = recorder_churn(domain_id, observer, tmp_path, JOINS)

@@ -281,7 +281,8 @@ def test_recording_the_whole_graph_misses_no_message(bag_env, tmp_path, leftover
     domain = int(bag_env["ROS_DOMAIN_ID"])
     bag = tmp_path / "graph"
     plan = make_plan("bot")
-    rec = _record(bag_env, bag, "--include-history", "--use-sim-time")
+    rec = _record(bag_env, bag, "--include-history", "--use-sim-time",
+                  "--graph", str(REPO / "config" / "graph.yaml"))      # what `qiki bag record` passes
     observer = None
     try:
         assert rec.wait_line(lambda s: "subscribed in advance" in s, 60, stream="err"), rec.log()

@@ -18,8 +18,8 @@ async def _until(pilot, predicate, timeout_s: float, what: str) -> None:
 
 
 def test_console_shows_the_graph_and_steers_the_agent(domain_id, leftover_processes):
-    from qiki.console import ConsoleApp
-    from qiki.console_ros import ConsoleAdapter
+    from qiki_tools.console import ConsoleApp
+    from qiki_tools.console_ros import ConsoleAdapter
     from qiki.plan import make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
 
@@ -60,8 +60,8 @@ def test_console_shows_the_graph_and_steers_the_agent(domain_id, leftover_proces
 
 
 def test_console_on_an_empty_domain_says_no_graph_is_reachable(domain_id, leftover_processes):
-    from qiki.console import ConsoleApp
-    from qiki.console_ros import ConsoleAdapter
+    from qiki_tools.console import ConsoleApp
+    from qiki_tools.console_ros import ConsoleAdapter
     from qiki.plan import make_plan
 
     adapter = ConsoleAdapter(make_plan("bot").graph, domain_id=domain_id)

@@ -27,8 +27,9 @@ def _call(client_node, client, request, timeout_s: float = 30.0):
 def test_param_set_is_refused_with_a_reason_and_the_value_kept(domain_id):
     node = GraphNode("param_probe_tracker", namespace="/qiki_test", context=private_context())
     cfg = declare_model(node, TrackerNodeConfig)
-    # a parameter declared after the model (as step_sync and diagnostics do) is still accepted
-    assert node.declare_parameter("sync.producer_timeout_s", 2.0).value == 2.0
+    # the graph wiring is part of the model; a parameter declared after the model is still accepted
+    assert cfg.sync.producer_timeout_s == 2.0
+    assert node.declare_parameter("probe.declared_late", 2.0).value == 2.0
     spinner = SpinThread(node, "param-probe")
     client_node = rclpy.create_node("param_client", context=private_context())
     try:

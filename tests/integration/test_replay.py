@@ -34,7 +34,7 @@ def private_domain(monkeypatch):
 @pytest.mark.parametrize("profile", PROFILES)
 def test_fixture_is_small_and_complete(profile):
     from qiki.plan import make_plan
-    from qiki.replay import load_fixture, replay_topics
+    from qiki_tools.replay import load_fixture, replay_topics
     from qiki_bag.reader import bag_info
 
     path = FIXTURES / f"{profile}_replay"
@@ -57,7 +57,7 @@ def test_fixture_is_small_and_complete(profile):
 @pytest.mark.parametrize("profile", PROFILES)
 def test_replay_reproduces_the_recording_bit_identically_run_to_run(profile, private_domain, tmp_path,
                                                                     leftover_processes):
-    from qiki.replay import load_fixture, replay
+    from qiki_tools.replay import load_fixture, replay
 
     path = FIXTURES / f"{profile}_replay"
     expected = load_fixture(path).expected
@@ -79,7 +79,7 @@ def test_replay_reproduces_the_recording_bit_identically_run_to_run(profile, pri
 def test_canonical_cdr_ignores_padding_garbage_only():
     from rclpy.serialization import serialize_message
 
-    from qiki.replay import canonical_cdr, header_stamp_ns, output
+    from qiki_tools.replay import canonical_cdr, header_stamp_ns, output
     from qiki_bag.typestore import workspace_typestore
     from qiki_msgs.msg import Event, StepDone
 
@@ -105,7 +105,7 @@ def test_canonical_cdr_ignores_padding_garbage_only():
 
 def test_replay_topics_come_from_the_graph():
     from qiki.plan import make_plan
-    from qiki.replay import replay_topics
+    from qiki_tools.replay import replay_topics
 
     topics = replay_topics(make_plan("bot").graph)
     assert set(topics.inputs) == {"/qiki/sim/vehicle_state", "/qiki/sim/device_health", "/qiki/radar/lr/frame",
@@ -119,7 +119,7 @@ def test_write_fixture_refuses_an_incomplete_recording(tmp_path):
     """A recording missing one message a StepDone announced cannot become a fixture."""
     from rclpy.serialization import deserialize_message, serialize_message
 
-    from qiki.replay import ReplayError, header_stamp_ns, write_fixture
+    from qiki_tools.replay import ReplayError, header_stamp_ns, write_fixture
     from qiki_bag.reader import open_bag
     from qiki_bag.writer import BagWriter
     from qiki_msgs.msg import StepDone, TrackArray
@@ -159,14 +159,16 @@ def test_write_fixture_refuses_an_incomplete_recording(tmp_path):
 def test_player_replays_only_the_chosen_step_done_with_the_graph_qos(private_domain, tmp_path):
     from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 
-    from qiki_bag.commands import _ros_context, sync_filter
-    from qiki_bag.player import Player
+    from qiki_bag.catalog import load_catalog
+    from qiki_bag.commands import _ros_context
+    from qiki_bag.player import Player, sync_filter
     from qiki_bag.reader import open_bag
     from qiki_ros import qos
 
     with open_bag(FIXTURES / "bot_replay") as bag, _ros_context() as context:
         player = Player(bag, rate=float("inf"), topics=["/qiki/sync/step_done"], context=context,
-                        message_filter=sync_filter(["/qiki/sim", "/qiki/radar"]))
+                        message_filter=sync_filter(["/qiki/sim", "/qiki/radar"]),
+                        catalog=load_catalog(REPO / "config" / "graph.yaml"))
         try:
             published = player.play()
             q = player.publishers_by_topic["/qiki/sync/step_done"].qos_profile
@@ -193,7 +195,7 @@ def test_background_recorder_is_ready_before_publishing_and_stops_cleanly(privat
                                                       [p for p in [os.environ.get("PYTHONPATH")] if p]))
     bag = tmp_path / "bag"
     rec = BackgroundRecorder(bag, private_domain, topics=["/qiki/events"], log_path=tmp_path / "bag.log",
-                             env=env, compression="zstd")
+                             env=env, compression="zstd", graph_file=REPO / "config" / "graph.yaml")
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=private_domain, signal_handler_options=SignalHandlerOptions.NO)
     try:

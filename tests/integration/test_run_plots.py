@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from qiki import plots
+from qiki_tools import plots
 
 pytestmark = pytest.mark.integration
 QIKI = Path(sys.executable).with_name("qiki")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src" / "qiki_tools" / "test"))
 from test_plots import check_pngs  # noqa: E402
 
 

@@ -6,7 +6,7 @@ to stop must have ended promptly.
 
 The issue's figure (20 SIGKILLs each of `qiki run` and `qiki bringup`, 0 survivors) is bench/bench_kill.py's
 (docs/RELIABILITY.md); this test covers every moment with each runner kind in fewer kills.
-One test, one domain: each kill starts on a domain verified empty (qiki.runner_kill.kill_runner), and the
+One test, one domain: each kill starts on a domain verified empty (qiki_tools.runner_kill.kill_runner), and the
 kill moments are spread so that most kills do not wait for a full start-up (budget: ~1 min in all)."""
 import signal
 import sys
@@ -40,7 +40,7 @@ def schedule():
 @pytest.mark.timeout(600)    # ~1 min on a 2-core machine; minutes more when other suites load it too
 def test_no_process_outlives_its_runner(tmp_path, domain_id, observer, leftover_processes):
     from qiki.plan import make_plan
-    from qiki.runner_kill import kill_runner
+    from qiki_tools.runner_kill import kill_runner
 
     graph = make_plan("bot").graph
     n_nodes, n_spares = len(graph.nodes), sum(n.restart.standby for n in graph.nodes)

@@ -1,4 +1,4 @@
-"""Hypothesis strategies and settings shared by the input fuzz tests (tests/unit/test_*_fuzz.py).
+"""Hypothesis strategies and settings shared by the input fuzz tests (src/<pkg>/test/test_*_fuzz.py).
 
 Values a message field can carry that break numerics (NaN, +-inf, +-1e308, subnormals, -0.0) mixed with
 ordinary ones, arrays of the right or a wrong length, stamps that repeat or go backwards. FUZZ is

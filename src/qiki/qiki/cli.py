@@ -1,5 +1,8 @@
-"""`qiki`: start the QIKI graph (`bringup`), run a headless job and summarise it (`run`), watch and steer a
-running graph (`console`), show the layered configuration (`config show`).
+"""`qiki`: start the QIKI graph (`bringup`), run a headless job and summarise it (`run`), show the layered
+configuration (`config show`) and the graph (`graph`), record and play bags (`bag`, from qiki_bag).
+
+Commands are verbs registered by packages through the entry point group `qiki.verbs` (as ros2cli's), so a
+package that depends on qiki adds its own (qiki_tools: `plot`, `console`) without qiki importing it.
 
 Errors in arguments or configuration print one line and exit with code 2; a node that dies prints
 one line naming it and exits with code 1.
@@ -7,27 +10,26 @@ one line naming it and exits with code 1.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import importlib.metadata
 import json
 import os
 import signal
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
 from qiki.domains import DomainError, graph_domain, requested_domain
 from qiki.graph import ConfigError
-from qiki.layered_config import OVERRIDES_ENV, EffectiveConfig, configure
+from qiki.layered_config import OVERRIDES_ENV
 from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
-from qiki.plan import GraphPlan, UsageError, Watcher, make_plan
-from qiki.plots import PlotInputError
-from qiki_ros.terminal_progress import TerminalProgress
+from qiki.plan import GraphPlan, UsageError, make_plan
+from qiki.run_loop import ConfigFlags, RunOptions, configure_for, supervise, with_params
 
 
-def _positive(text: str) -> float:
+def positive(text: str) -> float:
+    """argparse type: a positive finite number."""
     try:
         value = float(text)
     except ValueError:
@@ -37,7 +39,7 @@ def _positive(text: str) -> float:
     return value
 
 
-def _whole(unit: str):
+def whole(unit: str):
     """argparse type: a whole number >= 1 of `unit`."""
     def parse(text: str) -> int:
         if not text.isdigit() or int(text) < 1:
@@ -46,7 +48,8 @@ def _whole(unit: str):
     return parse
 
 
-def _port(text: str) -> int:
+def port(text: str) -> int:
+    """argparse type: a port number in 1024..65000."""
     if not text.isdigit() or not 1024 <= int(text) <= 65000:
         raise argparse.ArgumentTypeError(f"'{text}' is not a port number in 1024..65000")
     return int(text)
@@ -57,91 +60,67 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def config_args(sp: argparse.ArgumentParser, mode_default: str) -> None:
+    """The configuration flags (ConfigFlags) of `qiki run|bringup|config show`."""
+    sp.add_argument("--profile", help="vehicle profile (default: the graph's default_profile)")
+    sp.add_argument("--scenario", help="scenario name in config/scenarios/ or a YAML path")
+    sp.add_argument("--mode", choices=("realtime", "lockstep"),
+                    help="clock mode: realtime (at --rate) or lockstep (as fast as the slowest node); "
+                         f"default: {mode_default}")
+    sp.add_argument("--rate", type=positive, metavar="R", help="realtime mode: sim seconds per wall second")
+    sp.add_argument("--command-lag", type=whole("steps"), metavar="N",
+                    help="actuation latency in sim steps (clock.command_lag_steps; default: the params file): "
+                         "in lockstep the sim may run N steps ahead of the agent")
+    sp.add_argument("--overrides", type=Path, metavar="FILE",
+                    help=f"runtime overrides, a ROS 2 params file (default: ${OVERRIDES_ENV} if set)")
+    sp.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                    help="set one parameter (repeatable; value read as YAML), e.g. tracker.tracker.confirm_m=3")
+
+
+def graph_args(sp: argparse.ArgumentParser, mode_default: str) -> None:
+    """The flags of the commands that start a graph (`qiki run|bringup`)."""
+    config_args(sp, mode_default)
+    sp.add_argument("--duration", type=positive, metavar="S", help="stop after S seconds of sim time")
+    sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID, 0..232 (default: $ROS_DOMAIN_ID, else the "
+                                                    "first domain from 0 up without a QIKI graph)")
+    sp.add_argument("--metrics-port", type=port, metavar="BASE",
+                    help="serve Prometheus metrics on 127.0.0.1: node i of config/graph.yaml on port BASE+i "
+                         "(default: off)")
+    sp.add_argument("--no-standby", action="store_true",
+                    help="keep no warm spare processes (graph.yaml restart.standby): a node that dies is then "
+                         "restarted from scratch, which takes seconds instead of ~0.1 s")
+
+
+VERB_GROUP = "qiki.verbs"
+
+
+def discover_verbs() -> dict:
+    """name -> verb for every entry point of group `qiki.verbs` of the installed packages (as ros2cli finds
+    its verbs). A verb is a class with `help` (one line), `add_arguments(parser)` and `main(args) -> int`;
+    optional: `errors`, exception types it reports as one line with exit code 2, and `order`, its place in
+    `qiki --help` (then the name)."""
+    found = {}
+    for ep in importlib.metadata.entry_points(group=VERB_GROUP):
+        if ep.name in found:
+            continue                  # the same distribution seen twice on sys.path: the first one wins
+        try:
+            found[ep.name] = ep.load()()
+        except ImportError as exc:
+            print(f"qiki: warning: command '{ep.name}' ({ep.value}) cannot be loaded: {exc}", file=sys.stderr)
+    return dict(sorted(found.items(), key=lambda kv: (getattr(kv[1], "order", 100), kv[0])))
+
+
+def _parser(verbs: dict | None = None) -> argparse.ArgumentParser:
+    """The `qiki` parser with the given verbs (default: those discovered)."""
+    verbs = discover_verbs() if verbs is None else verbs
     p = _Parser(prog="qiki", description="QIKI digital twin: ROS 2 graph of sim, radar, tracker and agent.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    def config_args(sp: argparse.ArgumentParser, mode_default: str) -> None:
-        sp.add_argument("--profile", help="vehicle profile (default: the graph's default_profile)")
-        sp.add_argument("--scenario", help="scenario name in config/scenarios/ or a YAML path")
-        sp.add_argument("--mode", choices=("realtime", "lockstep"),
-                        help="clock mode: realtime (at --rate) or lockstep (as fast as the slowest node); "
-                             f"default: {mode_default}")
-        sp.add_argument("--rate", type=_positive, metavar="R", help="realtime mode: sim seconds per wall second")
-        sp.add_argument("--command-lag", type=_whole("steps"), metavar="N",
-                        help="actuation latency in sim steps (clock.command_lag_steps; default: the params file): "
-                             "in lockstep the sim may run N steps ahead of the agent")
-        sp.add_argument("--overrides", type=Path, metavar="FILE",
-                        help=f"runtime overrides, a ROS 2 params file (default: ${OVERRIDES_ENV} if set)")
-        sp.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
-                        help="set one parameter (repeatable; value read as YAML), e.g. tracker.tracker.confirm_m=3")
-
-    def graph_args(sp: argparse.ArgumentParser) -> None:
-        config_args(sp, "lockstep" if sp.prog.endswith("run") else "from the configuration")
-        sp.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of sim time")
-        sp.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID, 0..232 (default: $ROS_DOMAIN_ID, else the "
-                                                        "first domain from 0 up without a QIKI graph)")
-        sp.add_argument("--metrics-port", type=_port, metavar="BASE",
-                        help="serve Prometheus metrics on 127.0.0.1: node i of config/graph.yaml on port BASE+i "
-                             "(default: off)")
-        sp.add_argument("--no-standby", action="store_true",
-                        help="keep no warm spare processes (graph.yaml restart.standby): a node that dies is then "
-                             "restarted from scratch, which takes seconds instead of ~0.1 s")
-
-    b = sub.add_parser("bringup", help="start the graph with logs on the console until Ctrl-C (or --duration)")
-    graph_args(b)
-    r = sub.add_parser("run", help="run a scenario headless and write DIR/summary.json")
-    graph_args(r)
-    r.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
-    r.add_argument("--record", action="store_true", help="record the graph's topics into DIR/bag (rosbag2, MCAP)")
-    r.add_argument("--keep-runs", type=_whole("runs"), metavar="N",
-                   help=f"keep at most N finished run directories in runs/ (or --out's parent), this one included, "
-                        f"removing the oldest (default {DEFAULT_MAX_COUNT}; with --out only when a cap is given)")
-    r.add_argument("--max-output-mb", type=_positive, metavar="M",
-                   help=f"keep the finished run directories under M MiB in total, removing the oldest "
-                        f"(default {DEFAULT_MAX_BYTES // 1024 ** 2})")
-    from qiki_bag.commands import add_bag_parser
-    add_bag_parser(sub)
-    pl = sub.add_parser("plot", help="PNG figures of a recorded run: radar scope, FSM timeline, GOSPA")
-    pl.add_argument("input", type=Path, metavar="RUN_DIR_OR_BAG",
-                    help="run directory of 'qiki run --record' (with bag/) or a bag directory")
-    pl.add_argument("--out", type=Path, metavar="DIR",
-                    help="output directory (default: the run directory; for a bag, BAG-plots next to it)")
-    c = sub.add_parser("console", help="terminal console on a running graph: FSM, BIOS, tracks, events, "
-                                       "operator commands (keys s, r, m, a)")
-    c.add_argument("--profile", help="vehicle profile of the graph (default: the graph's default_profile)")
-    c.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID of the graph (default: $ROS_DOMAIN_ID or 0)")
-    c.add_argument("--wait", type=_positive, default=3.0, metavar="S",
-                   help="say that no graph is reachable after S seconds without agent status (default 3)")
-    cf = sub.add_parser("config", help="the layered configuration: defaults < profile < overrides < env < cli")
-    cfs = cf.add_subparsers(dest="config_command", required=True, metavar="show", parser_class=_Parser)
-    show = cfs.add_parser("show", help="print every node parameter's effective value and where it came from")
-    config_args(show, "lockstep for --for run, else from the configuration")
-    show.add_argument("--for", dest="for_command", choices=("run", "bringup"), default="run",
-                      help="the command whose configuration to show (default: run, which defaults to lockstep)")
-    show.add_argument("--json", action="store_true", help="machine-readable: facts and {parameter: {value, source}}")
-    g = sub.add_parser("graph", help="print the graph's topics and services as a Markdown table")
-    g.add_argument("--profile", help=argparse.SUPPRESS)
+    for name, verb in verbs.items():
+        verb.add_arguments(sub.add_parser(name, help=verb.help))
     return p
 
 
-class _Stop:
-    """SIGINT/SIGTERM set a flag the supervision loop watches; nodes are stopped in order.
-    The flag is lock-free (qiki_ros.stop_signal.StopRequest): a signal landing inside the handler cannot hang us."""
-
-    def __init__(self) -> None:
-        from qiki_ros.stop_signal import StopRequest
-        self.event = StopRequest()
-        self.signal = None
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum, _frame) -> None:
-        self.signal = signum
-        self.event.set()
-
-
-def _domain(args) -> int:
+def command_domain(args) -> int:
     """The validated domain of the command (--domain-id, else $ROS_DOMAIN_ID, else 0)."""
     asked = requested_domain(args.domain_id, os.environ)
     return 0 if asked is None else asked
@@ -158,80 +137,16 @@ def claim_domain(plan: GraphPlan, args, prog: str) -> int:
     return domain
 
 
-def supervise(plan: GraphPlan, args, log_dir: Path | None, bag_dir: Path | None = None, tick=None) -> dict:
-    """Start the graph, watch it until duration / signal / a node dies / tick(supervisor, observer, latency)
-    returns True (called on every poll), stop it. Returns a report."""
-    from qiki.latency_probe import LatencyWatch
-    from qiki.observer import GraphObserver
-    from qiki.supervisor import GraphSupervisor, graph_env
+def run_options(args) -> RunOptions:
+    """The run loop's options from `qiki run|bringup` arguments (after claim_domain)."""
+    return RunOptions(domain_id=args.domain_id, duration_s=args.duration, metrics_port=args.metrics_port,
+                      standby=not args.no_standby)
 
-    env = graph_env(_domain(args))
-    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
-    stop = _Stop()
-    recorder = None
-    observer = GraphObserver(plan.graph)
-    watchers = [observer.watcher]        # the graph's publishers wait for these before the first step
-    if bag_dir is not None:
-        from qiki_bag.background import BackgroundRecorder
-        try:
-            recorder = BackgroundRecorder(bag_dir, _domain(args), log_path=(log_dir or bag_dir.parent) / "bag.log",
-                                          use_sim_time=True).start()
-        except BaseException:
-            observer.close()
-            raise
-        watchers.append(Watcher(f"/{recorder.node_name}",
-                                tuple(t.name for t in plan.graph.topics if recorder.records(t.name))))
-    commands = plan.commands(watchers)
-    for i, (node, cmd) in enumerate(commands):
-        if args.metrics_port:
-            cmd += ["-p", f"metrics.port:={args.metrics_port + i}"]
-    latency = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"))
-    sup = GraphSupervisor(commands, env, log_dir, restart_args=["-p", "sync.join_running:=true"],  # qiki_ros.step_sync
-                          standby=not args.no_standby)
-    t0 = time.monotonic()
-    sup.start()
-    failed, restarts, ended = [], [], None
-    # qiki run (logs to files) shows sim time / duration on a terminal; bringup's console has the node logs
-    progress = TerminalProgress("sim", args.duration or 0.0) if log_dir is not None and args.duration else None
-    try:
-        with progress or nullcontext():
-            while not stop.event.is_set():
-                # poll: waking on every message of a fast lockstep run costs the graph CPU
-                stop.event.wait(0.02 if args.duration is not None else 0.1)
-                if args.duration is not None and observer.read(lambda s: s.sim_time_s >= args.duration):
-                    ended = "duration"
-                    break
-                if progress is not None:
-                    sim_s, rtf = observer.read(lambda s: (s.sim_time_s, s.rtf()))
-                    progress.update(sim_s, f"x{rtf:.1f}" if rtf else "")
-                made, failed = sup.restart_dead()
-                sup.keep_standbys()
-                for r in made:
-                    sim_s = observer.read(lambda s: s.sim_time_s)
-                    restarts.append({"node": r.node, "exit_code": r.exit_code, "wall_s": r.wall_s,
-                                     "sim_time_s": round(sim_s, 3), "attempt": r.attempt, "standby": r.standby})
-                    policy = plan.graph.node(r.node).restart
-                    how = "its standby took over" if r.standby else "restarted"
-                    print(f"qiki: node '{r.node}' exited with code {r.exit_code}: {how} ({r.attempt} of "
-                          f"{policy.max_restarts} within {policy.within_s:g} s)", file=sys.stderr)
-                if failed:
-                    ended = f"node '{failed[0].spec.name}' exited"
-                    break
-                if tick is not None and tick(sup, observer, latency):
-                    ended = "stop condition"
-                    break
-    finally:
-        codes = sup.stop()
-        wall = time.monotonic() - t0
-        observer.drain()
-        observer.close()
-        latency.close()
-        bag = recorder.finish() if recorder is not None else None   # never raises: summary.json says it
-    if stop.signal is not None:
-        ended = signal.Signals(stop.signal).name
-    return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,
-            "signal": stop.signal, "ended": ended, "domain_id": _domain(args), "restarts": restarts,
-            "e2e_latency": latency.probe.summary(), "bag": bag}
+
+def config_flags(args) -> ConfigFlags:
+    """The configuration flags of `qiki run|bringup|config show`."""
+    return ConfigFlags(mode=args.mode, rate=args.rate, command_lag=args.command_lag, overrides=args.overrides,
+                       sets=tuple(args.set))
 
 
 def interruption(report: dict, duration_s: float | None) -> dict | bool:
@@ -302,51 +217,20 @@ def _failure_line(report: dict) -> str | None:
     return None
 
 
-def _configure(plan: GraphPlan, args, command: str) -> EffectiveConfig:
-    """The layered configuration of `plan` for `command` (run or bringup) from flags and environment.
-
-    `--mode`, `--rate` (realtime unless --mode says otherwise) and `--command-lag` are command-line
-    entries for the clock owner's `clock.*` parameters; `qiki run` itself defaults to lockstep.
-    """
-    clock = next(n.name for n in plan.graph.nodes if not n.use_sim_time)
-    flags = []
-    if args.mode is not None or args.rate is not None:
-        flags.append((f"{clock}.clock.mode", args.mode or "realtime", "cli --mode" if args.mode else "cli --rate"))
-    if args.rate is not None:
-        flags.append((f"{clock}.clock.rate_factor", args.rate, "cli --rate"))
-    if args.command_lag is not None:
-        flags.append((f"{clock}.clock.command_lag_steps", args.command_lag, "cli --command-lag"))
-    run_defaults = [(f"{clock}.clock.mode", "lockstep")] if command == "run" else []
-    return configure(plan, os.environ, overrides=args.overrides, run_defaults=run_defaults,
-                     command_line=flags, sets=args.set)
-
-
-def _with_params(plan: GraphPlan, config: EffectiveConfig, path: Path) -> GraphPlan:
-    """`plan` started with the effective params file written to `path` instead of the profile's."""
-    path.write_text(config.params_yaml())
-    return dataclasses.replace(plan, params_file=path)
-
-
-def configured_plan(plan: GraphPlan, args, command: str, params_path: Path) -> GraphPlan:
-    """`plan` with the layered configuration of `command` (run or bringup) from args and the environment,
-    its params file written to params_path: what `qiki run` starts, for tools that start graphs (soak)."""
-    return _with_params(plan, _configure(plan, args, command), params_path)
-
-
 def cmd_config(args) -> int:
-    config = _configure(make_plan(args.profile, args.scenario), args, args.for_command)
+    config = configure_for(make_plan(args.profile, args.scenario), config_flags(args), args.for_command)
     print(json.dumps(config.as_json(), indent=2) if args.json else config.table())
     return 0
 
 
 def cmd_bringup(args) -> int:
     plan = make_plan(args.profile, args.scenario)
-    config = _configure(plan, args, "bringup")
+    config = configure_for(plan, config_flags(args), "bringup")
     domain = claim_domain(plan, args, "qiki bringup")
     print(f"qiki: bringup profile={plan.profile} scenario={plan.scenario} domain={domain} nodes="
           f"{','.join(n.name for n in plan.graph.nodes)} (Ctrl-C to stop)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="qiki-bringup-") as tmp:
-        report = supervise(_with_params(plan, config, Path(tmp) / "params.yaml"), args, log_dir=None)
+        report = supervise(with_params(plan, config, Path(tmp) / "params.yaml"), run_options(args), log_dir=None)
     line = _failure_line(report)
     if line:
         print(line, file=sys.stderr)
@@ -356,7 +240,7 @@ def cmd_bringup(args) -> int:
 
 def cmd_run(args) -> int:
     plan = make_plan(args.profile, args.scenario)
-    config = _configure(plan, args, "run")
+    config = configure_for(plan, config_flags(args), "run")
     if args.duration is None:
         from qiki_sim.scenario import load_scenario
         args.duration = load_scenario(plan.scenario_file).duration_s
@@ -366,8 +250,8 @@ def cmd_run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rotate_outputs(out, args.keep_runs, args.max_output_mb, explicit_out=args.out is not None)
     (out / "config.json").write_text(json.dumps(config.as_json(), indent=2) + "\n")
-    plan = _with_params(plan, config, out / "params.yaml")
-    report = supervise(plan, args, log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
+    plan = with_params(plan, config, out / "params.yaml")
+    report = supervise(plan, run_options(args), log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
     summary = _summary(plan, report, args.duration)
     summary["plots"] = []
     summary["config"], summary["params_file"] = "config.json", "params.yaml"
@@ -375,14 +259,16 @@ def cmd_run(args) -> int:
     if args.record:
         summary["bag"] = dict(report["bag"], path="bag")
         if not report["failed"] and report["bag"]["state"] == "complete":
-            from qiki_bag.reader import BagError
             t0 = time.monotonic()
             try:
-                summary["plots"] = make_plots(out / "bag", out)
-                plot_note = f"{', '.join(summary['plots'])} ({time.monotonic() - t0:.1f} s)"
-            except (PlotInputError, BagError) as exc:
+                names = make_plots(out / "bag", out)
+            except ValueError as exc:           # the writers' one-line errors (PlotInputError, BagError)
                 plot_note = f"none ({exc})"
                 print(f"qiki run: warning: no plots: {exc}", file=sys.stderr)
+            else:
+                summary["plots"] = names or []
+                plot_note = (f"{', '.join(names)} ({time.monotonic() - t0:.1f} s)" if names is not None
+                             else "none (no figure writer installed: the qiki_tools package draws them)")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     line = _failure_line(report)
     if line:
@@ -442,30 +328,20 @@ def rotate_outputs(out: Path, keep_runs: int | None, max_output_mb: float | None
         print(f"{prog}: {out.parent}: {describe(removed)}", file=sys.stderr)
 
 
-def make_plots(bag: Path, out: Path) -> list[str]:
-    """Figures of a bag into out (qiki.plots); returns the file names. Raises PlotInputError / BagError."""
-    from qiki.plots import load_run, write_plots
-    return write_plots(load_run(bag), out)
+FIGURES_GROUP = "qiki.run_figures"
 
 
-def cmd_plot(args) -> int:
-    from qiki.plots import resolve_input
-    t0 = time.monotonic()
-    bag, default_out = resolve_input(args.input)
-    out = args.out or default_out
-    from qiki_bag.reader import BagError
-    try:
-        names = make_plots(bag, out)
-    except BagError as exc:
-        raise PlotInputError(f"{exc}; qiki plot reads a run directory of 'qiki run --record' or a readable "
-                             "rosbag2 bag (check it with 'qiki bag info')") from None
-    summary = out / "summary.json"
-    if summary.exists() and out.resolve() == default_out.resolve() and (out / "bag").exists():
-        data = json.loads(summary.read_text())       # the run directory: list the figures in its summary
-        data["plots"] = names
-        summary.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"qiki plot: {', '.join(str(out / n) for n in names)} ({time.monotonic() - t0:.1f} s)")
-    return 0
+def make_plots(bag: Path, out: Path) -> list[str] | None:
+    """Figures of a recorded run drawn by the installed figure writers (entry points of group `qiki.run_figures`,
+    e.g. qiki_tools' plots: `writer(bag, out) -> file names`, ValueError with one line when the bag cannot be
+    drawn); None when no writer is installed."""
+    writers = importlib.metadata.entry_points(group=FIGURES_GROUP)
+    if not writers:
+        return None
+    names: list[str] = []
+    for ep in sorted(writers, key=lambda e: e.name):
+        names += [n for n in ep.load()(bag, out) if n not in names]
+    return names
 
 
 def graph_table(graph) -> str:
@@ -486,24 +362,97 @@ def cmd_graph(args) -> int:
     return 0
 
 
-def cmd_console(args) -> int:
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    domain = _domain(args)
-    os.environ["ROS_DOMAIN_ID"] = str(domain)
-    from qiki.console import run_console
-    return run_console(domain, args.profile, unreachable_after_s=args.wait)
+class BringupVerb:
+    order = 10
+    help = "start the graph with logs on the console until Ctrl-C (or --duration)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        graph_args(parser, "from the configuration")
+
+    def main(self, args) -> int:
+        return cmd_bringup(args)
+
+
+class RunVerb:
+    order = 20
+    help = "run a scenario headless and write DIR/summary.json"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        graph_args(parser, "lockstep")
+        parser.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
+        parser.add_argument("--record", action="store_true",
+                            help="record the graph's topics into DIR/bag (rosbag2, MCAP)")
+        parser.add_argument("--keep-runs", type=whole("runs"), metavar="N",
+                            help=f"keep at most N finished run directories in runs/ (or --out's parent), this one "
+                                 f"included, removing the oldest (default {DEFAULT_MAX_COUNT}; with --out only "
+                                 f"when a cap is given)")
+        parser.add_argument("--max-output-mb", type=positive, metavar="M",
+                            help=f"keep the finished run directories under M MiB in total, removing the oldest "
+                                 f"(default {DEFAULT_MAX_BYTES // 1024 ** 2})")
+
+    def main(self, args) -> int:
+        return cmd_run(args)
+
+
+class ConfigVerb:
+    order = 60
+    help = "the layered configuration: defaults < profile < overrides < env < cli"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        cfs = parser.add_subparsers(dest="config_command", required=True, metavar="show", parser_class=_Parser)
+        show = cfs.add_parser("show", help="print every node parameter's effective value and where it came from")
+        config_args(show, "lockstep for --for run, else from the configuration")
+        show.add_argument("--for", dest="for_command", choices=("run", "bringup"), default="run",
+                          help="the command whose configuration to show (default: run, which defaults to lockstep)")
+        show.add_argument("--json", action="store_true",
+                          help="machine-readable: facts and {parameter: {value, source}}")
+
+    def main(self, args) -> int:
+        return cmd_config(args)
+
+
+class GraphVerb:
+    order = 70
+    help = "print the graph's topics and services as a Markdown table"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--profile", help=argparse.SUPPRESS)
+
+    def main(self, args) -> int:
+        return cmd_graph(args)
+
+
+class BagVerb:
+    """`qiki bag` (qiki_bag.commands) with the installed graph description as its topic catalog."""
+
+    order = 30
+    help = "record, play and inspect rosbag2 (MCAP) bags of the graph"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        from qiki_bag.commands import add_bag_arguments
+        add_bag_arguments(parser)
+
+    def main(self, args) -> int:
+        from qiki.plan import config_dir
+        from qiki_bag.catalog import load_catalog
+        from qiki_bag.commands import run_bag
+        catalog = None
+        if args.bag_command in ("record", "play") and args.graph is None and not getattr(args, "no_graph", False):
+            catalog = load_catalog(config_dir() / "graph.yaml")
+        return run_bag(args, catalog=catalog)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    verbs = discover_verbs()
+    args = _parser(verbs).parse_args(argv)
     from qiki_bag.reader import BagError
+    verb = verbs[args.command]
+    errors = (UsageError, ConfigError, BagError, DomainError) + tuple(getattr(verb, "errors", ()))
     try:
         if hasattr(args, "domain_id"):   # every command that joins a domain (bag record/play too), before it starts
             requested_domain(args.domain_id, os.environ)
-        from qiki_bag.commands import run_bag
-        return {"bringup": cmd_bringup, "run": cmd_run, "graph": cmd_graph, "bag": run_bag,
-                "plot": cmd_plot, "console": cmd_console, "config": cmd_config}[args.command](args)
-    except (UsageError, ConfigError, PlotInputError, BagError, DomainError) as exc:   # one line naming the thing and the fix
+        return verb.main(args)
+    except errors as exc:   # one line naming the thing and the fix
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C before a graph started (loading, domain discovery): nothing to stop

@@ -6,6 +6,7 @@ Every error is a one-line `ConfigError` naming the file and the key.
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SYNC_TYPE = "qiki_msgs/msg/StepDone"   # the step barrier topic, not data
+NAMESPACE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*")   # a ROS namespace, without slashes
 
 
 class ConfigError(ValueError):
@@ -94,10 +96,41 @@ class GraphSpec(_Strict):
                     if node not in names or not port:
                         raise ValueError(f"{kind}[{i}] ({item.name}): endpoint '{end}' must be "
                                          f"<node>.<port> with node one of {sorted(names)}")
+        from qiki_ros.qos import BY_NAME
+        seen: dict[str, str] = {}
+        for i, t in enumerate(self.topics):
+            if t.qos not in BY_NAME:
+                raise ValueError(f"topics[{i}] ({t.name}): qos '{t.qos}' is not one of {sorted(BY_NAME)}")
+            for end in t.pub + t.sub:
+                if seen.setdefault(end, t.qos) != t.qos:
+                    raise ValueError(f"topics[{i}] ({t.name}): endpoint '{end}' has qos '{seen[end]}' on another "
+                                     f"topic (a port has one QoS)")
         return self
+
+    def port_qos(self, node: str) -> list[str]:
+        """`<port>=<profile>` for every topic port of `node`: its `qos.ports` parameter."""
+        return sorted({f"{end.partition('.')[2]}={t.qos}" for t in self.topics for end in t.pub + t.sub
+                       if end.partition(".")[0] == node})
 
     def node(self, name: str) -> NodeSpec:
         return next(n for n in self.nodes if n.name == name)
+
+    def in_namespace(self, namespace: str) -> GraphSpec:
+        """This graph under another namespace: the nodes' namespace and every topic and service under the graph's
+        own namespace move there (`/qiki/tracks` -> `/<namespace>/tracks`); global names such as `/clock` and
+        `/diagnostics` stay. ValueError (one line) for a name that is not a ROS namespace."""
+        ns = namespace.strip("/")
+        if not NAMESPACE_RE.fullmatch(ns):
+            raise ValueError(f"namespace '{namespace}' is not a ROS namespace (letters, digits, _ and /, each part "
+                             f"starting with a letter)")
+        old = f"/{self.namespace.strip('/')}/"
+
+        def moved(name: str) -> str:
+            return f"/{ns}/{name[len(old):]}" if name.startswith(old) else name
+        return self.model_copy(update={
+            "namespace": ns,
+            "topics": [t.model_copy(update={"name": moved(t.name)}) for t in self.topics],
+            "services": [s.model_copy(update={"name": moved(s.name)}) for s in self.services]})
 
     def remappings(self, node: str) -> list[tuple[str, str]]:
         """(port, topic) pairs that wire `node`'s ports to the graph's topics and services."""

@@ -10,8 +10,9 @@ Layers, lowest first (a higher layer replaces a lower one, per parameter):
 5. ``env QIKI_<NODE>__<PARAM>``: environment, ``__`` for the dots, values read as YAML;
 6. ``cli ...``: the command line (``--set NODE.PARAM=VALUE``, ``--mode``, ``--rate``, ``--command-lag``).
 
-Parameters the launcher derives from config/graph.yaml (the `files` and `use_sim_time`) are not
-layered: setting one is an error. The merged values are validated against each node's model (NaN and infinity rejected), and
+Parameters the launcher derives from config/graph.yaml and the run (the `files`, `use_sim_time` and
+qiki_ros.node_config.LAUNCHER_PARAMS: barrier wiring, QoS of the ports) are not layered: setting one is an
+error. The merged values are validated against each node's model (NaN and infinity rejected), and
 written as one ROS 2 params file, so a node gets exactly what `qiki config show` prints. Errors are
 one `ConfigError` line naming the parameter, the value, what was expected and the layer. No rclpy.
 """
@@ -27,6 +28,7 @@ import yaml
 from pydantic import ValidationError
 
 from qiki.graph import ConfigError, GraphSpec, first_error, node_key, params_sections
+from qiki_ros.node_config import LAUNCHER_PARAMS
 from qiki_ros.params import first_non_finite, flatten_fields, nest
 
 OVERRIDES_ENV = "QIKI_OVERRIDES_FILE"
@@ -112,7 +114,7 @@ class ParameterNames:
         models = {n.name: n.model() for n in graph.nodes}
         self.defaults = {name: {k: d for k, (d, _) in flatten_fields(m).items()} if m else {}
                          for name, m in models.items()}
-        self.launcher = {n.name: {"use_sim_time", *n.files} for n in graph.nodes}
+        self.launcher = {n.name: {"use_sim_time", *n.files, *LAUNCHER_PARAMS} for n in graph.nodes}
 
     def setting(self, node: str, param: str, value: Any, source: str) -> Setting:
         """A Setting for a parameter that exists and may be set; else a one-line ConfigError."""
@@ -120,8 +122,8 @@ class ParameterNames:
             raise ConfigError(f"{node}.{param} (from {source}): unknown node '{node}' "
                               f"(nodes: {', '.join(self.defaults)})")
         if param in self.launcher[node]:
-            raise ConfigError(f"{node}.{param} (from {source}): set by the launcher from config/graph.yaml "
-                              "(choose --profile / --scenario instead)")
+            raise ConfigError(f"{node}.{param} (from {source}): set by the launcher from config/graph.yaml and the "
+                              "run (choose --profile / --scenario instead)")
         if param not in self.defaults[node]:
             close = difflib.get_close_matches(param, self.defaults[node], n=1)
             hint = f"; did you mean '{node}.{close[0]}'?" if close else ""
@@ -200,7 +202,8 @@ def resolve(names: ParameterNames, layers: list[list[Setting]], launcher: dict[s
     merged: dict[str, Setting] = {}
     for node, defaults in names.defaults.items():
         for param, value in defaults.items():
-            merged[f"{node}.{param}"] = Setting(node, param, value, DEFAULT)
+            if param not in names.launcher[node]:
+                merged[f"{node}.{param}"] = Setting(node, param, value, DEFAULT)
         for param, value in launcher.get(node, {}).items():
             merged[f"{node}.{param}"] = Setting(node, param, value, GRAPH)
     for layer in layers:

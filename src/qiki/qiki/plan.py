@@ -96,16 +96,27 @@ class GraphPlan:
                 for n in self.graph.nodes if started is None or n.name in started]
 
 
-def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path | None = None) -> GraphPlan:
-    """Validate everything a run needs before any process starts."""
+def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path | None = None,
+              namespace: str | None = None, params_file: Path | str | None = None) -> GraphPlan:
+    """Validate everything a run needs before any process starts.
+
+    `namespace`: run the graph under it instead of graph.yaml's (GraphSpec.in_namespace); `params_file`: a
+    ROS 2 params file in place of the profile's (validated against the nodes' models the same way)."""
     from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
 
     cfg = cfg or config_dir()
     graph = load_graph(cfg / "graph.yaml")
+    if namespace:
+        try:
+            graph = graph.in_namespace(namespace)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     profile = profile or graph.default_profile
     if profile not in graph.profiles:
         raise UsageError(f"unknown profile '{profile}' (valid profiles: {', '.join(sorted(graph.profiles))})")
-    params_file = cfg / "params" / f"{profile}.yaml"
+    if params_file and not Path(params_file).is_file():
+        raise UsageError(f"params file {params_file}: no such file")
+    params_file = Path(params_file) if params_file else cfg / "params" / f"{profile}.yaml"
     load_params(params_file, graph)
     scenario = scenario or graph.profiles[profile].scenario
     try:
@@ -123,7 +134,8 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
         overrides[node.name] = {"sync.upstream": "[" + ",".join(graph.upstream(node.name)) + "]",
                                 "sync.members": "[" + ",".join(members) + "]",
                                 # this run's identity (a StepDone of another run is foreign) and step grid
-                                "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9))}
+                                "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9)),
+                                "qos.ports": "[" + ",".join(graph.port_qos(node.name)) + "]"}
         for param, rel in node.files.items():
             path = cfg / rel.format(**subst)
             if param == "scenario_file":

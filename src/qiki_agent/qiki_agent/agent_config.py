@@ -1,6 +1,8 @@
 """Parameters of the agent node (pydantic: defaults, types and validation in one place)."""
 from pydantic import BaseModel, ConfigDict, Field
 
+from qiki_ros.node_config import GraphNodeConfig
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -33,7 +35,7 @@ class MissionConfig(_Strict):
                                "(default RCS: 44 N per lateral body axis, 88 N along body x)")
 
 
-class AgentNodeConfig(_Strict):
+class AgentNodeConfig(GraphNodeConfig):
     fsm_file: str = Field("", description="state machine YAML (set by the launcher from config/graph.yaml)")
     rules_file: str = Field("", description="safety rules YAML, config/rules/<profile>.yaml (set by the launcher)")
     scenario_file: str = Field("", description="scenario YAML: vehicle, waypoints, target (set by the launcher)")

@@ -27,17 +27,18 @@ class AgentNode(GraphNode):
         self.cfg = declare_model(self, AgentNodeConfig)
         if not self.cfg.fsm_file:
             raise ConfigError("node 'agent': parameter fsm_file is empty (set it to config/fsm/<profile>.yaml)")
-        self.pub_events = self.create_publisher(Event, "events", qos.EVENTS)
+        self.ports = qos.PortProfiles(self.cfg.qos.ports, self.get_name())
+        self.pub_events = self.create_publisher(Event, "events", self.ports["events"])
         try:
             self.core = AgentCore(self.cfg, self.emit)
         except (FsmConfigError, ValueError) as exc:
             raise ConfigError(str(exc)) from None
-        self.pub_status = self.create_publisher(AgentStatus, "status", qos.LATCHED)
-        self.pub_bios = self.create_publisher(BiosReport, "bios", qos.LATCHED)
-        self.sync = StepSync(self, self.on_step, events=self.pub_events)
+        self.pub_status = self.create_publisher(AgentStatus, "status", self.ports["status"])
+        self.pub_bios = self.create_publisher(BiosReport, "bios", self.ports["bios"])
+        self.sync = StepSync(self, self.cfg, self.on_step, events=self.pub_events)
         self.sync.health.count_drops("inputs_rejected", lambda: self.core.inputs_rejected)
-        self.pub_cmd = self.sync.publisher(ActuatorCommand, "cmd", qos.STREAM)
-        self.topics = {name: self.sync.subscribe(mtype, name, qos.STREAM) for name, mtype in (
+        self.pub_cmd = self.sync.publisher(ActuatorCommand, "cmd")
+        self.topics = {name: self.sync.subscribe(mtype, name) for name, mtype in (
             ("device_health", DeviceHealth), ("vehicle_state", VehicleState), ("radar_frame", RadarFrame),
             ("tracks", TrackArray))}
         self.create_service(OperatorCommand, "command", self.on_command)

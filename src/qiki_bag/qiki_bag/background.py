@@ -35,12 +35,12 @@ class BackgroundRecorder:
     def __init__(self, out_dir: Path | str, domain_id: int, topics: list[str] | None = None,
                  log_path: Path | str | None = None, env: dict[str, str] | None = None,
                  compression: str | None = None, include_history: bool = True,
-                 use_sim_time: bool = False) -> None:
+                 use_sim_time: bool = False, graph_file: Path | str | None = None) -> None:
         self.out_dir = Path(out_dir)
         # a name of its own: the graph's publishers wait for this recorder by name (`watcher`)
         self.node_name = f"qiki_bag_recorder_{secrets.token_hex(4)}"
         self.cmd = record_command(self.out_dir, domain_id, topics, compression, include_history=include_history,
-                                  use_sim_time=use_sim_time, node_name=self.node_name)
+                                  use_sim_time=use_sim_time, node_name=self.node_name, graph_file=graph_file)
         self.patterns = tuple(topics or DEFAULT_TOPICS)
         self.env = dict(os.environ if env is None else env)
         self.env.update(ROS_DOMAIN_ID=str(int(domain_id)), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",

@@ -2,9 +2,9 @@
 
     qiki bag record [--topics T ...] [-a] [-x PATTERN ...] [-o DIR] [-s mcap|sqlite3] [--compression zstd]
                     [-b SIZE] [-d SECONDS] [--max-total-size SIZE] [--duration SECONDS] [--include-history]
-                    [--use-sim-time] [--domain-id N]
+                    [--use-sim-time] [--graph FILE] [--domain-id N]
     qiki bag play BAG [-r RATE] [-l] [--start-offset S] [--topics T ...] [--sync-from NODE ...] [--clock [HZ]]
-                      [--delay S] [--wait-for-subscribers S] [--domain-id N]
+                      [--delay S] [--wait-for-subscribers S] [--graph FILE] [--domain-id N]
     qiki bag info BAG [--verify]
     qiki bag reindex BAG
 
@@ -33,13 +33,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from qiki_bag.catalog import SYNC_TOPIC, TopicCatalog, load_catalog
 from qiki_ros.stop_signal import StopRequest, stop_on_signals
 
 PROG = "qiki bag"
-SYNC_TOPIC = "/qiki/sync/step_done"
 READY = "ready"                    # logged (stderr) once the recorder is subscribed: start the graph then
 TIME_LINE_KEY = "qiki_bag.time"    # custom_data: "system" (receive time) or "sim" (/clock, --use-sim-time)
 TEARDOWN_S = 10.0                  # after the bag is closed, the ROS teardown may take this long
+GRAPH_HELP = ("graph description whose topics: list gives each topic's type and QoS (default: the QIKI graph's "
+              "when run as 'qiki bag', else none: topics found by discovery)")
 _SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
@@ -87,9 +89,15 @@ def parse_size(text: str) -> int:
 
 
 def add_bag_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``bag`` (record / play / info) on the ``qiki`` CLI's subparsers; returns the bag parser."""
-    bag = subparsers.add_parser("bag", help="record, play and inspect rosbag2 (MCAP) bags of the graph",
-                                description="Record, play and inspect rosbag2 bags (MCAP by default).")
+    """Register ``bag`` (record / play / info / reindex) on a CLI's subparsers; returns the bag parser."""
+    bag = subparsers.add_parser("bag", help="record, play and inspect rosbag2 (MCAP) bags of the graph")
+    add_bag_arguments(bag)
+    return bag
+
+
+def add_bag_arguments(bag: argparse.ArgumentParser) -> None:
+    """The subcommands record / play / info / reindex and their options, on the ``bag`` parser."""
+    bag.description = "Record, play and inspect rosbag2 bags (MCAP by default)."
     sub = bag.add_subparsers(dest="bag_command", required=True, parser_class=type(bag))
 
     rec = sub.add_parser("record", help="record topics into a bag until Ctrl-C",
@@ -124,6 +132,7 @@ def add_bag_parser(subparsers) -> argparse.ArgumentParser:
                      help="the recorder's ROS node name (default: qiki_bag_recorder)")
     rec.add_argument("--no-graph", action="store_true",
                      help="do not subscribe in advance to the topics of the QIKI graph description")
+    rec.add_argument("--graph", type=Path, metavar="FILE", help=GRAPH_HELP)
     rec.add_argument("--status-period", type=_positive, default=1.0, metavar="S", help=argparse.SUPPRESS)
     rec.add_argument("--executor", choices=("events", "single"), default="single", help=argparse.SUPPRESS)
     rec.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
@@ -145,6 +154,7 @@ def add_bag_parser(subparsers) -> argparse.ArgumentParser:
                       help="wait S seconds before playing (lets subscribers discover the publishers)")
     play.add_argument("--wait-for-subscribers", type=_positive, metavar="S",
                       help="before playing, wait up to S seconds until every topic has a subscriber")
+    play.add_argument("--graph", type=Path, metavar="FILE", help=GRAPH_HELP)
     play.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0)")
 
     info = sub.add_parser("info", help="print a bag's duration, topics, types and message counts",
@@ -160,7 +170,6 @@ def add_bag_parser(subparsers) -> argparse.ArgumentParser:
                                          "keeping the original as <name>.mcap.damaged) from the messages that "
                                          "are readable.")
     reindex.add_argument("bag", type=Path, metavar="BAG", help="bag directory (or a .mcap file)")
-    return bag
 
 
 # ------------------------------------------------------------------------------------------ plumbing
@@ -198,19 +207,6 @@ def _executor(kind: str, context):
         except ImportError:
             pass
     return SingleThreadedExecutor(context=context)
-
-
-def graph_topics() -> dict:
-    """name -> (type, QoS) of the QIKI graph description (config/graph.yaml), {} when not available.
-    Topics with a QoS name this version does not know are left to discovery."""
-    try:
-        from qiki.graph import load_graph
-        from qiki.plan import config_dir
-        from qiki_ros.qos import BY_NAME
-        graph = load_graph(config_dir() / "graph.yaml")
-    except Exception:
-        return {}
-    return {t.name: (t.type, BY_NAME[t.qos]) for t in graph.topics if t.qos in BY_NAME}
 
 
 def _mb(n: int) -> str:
@@ -283,7 +279,7 @@ class TeardownDeadline:
             faulthandler.cancel_dump_traceback_later()
 
 
-def cmd_record(args, stop: StopRequest) -> int:
+def cmd_record(args, stop: StopRequest, catalog: TopicCatalog) -> int:
     from qiki_bag.recorder import DEFAULT_TOPICS, Recorder
     from qiki_bag.writer import BagWriteError, BagWriter
 
@@ -298,7 +294,7 @@ def cmd_record(args, stop: StopRequest) -> int:
     writer.open()
     writer.custom_data[TIME_LINE_KEY] = "sim" if args.use_sim_time else "system"
     patterns = args.topics or list(DEFAULT_TOPICS)
-    known = {} if args.no_graph else graph_topics()
+    known = {} if args.no_graph else catalog
     log = lambda text: print(f"{PROG} record: {text}", file=sys.stderr, flush=True)  # noqa: E731
     log(f"recording {'all topics' if args.all else ' '.join(patterns)} into {out} (Ctrl-C to stop)")
     t0 = time.monotonic()
@@ -372,8 +368,8 @@ def cmd_record(args, stop: StopRequest) -> int:
     return 0
 
 
-def cmd_play(args, stop: StopRequest) -> int:
-    from qiki_bag.player import Player
+def cmd_play(args, stop: StopRequest, catalog: TopicCatalog) -> int:
+    from qiki_bag.player import Player, sync_filter
     from qiki_bag.reader import open_bag
     from qiki_ros.terminal_progress import TerminalProgress
 
@@ -392,7 +388,7 @@ def cmd_play(args, stop: StopRequest) -> int:
         teardown = TeardownDeadline(TEARDOWN_S, log)
         with _ros_context() as context:
             player = Player(bag, rate=args.rate, loop=args.loop, start_offset_s=args.start_offset,
-                            topics=args.topics, clock_hz=args.clock, log=log, context=context,
+                            topics=args.topics, clock_hz=args.clock, log=log, context=context, catalog=catalog,
                             message_filter=sync_filter(args.sync_from) if args.sync_from else None)
             try:
                 if args.wait_for_subscribers is not None and not player.wait_for_subscribers(
@@ -412,22 +408,10 @@ def cmd_play(args, stop: StopRequest) -> int:
     return 0
 
 
-def sync_filter(nodes, topic: str = SYNC_TOPIC):
-    """message_filter for Player: on ``topic`` keep only the StepDone of ``nodes`` (fully qualified names);
-    every other topic passes."""
-    from rclpy.serialization import deserialize_message
-
-    from qiki_msgs.msg import StepDone
-    keep = set(nodes)
-
-    def accept(name: str, data: bytes) -> bool:
-        return name != topic or deserialize_message(bytes(data), StepDone).node in keep
-    return accept
-
-
 def record_command(out_dir: Path | str, domain_id: int | None = None, topics: list[str] | None = None,
                    compression: str | None = None, python: str | None = None, include_history: bool = False,
-                   use_sim_time: bool = False, node_name: str | None = None) -> list[str]:
+                   use_sim_time: bool = False, node_name: str | None = None,
+                   graph_file: Path | str | None = None) -> list[str]:
     """argv of a ``qiki bag record`` process writing ``out_dir`` (for ``qiki run --record``, the fixture
     recorder...). Start it with the graph's environment in its own session, wait for the line ``READY``
     (:data:`READY`) on its stderr before starting the graph, stop it with SIGINT after the graph stopped
@@ -441,20 +425,25 @@ def record_command(out_dir: Path | str, domain_id: int | None = None, topics: li
         cmd += ["--compression", compression]
     if node_name:
         cmd += ["--node-name", node_name]
+    if graph_file:
+        cmd += ["--graph", str(graph_file)]
     return cmd + ["--include-history"] * include_history + ["--use-sim-time"] * use_sim_time
 
 
-def run_bag(args, stop: StopRequest | None = None) -> int:
+def run_bag(args, stop: StopRequest | None = None, catalog: TopicCatalog | None = None) -> int:
     """Run ``qiki bag <record|play|info|reindex>`` from parsed arguments; returns the exit code. ``stop``: the
-    event SIGINT/SIGTERM set (installed here when not given)."""
+    event SIGINT/SIGTERM set (installed here when not given); ``catalog``: the topics known in advance
+    (``--graph FILE`` replaces it)."""
     from qiki_bag.reader import BagError
     if stop is None:
         with stop_on_signals() as stop:
-            return run_bag(args, stop)
+            return run_bag(args, stop, catalog)
     try:
         if args.bag_command in ("info", "reindex"):
             return {"info": cmd_info, "reindex": cmd_reindex}[args.bag_command](args)
-        return {"record": cmd_record, "play": cmd_play}[args.bag_command](args, stop)
+        if args.graph is not None:
+            catalog = load_catalog(args.graph)
+        return {"record": cmd_record, "play": cmd_play}[args.bag_command](args, stop, catalog or {})
     except BagError as exc:
         _err(exc)
         return 2

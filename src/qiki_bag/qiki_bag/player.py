@@ -7,13 +7,14 @@ replayed, so there is one time source). Publisher QoS follows the recorded offer
 stay transient-local). Messages are published as stored (CDR bytes), never deserialised. A topic whose
 message type is not installed here is skipped with a warning.
 
-For replaying into a subset of the graph (``qiki.replay``): ``message_filter(topic, cdr)`` keeps only some
-messages of a topic (e.g. the StepDone announcements of the nodes that are not running), ``order_by``
+For replaying into a subset of the graph (``qiki_tools.replay``): ``message_filter(topic, cdr)`` keeps only
+some messages of a topic (:func:`sync_filter` (e.g. the StepDone announcements of the nodes that are not running), ``order_by``
 publishes in another order than the log time (e.g. by sim step), ``qos`` overrides
 the publisher QoS per topic (e.g. the graph's own profiles), and :meth:`play` takes a ``gate(topic, cdr)``
 called before each message is published, which may block (lockstep pacing on the consumers' progress).
-A topic recorded without any offered QoS falls back to the QoS of the QIKI graph description, so the step
-barrier (``/qiki/sync/step_done``) is always replayed reliable and transient-local, as the graph has it.
+A topic recorded without any offered QoS falls back to the QoS of the ``catalog`` (qiki_bag.catalog: the QIKI
+graph description when started by ``qiki bag play``), so the step barrier (``/qiki/sync/step_done``) is
+replayed reliable and transient-local, as the graph has it.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from qiki_bag.catalog import SYNC_TOPIC, TopicCatalog
 from qiki_bag.qos import playback_qos
 from qiki_bag.reader import Bag
 from qiki_bag.recorder import import_message
@@ -33,15 +35,28 @@ CLOCK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=Rel
                        durability=DurabilityPolicy.VOLATILE)
 
 
-def _graph_qos(topic: str) -> QoSProfile | None:
-    """The QoS the QIKI graph description gives ``topic`` (None when unknown), history at least 1000 deep."""
-    from qiki_bag.commands import graph_topics
-    known = graph_topics().get(topic)
+def _catalog_qos(catalog: TopicCatalog, topic: str) -> QoSProfile | None:
+    """The QoS the catalog gives ``topic`` (None when unknown), history at least 1000 deep."""
+    known = catalog.get(topic)
     if known is None:
         return None
     q = known[1]
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(int(q.depth), 1000), reliability=q.reliability,
                       durability=q.durability)
+
+
+def sync_filter(nodes, topic: str = SYNC_TOPIC):
+    """message_filter for Player: on ``topic`` keep only the StepDone of ``nodes`` (fully qualified names);
+    every other topic passes."""
+    from rclpy.serialization import deserialize_message
+
+    from qiki_msgs.msg import StepDone
+    keep = set(nodes)
+
+    def accept(name: str, data: bytes) -> bool:
+        return name != topic or deserialize_message(bytes(data), StepDone).node in keep
+    return accept
+
 
 
 class Player(Node):
@@ -52,7 +67,8 @@ class Player(Node):
                  log: Callable[[str], None] | None = None, node_name: str = "qiki_bag_player", context=None,
                  message_filter: Callable[[str, bytes], bool] | None = None,
                  qos: dict[str, QoSProfile] | None = None,
-                 order_by: Callable[[str, int, bytes], object] | None = None) -> None:
+                 order_by: Callable[[str, int, bytes], object] | None = None,
+                 catalog: TopicCatalog | None = None) -> None:
         super().__init__(node_name, context=context, start_parameter_services=False)
         if not rate > 0:
             raise ValueError(f"rate must be positive, got {rate}")
@@ -85,7 +101,7 @@ class Player(Node):
                        for q in getattr(c.ext, "offered_qos_profiles", [])]
             profile = (qos or {}).get(conn.topic)
             if profile is None:
-                profile = playback_qos(offered) if offered else _graph_qos(conn.topic) or playback_qos(offered)
+                profile = playback_qos(offered) if offered else _catalog_qos(catalog or {}, conn.topic) or playback_qos(offered)
             self.publishers_by_topic[conn.topic] = self.create_publisher(cls, conn.topic, profile)
             self.counts[conn.topic] = 0
         self.clock_pub = None

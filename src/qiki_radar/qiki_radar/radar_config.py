@@ -3,6 +3,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qiki_ros.node_config import GraphNodeConfig
+
 from qiki_radar.radar_model import LR_DEFAULT, SR_DEFAULT, RadarBand
 
 
@@ -28,7 +30,7 @@ class RadarConfig(BaseModel):
         return lr, sr
 
 
-class RadarNodeConfig(BaseModel):
+class RadarNodeConfig(GraphNodeConfig):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = Field(1, ge=0, description="seed of the radar's noise, misses and clutter")

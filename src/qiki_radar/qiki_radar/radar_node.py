@@ -14,7 +14,6 @@ from qiki_radar.radar_config import RadarNodeConfig
 from qiki_radar.radar_model import Detections, next_scan_time, observe
 from qiki_radar.sensor_frame import SensorView
 from qiki_radar.truth_codec import ego_view, truth_objects
-from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp
@@ -33,11 +32,11 @@ class RadarNode(GraphNode):
         self.truth_dropped = 0              # truth messages with mismatched arrays
         self.truth_objects_dropped = 0      # truth objects with NaN/inf/absurd state or RCS
         self.vehicle_state_dropped = 0      # scans skipped: ego pose NaN, non-unit or degenerate
-        self.sync = StepSync(self, self.on_step)
-        self.pubs = [self.sync.publisher(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
-        self.pub_union = self.sync.publisher(RadarFrame, "frame", qos.STREAM)
-        self.ego_topic = self.sync.subscribe(VehicleState, "vehicle_state", qos.STREAM)
-        self.truth_topic = self.sync.subscribe(WorldTruth, "truth", qos.STREAM)
+        self.sync = StepSync(self, self.cfg, self.on_step)
+        self.pubs = [self.sync.publisher(RadarFrame, port) for port in ("frame_lr", "frame_sr")]
+        self.pub_union = self.sync.publisher(RadarFrame, "frame")
+        self.ego_topic = self.sync.subscribe(VehicleState, "vehicle_state")
+        self.truth_topic = self.sync.subscribe(WorldTruth, "truth")
         self.sync.start()
 
     def on_step(self, t_ns: int, inputs: dict) -> None:

@@ -3,6 +3,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qiki_ros.node_config import GraphNodeConfig
+
 
 class GospaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -12,7 +14,7 @@ class GospaConfig(BaseModel):
     warmup_frames: int = Field(10, ge=0, description="frames per band not scored at start-up")
 
 
-class ScorerNodeConfig(BaseModel):
+class ScorerNodeConfig(GraphNodeConfig):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     world_frame: Literal["map", "lvlh"] = Field("map", description="tracking frame the tracks are in")

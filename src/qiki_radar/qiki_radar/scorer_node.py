@@ -10,7 +10,6 @@ from qiki_radar.scoring import TrackScorer
 from qiki_radar.scorer_config import ScorerNodeConfig
 from qiki_radar.frame_codec import tracks_from_msg
 from qiki_radar.truth_codec import ego_view, truth_objects
-from qiki_ros import qos
 from qiki_ros.diagnostics import NodeDiagnostics
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
@@ -37,20 +36,20 @@ class ScorerNode(GraphNode):
         self.truth_objects_dropped = 0      # truth objects with NaN/inf/absurd state or RCS
         self.track_arrays_dropped = 0       # TrackArray messages with mismatched arrays
         self.tracks_dropped = 0             # tracks with NaN/inf/absurd state or covariance
-        self.pub = self.create_publisher(TrackScore, "track_score", qos.STREAM)
-        self.diagnostics = NodeDiagnostics(self)        # outside the step barrier: each callback is timed
+        self.diagnostics = NodeDiagnostics(self, self.cfg)   # outside the step barrier: each callback is timed
+        self.pub = self.create_publisher(TrackScore, "track_score", self.diagnostics.ports["track_score"])
         # outside the barrier, the scorer subscribes only once its scores reach their readers (the sim waits
         # for these subscriptions before stepping): no score is lost at start-up (qiki_ros.subscriber_gate)
-        SubscriberGate(self, self.subscribe_inputs).start()
+        SubscriberGate(self, self.cfg.sync, self.subscribe_inputs).start()
 
     def subscribe_inputs(self) -> None:
         sub = self.diagnostics.subscribe
-        sub(VehicleState, "vehicle_state", self.on_ego, qos.STREAM)
-        sub(WorldTruth, "truth", self.on_truth, qos.STREAM)
+        sub(VehicleState, "vehicle_state", self.on_ego)
+        sub(WorldTruth, "truth", self.on_truth)
         for port in ("frame_lr", "frame_sr"):
-            sub(RadarFrame, port, self.on_frame, qos.STREAM)
+            sub(RadarFrame, port, self.on_frame)
         # the union tracks carry each track's band: the per-band topics would be the same rows again
-        sub(TrackArray, "tracks", self.on_tracks, qos.STREAM)
+        sub(TrackArray, "tracks", self.on_tracks)
 
     def on_frame(self, frame: RadarFrame) -> None:
         self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)

@@ -3,6 +3,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qiki_ros.node_config import GraphNodeConfig
+
 from qiki_radar.tracker import TrackerConfig
 
 
@@ -14,7 +16,7 @@ class MarkerConfig(BaseModel):
     rate_hz: float = Field(5.0, gt=0, description="marker updates per second of sim time (only when subscribed)")
 
 
-class TrackerNodeConfig(BaseModel):
+class TrackerNodeConfig(GraphNodeConfig):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     world_frame: Literal["map", "lvlh"] = "map"

@@ -12,7 +12,6 @@ from qiki_radar.frame_codec import frame_measurements, tracks_to_msg
 from qiki_radar.tracker import Tracker, TrackSet
 from qiki_radar.track_markers import track_markers
 from qiki_radar.tracker_config import TrackerNodeConfig
-from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp
@@ -27,14 +26,14 @@ class TrackerNode(GraphNode):
         self.frames_rejected_old = 0
         self.frames_dropped_malformed = 0
         self.detections_dropped = 0
-        self.sync = StepSync(self, self.on_step)
-        self.pub = {band: self.sync.publisher(TrackArray, port, qos.STREAM)
+        self.sync = StepSync(self, self.cfg, self.on_step)
+        self.pub = {band: self.sync.publisher(TrackArray, port)
                     for band, port in ((TrackArray.BAND_LR, "tracks_lr"), (TrackArray.BAND_SR, "tracks_sr"),
                                        (TrackArray.BAND_UNION, "tracks"))}
-        self.pub_markers = self.create_publisher(MarkerArray, "markers", qos.STREAM)   # for rviz, not stepped
+        self.pub_markers = self.create_publisher(MarkerArray, "markers", self.sync.ports["markers"])   # for rviz, not stepped
         self._next_markers_s = 0.0
         self.band_reach_m: dict[int, float] = {}     # band -> max range of its latest frame [m], for rviz
-        self.frame_topics = [self.sync.subscribe(RadarFrame, port, qos.STREAM) for port in ("frame_lr", "frame_sr")]
+        self.frame_topics = [self.sync.subscribe(RadarFrame, port) for port in ("frame_lr", "frame_sr")]
         self.sync.start()
 
     def on_step(self, t_ns: int, inputs: dict) -> None:

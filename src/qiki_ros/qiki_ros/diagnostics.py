@@ -1,5 +1,5 @@
 """ROS shell of NodeHealth: a DiagnosticStatus `qiki/<node>` on /diagnostics every second (wall time),
-and, when the `metrics.port` parameter is > 0, a Prometheus endpoint on 127.0.0.1:<port>/metrics.
+and, when the `metrics.port` parameter is > 0 (both from the node's GraphNodeConfig), a Prometheus endpoint on 127.0.0.1:<port>/metrics.
 
 StepSync gives every stepped node one (`node.sync.health` counts and times steps); a node outside the
 barrier (the scorer) creates its own and subscribes through `subscribe` to be counted and timed.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
@@ -16,20 +17,22 @@ from qiki_ros import qos
 from qiki_ros.node_health import NodeHealth
 from qiki_ros.params import ConfigError
 
+if TYPE_CHECKING:
+    from qiki_ros.node_config import GraphNodeConfig
+
 
 class NodeDiagnostics:
-    def __init__(self, node):
+    def __init__(self, node, config: "GraphNodeConfig"):
         self.node = node
-        param = node.declare_parameter
-        period_s = param("diagnostics.period_s", 1.0).value
-        self.health = NodeHealth(node.get_name(), param("diagnostics.warn_latency_ms", 50.0).value * 1e-3,
-                                 param("diagnostics.error_latency_ms", 100.0).value * 1e-3)
+        diag = config.diagnostics
+        self.health = NodeHealth(node.get_name(), diag.warn_latency_ms * 1e-3, diag.error_latency_ms * 1e-3)
         self.health.count_drop_attributes(node)
-        self.pub = node.create_publisher(DiagnosticArray, "diagnostics", qos.STREAM)
+        self.ports = qos.PortProfiles(config.qos.ports, node.get_name())
+        self.pub = node.create_publisher(DiagnosticArray, "diagnostics", self.ports["diagnostics"])
         # steady clock: reports keep coming when sim time stalls (lockstep waiting) or runs fast
-        self.timer = node.create_timer(period_s, self.publish, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.timer = node.create_timer(diag.period_s, self.publish, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.metrics_server = None
-        port = param("metrics.port", 0).value
+        port = config.metrics.port
         if port:
             from qiki_ros.metrics_export import MetricsPortError, serve_metrics
             try:
@@ -57,14 +60,14 @@ class NodeDiagnostics:
         finally:
             self.health.step_done(time.perf_counter() - t0, cpu_s=time.thread_time() - cpu)
 
-    def subscribe(self, msg_type, port: str, callback, qos_profile):
-        """create_subscription whose messages are counted and whose callback is timed."""
+    def subscribe(self, msg_type, port: str, callback):
+        """create_subscription (with the port's QoS) whose messages are counted and whose callback is timed."""
         holder: dict[str, str] = {}
 
         def counted(msg) -> None:
             self.health.received[holder["topic"]] += 1
             with self.timed():
                 callback(msg)
-        sub = self.node.create_subscription(msg_type, port, counted, qos_profile)
+        sub = self.node.create_subscription(msg_type, port, counted, self.ports[port])
         holder["topic"] = sub.topic_name
         return sub

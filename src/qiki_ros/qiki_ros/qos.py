@@ -17,6 +17,8 @@ A transient-local subscription does not match a volatile publisher: subscribe to
 """
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from qiki_ros.params import ConfigError
+
 STREAM = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
                     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
 LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -49,3 +51,26 @@ def matches(publisher: QoSProfile, subscription: QoSProfile) -> bool:
 
 
 BY_NAME = {"stream": STREAM, "latched": LATCHED, "events": EVENTS, "clock": CLOCK, "sync": SYNC}
+
+
+class PortProfiles:
+    """The QoS profile of each port of a node, as config/graph.yaml gives it (parameter `qos.ports`, entries
+    `<port>=<profile>` written by the launcher): the graph file is the one place a topic's QoS is chosen."""
+
+    def __init__(self, entries: list[str], node_name: str):
+        self.node_name = node_name
+        self.by_port: dict[str, QoSProfile] = {}
+        for entry in entries:
+            port, sep, name = entry.partition("=")
+            if not sep or not port or name not in BY_NAME:
+                raise ConfigError(f"node '{node_name}' parameter qos.ports: entry '{entry}' is not <port>=<profile> "
+                                  f"with a profile of {sorted(BY_NAME)}")
+            self.by_port[port] = BY_NAME[name]
+
+    def __getitem__(self, port: str) -> QoSProfile:
+        try:
+            return self.by_port[port]
+        except KeyError:
+            raise ConfigError(f"node '{self.node_name}': no QoS for port '{port}' in parameter qos.ports (the launcher "
+                              f"writes it from config/graph.yaml: start the node with qiki bringup or the launch "
+                              f"file, or pass -p \"qos.ports:=[{port}=stream]\")") from None

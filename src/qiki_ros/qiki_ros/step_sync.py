@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -31,6 +31,9 @@ from qiki_ros.process_start import seconds_since_start
 from qiki_ros.step_admission import StepGrid
 from qiki_ros.step_barrier import StepBarrier
 from qiki_ros.subscriber_gate import SubscriberGate, endpoint_node
+
+if TYPE_CHECKING:
+    from qiki_ros.node_config import GraphNodeConfig
 
 
 class CountedPublisher:
@@ -51,42 +54,42 @@ class CountedPublisher:
 
 
 class StepSync:
-    """Barrier membership of one node. Upstream node names come from the `sync.upstream` parameter,
-    which the launcher derives from config/graph.yaml (the producers of the topics the node reads).
+    """Barrier membership of one node, configured by its `sync.*` and `qos.ports` parameters (`config`: the
+    node's parameter model). Upstream node names come from `sync.upstream`, which the launcher derives from config/graph.yaml (the producers of the topics the node reads).
     `announce=False` for the sim, which announces its own steps rather than its inputs' (and times its
     own stepping with `diagnostics.timed()`); otherwise every on_step is timed for /diagnostics.
     `watch_members` (the sim) hears every member's StepDone, so `heard` tells which member went silent."""
 
-    def __init__(self, node: Node, on_step: Callable[[int, dict[str, list[Any]]], None], announce: bool = True,
-                 watch_members: bool = False, events=None):
+    def __init__(self, node: Node, config: "GraphNodeConfig", on_step: Callable[[int, dict[str, list[Any]]], None],
+                 announce: bool = True, watch_members: bool = False, events=None):
         self.node = node
+        sync = config.sync
         ns = node.get_namespace().rstrip("/")
-        upstream = node.declare_parameter("sync.upstream", [""]).value
         # every node of the barrier (the sim starts stepping only when all of them listen)
-        self.members = {f"{ns}/{name}" for name in node.declare_parameter("sync.members", [""]).value if name}
-        self.upstream = {f"{ns}/{name}" for name in upstream if name}
-        self.producer_timeout_s = node.declare_parameter("sync.producer_timeout_s", 2.0).value
-        self.run_id = str(node.declare_parameter("sync.run_id", "").value)
-        grid = StepGrid(int(node.declare_parameter("sync.step_ns", 0).value),
-                        int(node.declare_parameter("sync.horizon_steps", 100).value))
+        self.members = {f"{ns}/{name}" for name in sync.members if name}
+        self.upstream = {f"{ns}/{name}" for name in sync.upstream if name}
+        self.producer_timeout_s = sync.producer_timeout_s
+        self.run_id = sync.run_id
+        grid = StepGrid(sync.step_ns, sync.horizon_steps)
+        self.ports = qos.PortProfiles(config.qos.ports, node.get_name())
         self.on_step = on_step
         self.announce = announce
         self.watch_members = watch_members
         self.heard: dict[str, float] = {}    # node -> wall (monotonic) time of its latest StepDone
         self.heard_step: dict[str, int] = {}  # node -> newest step it announced [ns of sim time]
         self.counts: Counter = Counter()
-        self.pub_done = node.create_publisher(StepDone, "step_done", qos.SYNC)
+        self.pub_done = node.create_publisher(StepDone, "step_done", self.ports["step_done"])
         self.barrier = StepBarrier(self.upstream, set(), grid=grid, run_id=self.run_id,
                                    sync_topic=self.pub_done.topic_name,
                                    members=self.upstream | (self.members if watch_members else set()))
         self.barrier.on_reject = self._rejected
-        self.pub_events = events or node.create_publisher(Event, "events", qos.EVENTS)
+        self.pub_events = events or node.create_publisher(Event, "events", self.ports["events"])
         self._last_release_s = time.monotonic()
         # a node restarted into a running graph joins it live: its subscriptions are volatile, so the
         # transient-local history of its inputs (up to the QoS depth of old steps) is not delivered again
-        self.joining = node.declare_parameter("sync.join_running", False).value
+        self.joining = sync.join_running
         self._stepped = False
-        self.diagnostics = NodeDiagnostics(node)
+        self.diagnostics = NodeDiagnostics(node, config)
         self.health = self.diagnostics.health
         self.health.count_drops("steps_skipped", lambda: self.barrier.skipped)
         self.health.count_drops("producers_dropped", lambda: self.barrier.expired)   # heartbeat lost
@@ -96,7 +99,7 @@ class StepSync:
         self._first_input: dict[int, float] = {}      # step stamp -> wall time its first message arrived
         self.name = node.get_fully_qualified_name()
         self.incarnation = time.time_ns()   # StepDone.incarnation: tells consumers this process from a restarted one
-        self.gate = SubscriberGate(node, self._join)   # volatile streams: join once our readers matched
+        self.gate = SubscriberGate(node, sync, self._join)   # volatile streams: join once our readers matched
 
     def start(self) -> None:
         """Join the barrier: call last in the node's constructor, after every publisher and subscription
@@ -109,7 +112,7 @@ class StepSync:
         producers = sorted(self.upstream | (self.members - {self.name} if self.watch_members else set()))
         filt = ContentFilterOptions(" OR ".join(f"node = %{i}" for i in range(len(producers))),
                                     [f"'{p}'" for p in producers]) if producers else None
-        self.node.create_subscription(StepDone, "step_done", self._on_done, self.qos(qos.SYNC),
+        self.node.create_subscription(StepDone, "step_done", self._on_done, self.qos(self.ports["step_done"]),
                                       content_filter_options=filt)
         if self.joining:
             self.node.get_logger().info(f"step barrier: joining the running graph live, "
@@ -136,10 +139,12 @@ class StepSync:
         present = {endpoint_node(i) for i in infos}
         return self.members & present
 
-    def publisher(self, msg_type, port: str, qos) -> CountedPublisher:
-        return CountedPublisher(self.node.create_publisher(msg_type, port, qos), self.counts, self.health.published)
+    def publisher(self, msg_type, port: str) -> CountedPublisher:
+        """A counted publisher on `port`, with the QoS the graph gives it."""
+        return CountedPublisher(self.node.create_publisher(msg_type, port, self.ports[port]), self.counts,
+                                self.health.published)
 
-    def subscribe(self, msg_type, port: str, qos) -> str:
+    def subscribe(self, msg_type, port: str) -> str:
         """Subscribe a stamped topic into the barrier; returns its resolved name (the inputs key)."""
         holder: dict[str, str] = {}
 
@@ -150,7 +155,7 @@ class StepSync:
                 return
             self._first_input.setdefault(t, time.perf_counter())
             self._release()
-        sub = self.node.create_subscription(msg_type, port, callback, self.qos(qos))
+        sub = self.node.create_subscription(msg_type, port, callback, self.qos(self.ports[port]))
         holder["topic"] = sub.topic_name
         self.barrier.topics.add(sub.topic_name)
         return sub.topic_name

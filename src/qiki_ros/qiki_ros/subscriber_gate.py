@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:       # the logic above the class is pure (unit-tested without ROS)
     from rclpy.node import Node
 
+    from qiki_ros.node_config import SyncConfig
+
 
 def parse_expected(entries: list[str]) -> dict[str, frozenset[str]]:
     """{topic: node names} from `<topic>=<node>` entries; ValueError naming the bad entry."""
@@ -73,12 +75,11 @@ class SubscriberGate:
     """Calls `on_open` once, when every publisher of `node` on an expected topic has matched its named
     subscribers, or after the timeout (one warning). Opens at once when nothing is expected."""
 
-    def __init__(self, node: "Node", on_open: Callable[[], None]):
+    def __init__(self, node: "Node", sync: "SyncConfig", on_open: Callable[[], None]):
         self.node, self.on_open = node, on_open
-        entries = node.declare_parameter("sync.expected_subscribers", [""]).value
-        self.timeout_s = float(node.declare_parameter("sync.gate_timeout_s", 15.0).value)
+        self.timeout_s = sync.gate_timeout_s
         try:
-            self.expected = parse_expected(list(entries))
+            self.expected = parse_expected(list(sync.expected_subscribers))
         except ValueError as exc:
             node.get_logger().error(f"{exc}: joining without the start-up match gate")
             self.expected = {}

@@ -3,6 +3,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qiki_ros.node_config import GraphNodeConfig
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -34,7 +36,7 @@ class StartConfig(_Strict):
     wait_timeout_s: float = Field(15.0, ge=0, description="start anyway after this many wall seconds")
 
 
-class SimNodeConfig(_Strict):
+class SimNodeConfig(GraphNodeConfig):
     scenario_file: str = Field("", description="scenario YAML (set by the launcher from config/graph.yaml)")
     seed: int = Field(0, ge=0, description="random seed; 0 keeps the scenario's seed")
     frame_id: str = "map"

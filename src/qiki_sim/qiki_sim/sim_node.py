@@ -51,17 +51,18 @@ class SimNode(GraphNode):
             self.sim = SIMULATIONS[scenario.profile](scenario, self.cfg.seed)
         except ScenarioError as exc:
             raise ConfigError(str(exc)) from None
-        self.pub_events = self.create_publisher(Event, "events", qos.EVENTS)
-        self.sync = StepSync(self, self.on_agent_step, announce=False, watch_members=True, events=self.pub_events)
+        self.ports = qos.PortProfiles(self.cfg.qos.ports, self.get_name())
+        self.pub_events = self.create_publisher(Event, "events", self.ports["events"])
+        self.sync = StepSync(self, self.cfg, self.on_agent_step, announce=False, watch_members=True, events=self.pub_events)
         self.sync.set_step(self.sim.dt)      # the sim's own step grid, whatever the runner passed
         self.sync.health.conditions.append(self.members_condition)
-        self.pub_clock = self.sync.publisher(Clock, "clock", qos.CLOCK)
+        self.pub_clock = self.sync.publisher(Clock, "clock")
         self.pubs = {
-            "vehicle_state": self.sync.publisher(VehicleState, "vehicle_state", qos.STREAM),
-            "truth": self.sync.publisher(WorldTruth, "truth", qos.STREAM),
-            "device_health": self.sync.publisher(DeviceHealth, "device_health", qos.STREAM),
+            "vehicle_state": self.sync.publisher(VehicleState, "vehicle_state"),
+            "truth": self.sync.publisher(WorldTruth, "truth"),
+            "device_health": self.sync.publisher(DeviceHealth, "device_health"),
         }
-        self.cmd_topic = self.sync.subscribe(ActuatorCommand, "cmd", qos.STREAM)
+        self.cmd_topic = self.sync.subscribe(ActuatorCommand, "cmd")
         self.create_service(ResetScenario, "reset", self.on_reset)
         self.create_service(LoadScenario, "load_scenario", self.on_load)
         self.sync.start()

@@ -1,0 +1,1 @@
+"""QIKI tools on a running or recorded graph: console, plots, replay regression, soak."""
