@@ -24,6 +24,7 @@ from qiki_ros.entrypoint import STANDBY_NODE_PREFIX
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, stamp_ns, unpack
 from qiki_ros.spin_thread import SpinThread, private_context
+from qiki_tracks.track_codec import track_set_of
 
 BANDS = {RadarFrame.BAND_LR: "lr", RadarFrame.BAND_SR: "sr"}
 SCORE_BANDS = {**BANDS, TrackArray.BAND_UNION: "union"}
@@ -148,10 +149,11 @@ class GraphObserver:
         self._update(upd, seen="frame")
 
     def _on_tracks(self, msg: TrackArray) -> None:
-        status, ids = unpack(msg.status, "uint8"), unpack(msg.id, "uint32")
-        bands, codes = unpack(msg.track_band, "uint8"), unpack(msg.transponder_code, "uint32")
-        if not len(status) == len(ids) == len(bands) == len(codes):
+        try:
+            tracks = track_set_of(msg)
+        except ValueError:
             return
+        status, ids, bands, codes = tracks.status, tracks.id, tracks.band, tracks.code
         confirmed = status == TrackArray.STATUS_CONFIRMED
         coded = (status != TrackArray.STATUS_TENTATIVE) & (codes != 0)
         t = round(from_stamp(msg.header.stamp), 3)

@@ -36,7 +36,7 @@ from qiki_agent.missions import (PatrolParams, ShipCommand, StationKeeping, Stat
 from qiki_agent.rate_limiter import RateLimiter
 from qiki_agent.rules import Facts, RuleEngine
 from qiki_agent.threat import (BAND_SR, IFF_FRIEND, STATUS_COASTING, STATUS_CONFIRMED, STATUS_TENTATIVE, Threat,
-                               ThreatAssessment, ThreatReport, Tracks, closest_approach)
+                               ThreatAssessment, ThreatReport, closest_approach)
 from qiki_agent.thrust_allocation import ThrustAllocator
 from qiki_description.loader import load_description
 from qiki_description.rcs import Rcs
@@ -45,6 +45,7 @@ from qiki_geometry.lvlh import lvlh_rate, lvlh_rotation
 from qiki_geometry.orbit_elements import mean_motion_of
 from qiki_geometry.state_bounds import MAX_ABS_STATE
 from qiki_ros.events import EventCode
+from qiki_tracks.track_set import TrackSet
 
 INFO, WARN, ERROR = 0, 1, 2
 #: Operator command number (OperatorCommand.srv) -> FSM trigger.
@@ -156,7 +157,7 @@ class AgentCore:
 
         # inputs
         self.ego: Optional[EgoState] = None
-        self._tracks = Tracks.empty()
+        self._tracks = TrackSet.empty()
         self._codes = np.zeros(0, np.uint32)  # transponder code per track
         self._tracks_t = 0.0
         self._health_t = -math.inf  # stamp of the newest device health accepted
@@ -274,11 +275,8 @@ class AgentCore:
             ids_f = np.asarray(ids, dtype=float).ravel()
             if not (np.all(np.isfinite(ids_f)) and np.all(ids_f >= 0) and np.all(ids_f < 2**32)):
                 raise ValueError("track ids must be integers in [0, 2^32)")
-            tracks = Tracks.from_arrays(ids_f.astype(np.uint32), status, iff, band, state, covariance)
-            codes = (np.zeros(len(tracks), np.uint32) if transponder_code is None or not np.size(transponder_code)
-                     else np.asarray(transponder_code, dtype=np.uint32).ravel())
-            if codes.size != len(tracks):
-                raise ValueError(f"transponder_code has {codes.size} entries for {len(tracks)} track ids")
+            tracks = TrackSet.from_arrays(ids_f.astype(np.uint32), status, iff, band, state, covariance,
+                                          transponder_code)
         except (TypeError, ValueError, OverflowError) as exc:
             self._reject(t_s, "tracks", f"ignored: {exc}")
             return
@@ -288,16 +286,12 @@ class AgentCore:
         if t_s < self._tracks_t:
             self._reject(t_s, "tracks", f"ignored: stamp {t_s:.3f} s is older than the last ({self._tracks_t:.3f} s)")
             return
-        good = np.all(np.abs(tracks.state) < MAX_ABS_STATE, axis=1)
-        if tracks.covariance is not None:
-            good &= np.all(np.isfinite(tracks.covariance), axis=(1, 2))
+        good = tracks.usable()
         if not good.all():
             self._reject(t_s, "tracks", f"{int((~good).sum())} of {len(tracks)} tracks with NaN/inf/absurd values dropped "
                          f"(ids {tracks.id[~good][:5].tolist()})")
-            tracks = Tracks(tracks.id[good], tracks.status[good], tracks.iff[good], tracks.band[good],
-                            tracks.state[good], None if tracks.covariance is None else tracks.covariance[good])
-            codes = codes[good]
-        self._tracks, self._codes, self._tracks_t = tracks, codes, float(t_s)
+            tracks = tracks.select(good)
+        self._tracks, self._codes, self._tracks_t = tracks, tracks.code, float(t_s)
         self._last_tracks_t = float(t_s)
 
     def on_radar_frame(self, t_s: float) -> None:
@@ -428,7 +422,7 @@ class AgentCore:
                      mission_pending=self._result == "active", mission_done=bool(self.mission.done),
                      mission_progress=self.mission_progress, safe_mode_commanded=self._safe_mode_commanded)
 
-    def _tracks_at(self, t_s: float) -> Tracks:
+    def _tracks_at(self, t_s: float) -> TrackSet:
         """The latest tracks, positions extrapolated (constant velocity, at most 1 s) to time t_s."""
         tr = self._tracks
         dt = float(np.clip(t_s - self._tracks_t, 0.0, 1.0))
@@ -438,7 +432,7 @@ class AgentCore:
         state[:, :3] += state[:, 3:] * dt
         return dataclasses.replace(tr, state=state)
 
-    def _threat_geometry(self, tracks: Tracks) -> tuple[np.ndarray, np.ndarray, Tracks]:
+    def _threat_geometry(self, tracks: TrackSet) -> tuple[np.ndarray, np.ndarray, TrackSet]:
         """Ego position, velocity and tracks in a frame where straight-line motion is a good prediction.
 
         Bot: the map frame. Ship: the non-rotating frame aligned with LVLH at this instant, ego at the origin
@@ -458,11 +452,11 @@ class AgentCore:
             tracks = dataclasses.replace(tracks, state=state)
         return np.zeros(3), np.zeros(3), tracks
 
-    def _assess(self, tracks: Tracks) -> Tracks:
+    def _assess(self, tracks: TrackSet) -> TrackSet:
         """Threat assessment of the tracks; THREAT_DETECTED / THREAT_CLEARED events on changes. Returns the
         tracks in the assessment frame (see _threat_geometry); Threat.index rows refer to them."""
         if self.profile == "bot" and self.ego is None:
-            tracks = Tracks.empty()  # no ego position yet: nothing to assess against
+            tracks = TrackSet.empty()  # no ego position yet: nothing to assess against
         ego_pos, ego_vel, tracks = self._threat_geometry(tracks)
         before = {t.id: t for t in self.threat_report.threats}
         self.threat_report = report = self.threat_assessment.assess(ego_pos, ego_vel, tracks)
@@ -481,14 +475,14 @@ class AgentCore:
                 self.emit(EventCode.THREAT_CLEARED, INFO, f"track {tid}: lost")
         return tracks
 
-    def _obstacles(self, tracks: Tracks) -> np.ndarray:
+    def _obstacles(self, tracks: TrackSet) -> np.ndarray:
         """(K, 6) states of confirmed/coasting, non-friend SR tracks: what the patrol steers around."""
         keep = (np.isin(tracks.status, (STATUS_CONFIRMED, STATUS_COASTING)) & (tracks.iff != IFF_FRIEND)
                 & (tracks.band == BAND_SR))
         return tracks.state[keep]
 
     # --- commands -----------------------------------------------------------------------------
-    def _mission_command(self, now_s: float, tracks: Tracks, threat_tracks: Tracks) -> Command:
+    def _mission_command(self, now_s: float, tracks: TrackSet, threat_tracks: TrackSet) -> Command:
         if self.ego is None:
             return self._stop("MISSION_ACTIVE: no vehicle state yet, stop")
         if self.profile == "bot":
@@ -507,7 +501,7 @@ class AgentCore:
         sc = self.mission.update(now_s, target[:3], target[3:], attitude, omega)
         return self._ship(sc, f"MISSION_ACTIVE: station keeping, error {self.mission.position_error_m:.2f} m")
 
-    def _avoidance_command(self, now_s: float, tracks: Tracks, threat_tracks: Tracks) -> Command:
+    def _avoidance_command(self, now_s: float, tracks: TrackSet, threat_tracks: TrackSet) -> Command:
         """tracks: tracking frame; threat_tracks: the assessment frame (ship: non-rotating, see _threat_geometry)."""
         if self.ego is None:
             return self._stop("ALERT: no vehicle state yet, stop")
@@ -546,7 +540,7 @@ class AgentCore:
                   f"DCPA {threat.dcpa_m:.2f} m): {how}, planned miss {planned_miss_m:.1f} m "
                   f"(safe radius {threat.radius_m:.1f} m)")
 
-    def _refresh_avoided(self, tracks: Tracks) -> Optional[Threat]:
+    def _refresh_avoided(self, tracks: TrackSet) -> Optional[Threat]:
         """Ship: the track last avoided, from the current tracks (assessment frame), while it still approaches.
         Until it has passed, the burn goes on (in ALERT and after) until its miss distance reaches the
         avoidance margin (StationParams.avoid_margin x its threat radius), then the ship coasts."""
@@ -562,7 +556,7 @@ class AgentCore:
         return dataclasses.replace(self._avoided, index=i, tcpa_s=float(tcpa[0]), dcpa_m=float(dcpa[0]),
                                    rel_pos=tracks.state[i, :3].copy(), rel_vel=tracks.state[i, 3:].copy())
 
-    def _target(self, tracks: Tracks) -> Optional[np.ndarray]:
+    def _target(self, tracks: TrackSet) -> Optional[np.ndarray]:
         """Ship: LVLH state (6,) of the station-keeping target, found by its transponder code."""
         rows = np.flatnonzero(self._codes == self.mission_spec.target_code)
         if not rows.size:

@@ -12,6 +12,7 @@ import numpy as np
 
 from qiki_msgs.msg import DeviceHealth, RadarFrame, TrackArray, VehicleState
 from qiki_ros.packing import from_stamp, stamp_ns, unpack_items
+from qiki_tracks.track_codec import track_set_of
 
 
 def vehicle_state_args(msg: VehicleState) -> dict:
@@ -22,15 +23,10 @@ def vehicle_state_args(msg: VehicleState) -> dict:
 
 
 def tracks_args(msg: TrackArray) -> dict:
-    """Arguments of AgentCore.on_tracks; covariance and transponder_code may be empty (None)."""
-    d = TrackArray.STATE_DIM
-    a = unpack_items(msg, "track", {"id": (np.uint32, 1), "status": (np.uint8, 1), "iff": (np.uint8, 1),
-                                    "track_band": (np.uint8, 1), "state": (np.float64, d),
-                                    "covariance": (np.float64, d * d), "transponder_code": (np.uint32, 1)},
-                     optional=("covariance", "transponder_code"))
-    return dict(t_s=from_stamp(msg.header.stamp), ids=a["id"], status=a["status"], iff=a["iff"],
-                band=a["track_band"], state=a["state"], covariance=a["covariance"],
-                transponder_code=a["transponder_code"])
+    """Arguments of AgentCore.on_tracks; covariance and transponder_code may be empty (None, zeros)."""
+    tracks = track_set_of(msg, optional=("covariance", "code", "hits", "age_s"))
+    return dict(t_s=tracks.stamp_s, ids=tracks.id, status=tracks.status, iff=tracks.iff, band=tracks.band,
+                state=tracks.state, covariance=tracks.covariance, transponder_code=tracks.code)
 
 
 def device_health_args(msg: DeviceHealth) -> dict:

@@ -19,6 +19,8 @@ from typing import Annotated, Optional, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from qiki_tracks.track_set import TrackSet
+
 # qiki_msgs/TrackArray constants
 STATUS_TENTATIVE, STATUS_CONFIRMED, STATUS_COASTING = 0, 1, 2
 IFF_UNKNOWN, IFF_FRIEND, IFF_FOE = 0, 1, 2
@@ -55,47 +57,6 @@ def _vec3(x) -> np.ndarray:
     return np.pad(a, (0, 3 - a.size))
 
 
-@dataclass(frozen=True)
-class Tracks:
-    """A TrackArray as numpy arrays (N tracks)."""
-
-    id: np.ndarray  # (N,) uint32
-    status: np.ndarray  # (N,) STATUS_*
-    iff: np.ndarray  # (N,) IFF_*
-    band: np.ndarray  # (N,) BAND_* of the last assigned detection (TrackArray.track_band)
-    state: np.ndarray  # (N, 6)
-    covariance: Optional[np.ndarray] = None  # (N, 6, 6) or None
-
-    @classmethod
-    def from_arrays(cls, ids, status, iff, track_band, state, covariance=None) -> "Tracks":
-        """Build from the flat TrackArray fields (state 6N or (N,6); covariance 36N, (N,6,6) or None)."""
-        ids = np.asarray(ids, dtype=np.uint32).ravel()
-        n = ids.size
-        arrays = {"status": np.asarray(status, dtype=np.uint8).ravel(),
-                  "iff": np.asarray(iff, dtype=np.uint8).ravel(),
-                  "track_band": np.asarray(track_band, dtype=np.uint8).ravel()}
-        for name, a in arrays.items():
-            if a.size != n:
-                raise ValueError(f"{name} has {a.size} entries for {n} track ids")
-        st = np.asarray(state, dtype=float)
-        if st.size != 6 * n:
-            raise ValueError(f"state has {st.size} values, expected 6 * {n}")
-        cov = None
-        if covariance is not None and np.size(covariance):
-            cov = np.asarray(covariance, dtype=float)
-            if cov.size != 36 * n:
-                raise ValueError(f"covariance has {cov.size} values, expected 36 * {n}")
-            cov = cov.reshape(n, 6, 6)
-        return cls(ids, arrays["status"], arrays["iff"], arrays["track_band"], st.reshape(n, 6), cov)
-
-    @classmethod
-    def empty(cls) -> "Tracks":
-        return cls.from_arrays([], [], [], [], np.zeros((0, 6)))
-
-    def __len__(self) -> int:
-        return int(self.id.size)
-
-
 _Code = Annotated[int, Field(ge=0, le=2)]  # a TrackArray STATUS_*/IFF_*/BAND_* value
 
 
@@ -118,7 +79,7 @@ class Threat:
     """One threatening track, relative to the ego at assessment time."""
 
     id: int
-    index: int  # row in the assessed Tracks
+    index: int  # row in the assessed TrackSet
     tcpa_s: float
     dcpa_m: float
     radius_m: float  # the (possibly inflated) safe radius it violates
@@ -165,7 +126,7 @@ class ThreatAssessment:
     def __init__(self, params: ThreatParams) -> None:
         self.params = params
 
-    def assess(self, ego_pos, ego_vel, tracks: Tracks) -> ThreatReport:
+    def assess(self, ego_pos, ego_vel, tracks: TrackSet) -> ThreatReport:
         p = self.params
         tcpa, dcpa = closest_approach(ego_pos, ego_vel, tracks.state, planar=p.planar)
         radius = np.full(len(tracks), p.safe_radius_m)
@@ -189,6 +150,6 @@ class ThreatAssessment:
         return ThreatReport(tcpa, dcpa, tuple(threats))
 
 
-def select_states(tracks: Tracks, indices: Sequence[int]) -> np.ndarray:
+def select_states(tracks: TrackSet, indices: Sequence[int]) -> np.ndarray:
     """(K, 6) states of the given rows, e.g. `[t.index for t in report.threats]` for avoidance."""
     return tracks.state[np.asarray(indices, dtype=int)].reshape(-1, 6)

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qiki_agent.threat import (BAND_LR, BAND_SR, IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, STATUS_COASTING,
-                               STATUS_CONFIRMED, STATUS_TENTATIVE, ThreatAssessment, ThreatParams, Tracks,
+                               STATUS_CONFIRMED, STATUS_TENTATIVE, ThreatAssessment, ThreatParams,
                                closest_approach)
+from qiki_tracks.track_set import TrackSet
 
 
 def state(x, y, vx, vy, z=0.0, vz=0.0):
@@ -91,8 +92,8 @@ ROWS = {
 def tracks(rows=ROWS, covariance=None):
     ids = list(rows)
     status, iff, band, states = zip(*rows.values())
-    return Tracks.from_arrays(ids, status, iff, band, np.ravel(states),
-                              None if covariance is None else np.ravel(covariance))
+    return TrackSet.from_arrays(ids, status, iff, band, np.ravel(states),
+                                None if covariance is None else np.ravel(covariance))
 
 
 def test_selects_confirmed_or_coasting_foe_or_unknown_sr_tracks_on_collision_course_sorted_by_tcpa():
@@ -139,13 +140,13 @@ def test_covariance_inflates_the_radius_when_sigma_k_set():
 def test_tracks_from_flat_arrays_checks_lengths():
     t = tracks()
     assert len(t) == len(ROWS) and t.state.shape == (len(ROWS), 6)
-    assert Tracks.empty().state.shape == (0, 6)
+    assert TrackSet.empty().state.shape == (0, 6)
     with pytest.raises(ValueError, match="state has 5 values"):
-        Tracks.from_arrays([1], [1], [2], [1], [0.0] * 5)
+        TrackSet.from_arrays([1], [1], [2], [1], [0.0] * 5)
     with pytest.raises(ValueError, match="iff has 2 entries for 1"):
-        Tracks.from_arrays([1], [1], [2, 2], [1], [0.0] * 6)
+        TrackSet.from_arrays([1], [1], [2, 2], [1], [0.0] * 6)
     with pytest.raises(ValueError, match="covariance has 35 values"):
-        Tracks.from_arrays([1], [1], [2], [1], [0.0] * 6, [0.0] * 35)
+        TrackSet.from_arrays([1], [1], [2], [1], [0.0] * 6, [0.0] * 35)
 
 
 def test_threat_params_reject_bad_values():

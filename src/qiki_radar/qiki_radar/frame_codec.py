@@ -1,14 +1,13 @@
-"""RadarFrame / TrackArray messages <-> the numpy containers of the radar and tracker cores."""
+"""RadarFrame messages <-> the numpy containers of the radar and tracker cores (TrackArray: qiki_tracks.track_codec)."""
 from __future__ import annotations
 
 import numpy as np
 from transforms3d.quaternions import quat2mat
 
-from qiki_geometry.state_bounds import MAX_ABS_STATE
-from qiki_msgs.msg import RadarFrame, TrackArray
+from qiki_msgs.msg import RadarFrame
 from qiki_radar.radar_model import Detections, RadarBand, polar_to_world
-from qiki_radar.tracker import Coverage, Measurements, TrackSet
-from qiki_ros.packing import pack, unpack, unpack_items
+from qiki_radar.tracker import Coverage, Measurements
+from qiki_ros.packing import pack, unpack
 
 RANGE_SLACK = 2.0  # detections beyond this many times the frame's max range are not radar returns
 
@@ -65,29 +64,3 @@ def frame_measurements(frame: RadarFrame, dim: int) -> tuple[Measurements, Cover
                           frame.elevation_std_rad)
     meas = Measurements.from_world(z, R, det.band, det.transponder_code, dim)
     return meas, Coverage(position, frame.min_range_m, frame.max_range_m), int((~usable).sum())
-
-
-def tracks_to_msg(tracks: TrackSet, mask: np.ndarray | None, msg: TrackArray) -> TrackArray:
-    """Fill `msg` with the rows of `tracks` selected by `mask` (all when None)."""
-    sel = slice(None) if mask is None else mask
-    msg.id, msg.status = pack(tracks.id[sel], np.uint32), pack(tracks.status[sel], np.uint8)
-    msg.iff, msg.track_band = pack(tracks.iff[sel], np.uint8), pack(tracks.band[sel], np.uint8)
-    msg.transponder_code, msg.hits = pack(tracks.code[sel], np.uint32), pack(tracks.hits[sel], np.uint32)
-    msg.age_s, msg.state = pack(tracks.age_s[sel]), pack(tracks.state[sel])
-    msg.covariance = pack(tracks.covariance[sel])
-    return msg
-
-
-def tracks_from_msg(msg: TrackArray) -> tuple[TrackSet, int]:
-    """The tracks of `msg` with a finite state (|value| < MAX_ABS_STATE) and finite covariance, and how many
-    others were dropped. Raises ValueError naming the field when the arrays do not describe N tracks."""
-    a = unpack_items(msg, "track", {
-        "id": (np.uint32, 1), "status": (np.uint8, 1), "iff": (np.uint8, 1), "track_band": (np.uint8, 1),
-        "transponder_code": (np.uint32, 1), "hits": (np.uint32, 1), "age_s": (np.float64, 1),
-        "state": (np.float64, TrackArray.STATE_DIM), "covariance": (np.float64, TrackArray.STATE_DIM ** 2)})
-    with np.errstate(invalid="ignore"):
-        ok = (np.abs(a["state"]) < MAX_ABS_STATE).all(axis=1) & np.isfinite(a["covariance"]).all(axis=1)
-    d = TrackArray.STATE_DIM
-    tracks = TrackSet(a["id"][ok], a["status"][ok], a["iff"][ok], a["track_band"][ok], a["transponder_code"][ok],
-                      a["hits"][ok], a["age_s"][ok], a["state"][ok], a["covariance"][ok].reshape(-1, d, d))
-    return tracks, int((~ok).sum())

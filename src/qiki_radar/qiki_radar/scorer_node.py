@@ -8,7 +8,6 @@ import numpy as np
 from qiki_msgs.msg import RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
 from qiki_radar.scoring import TrackScorer
 from qiki_radar.scorer_config import ScorerNodeConfig
-from qiki_radar.frame_codec import tracks_from_msg
 from qiki_radar.truth_codec import ego_view, truth_objects
 from qiki_ros.diagnostics import NodeDiagnostics
 from qiki_ros.entrypoint import run_node
@@ -16,6 +15,7 @@ from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import stamp_ns
 from qiki_ros.params import declare_model
 from qiki_ros.subscriber_gate import SubscriberGate
+from qiki_tracks.track_codec import tracks_from_msg
 
 BANDS = (TrackArray.BAND_LR, TrackArray.BAND_SR, TrackArray.BAND_UNION)
 

@@ -11,7 +11,7 @@ from geometry_msgs.msg import Point, Pose
 from visualization_msgs.msg import Marker, MarkerArray
 
 from qiki_msgs.msg import TrackArray
-from qiki_radar.tracker import TrackSet
+from qiki_tracks.track_set import TrackSet
 
 IFF_COLOURS = {TrackArray.IFF_UNKNOWN: (1.0, 0.85, 0.1), TrackArray.IFF_FRIEND: (0.1, 0.9, 0.2),
                TrackArray.IFF_FOE: (1.0, 0.15, 0.1)}

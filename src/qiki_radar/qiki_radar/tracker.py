@@ -34,10 +34,11 @@ from qiki_radar.tracking.initiation import SinglePointInitiator
 from qiki_radar.tracking.kalman import ConstantVelocityPredictor, KalmanUpdater
 from qiki_radar.tracking.measurements import Coverage, Measurements
 from qiki_radar.tracking.multi_target import Components, MultiTargetTracker
-from qiki_radar.tracking.output import IffByCode, TrackSet, TrackSetOutput
+from qiki_radar.tracking.output import IffByCode, TrackSetOutput
+from qiki_tracks.track_set import TrackSet
 from qiki_radar.tracking.phase_clock import PhaseClock
 
-__all__ = ["PHASES", "Coverage", "Measurements", "Tracker", "TrackerConfig", "TrackSet"]
+__all__ = ["PHASES", "Coverage", "Measurements", "Tracker", "TrackerConfig"]
 
 GATE_PROBABILITY = 0.997
 BIRTH_GATE_PROBABILITY = 0.9999

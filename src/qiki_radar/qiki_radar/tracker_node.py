@@ -8,8 +8,8 @@ from __future__ import annotations
 from visualization_msgs.msg import MarkerArray
 
 from qiki_msgs.msg import RadarFrame, TrackArray
-from qiki_radar.frame_codec import frame_measurements, tracks_to_msg
-from qiki_radar.tracker import Tracker, TrackSet
+from qiki_radar.frame_codec import frame_measurements
+from qiki_radar.tracker import Tracker
 from qiki_radar.track_markers import track_markers
 from qiki_radar.tracker_config import TrackerNodeConfig
 from qiki_ros.entrypoint import run_node
@@ -17,6 +17,8 @@ from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
+from qiki_tracks.track_codec import tracks_to_msg
+from qiki_tracks.track_set import TrackSet
 
 class TrackerNode(GraphNode):
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Property-based: whatever TrackArray reaches the scorer, its adapter (qiki_radar.frame_codec.tracks_from_msg)
+"""Property-based: whatever TrackArray reaches the scorer, its adapter (qiki_tracks.track_codec.tracks_from_msg)
 rejects it with a one-line reason naming the field (arrays that do not describe N tracks), or hands the
 scorer only tracks with a finite, sane state and counts the rest; the scores stay finite (hypothesis)."""
 import numpy as np
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from fuzz_inputs import FLOATS, float_list, fuzz_settings, is_finite, item_counts
 from qiki_msgs.msg import TrackArray
-from qiki_radar.frame_codec import tracks_from_msg
+from qiki_tracks.track_codec import tracks_from_msg
 from qiki_radar.scoring import TrackScorer
 from qiki_geometry.state_bounds import MAX_ABS_STATE
 

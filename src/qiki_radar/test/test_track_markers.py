@@ -6,7 +6,7 @@ from visualization_msgs.msg import Marker
 
 from qiki_msgs.msg import TrackArray
 from qiki_radar.track_markers import IFF_COLOURS, track_markers
-from qiki_radar.tracker import TrackSet
+from qiki_tracks.track_set import TrackSet
 
 
 def _tracks(n: int, status, iff) -> TrackSet:

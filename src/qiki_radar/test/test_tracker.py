@@ -6,7 +6,8 @@ from scipy.stats import chi2
 
 from qiki_msgs.msg import TrackArray
 from qiki_radar.radar_model import RadarBand, observe, polar_to_world
-from qiki_radar.tracker import PHASES, Coverage, Measurements, Tracker, TrackerConfig, TrackSet
+from qiki_radar.tracker import PHASES, Coverage, Measurements, Tracker, TrackerConfig
+from qiki_tracks.track_set import TrackSet
 from qiki_radar.tracking import gating
 from qiki_radar.tracking.gating import pairs_in_radius as _pairs_in_radius
 from qiki_radar.tracking.kalman import inv_logdet as _inv_logdet

@@ -1,7 +1,8 @@
 """The operator console's model: a snapshot of what the graph said -> what the console shows.
 
-Pure (numpy only, no rclpy, no Textual), so it is unit tested and timed without a graph. The ROS
-adapter (`console_ros`) fills a `Snapshot`; the Textual app (`console`) renders `view(snapshot)`.
+Pure (numpy, and the generated qiki_msgs classes for the interface constants; no rclpy, no Textual), so it is
+unit tested and timed without a graph. The ROS adapter (`console_ros`) fills a `Snapshot`; the Textual app
+(`console`) renders `view(snapshot)`.
 
 Track rows are computed for all tracks at once (vectorised), sorted nearest first and capped at
 `max_rows`: the app never builds more table rows than that, whatever the number of tracks.
@@ -12,20 +13,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# TrackArray constants (duplicated here to keep the model free of generated message modules;
-# src/qiki_tools/test/test_console_model.py checks them against src/qiki_msgs/msg/TrackArray.msg)
-STATUS_NAMES = {0: "tentative", 1: "confirmed", 2: "coasting"}
-IFF_NAMES = {0: "unknown", 1: "friend", 2: "foe"}
-BAND_NAMES = {0: "LR", 1: "SR", 2: "UNION"}
-LEVEL_NAMES = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
-SEVERITY_NAMES = {0: "INFO", 1: "WARN", 2: "ERROR"}
-# Rich styles: IFF class and device level colours
-IFF_STYLES = {0: "yellow", 1: "green", 2: "bold red"}
-LEVEL_STYLES = {0: "green", 1: "yellow", 2: "bold red", 3: "magenta"}
-SEVERITY_STYLES = {0: "", 1: "yellow", 2: "bold red"}
+from qiki_msgs.msg import DeviceStatus, Event, TrackArray
+from qiki_msgs.srv import OperatorCommand
+from qiki_tracks.track_set import TrackSet
 
-# OperatorCommand.Request constants (checked against OperatorCommand.srv by the unit tests)
-START_MISSION, ABORT, SAFE_MODE, RESET = 1, 2, 3, 4
+STATUS_NAMES = {TrackArray.STATUS_TENTATIVE: "tentative", TrackArray.STATUS_CONFIRMED: "confirmed",
+                TrackArray.STATUS_COASTING: "coasting"}
+IFF_NAMES = {TrackArray.IFF_UNKNOWN: "unknown", TrackArray.IFF_FRIEND: "friend", TrackArray.IFF_FOE: "foe"}
+BAND_NAMES = {TrackArray.BAND_LR: "LR", TrackArray.BAND_SR: "SR", TrackArray.BAND_UNION: "UNION"}
+LEVEL_NAMES = {DeviceStatus.OK: "OK", DeviceStatus.WARN: "WARN", DeviceStatus.ERROR: "ERROR", DeviceStatus.STALE: "STALE"}
+SEVERITY_NAMES = {Event.INFO: "INFO", Event.WARN: "WARN", Event.ERROR: "ERROR"}
+# Rich styles: IFF class and device level colours
+IFF_STYLES = {TrackArray.IFF_UNKNOWN: "yellow", TrackArray.IFF_FRIEND: "green", TrackArray.IFF_FOE: "bold red"}
+LEVEL_STYLES = {DeviceStatus.OK: "green", DeviceStatus.WARN: "yellow", DeviceStatus.ERROR: "bold red",
+                DeviceStatus.STALE: "magenta"}
+SEVERITY_STYLES = {Event.INFO: "", Event.WARN: "yellow", Event.ERROR: "bold red"}
+
+START_MISSION, ABORT, SAFE_MODE, RESET = (OperatorCommand.Request.START_MISSION, OperatorCommand.Request.ABORT,
+                                          OperatorCommand.Request.SAFE_MODE, OperatorCommand.Request.RESET)
 #: console key -> (command number, label)
 COMMAND_KEYS = {
     "s": (SAFE_MODE, "safe mode"),
@@ -38,24 +43,6 @@ COMMAND_NAMES = {SAFE_MODE: "SAFE_MODE", RESET: "RESET", START_MISSION: "START_M
 MAX_ROWS = 100          # most track rows the table shows at once (nearest first; fewer if the screen is smaller)
 MAX_TRANSITIONS = 8     # FSM transitions kept
 MAX_EVENTS = 200        # events kept
-
-
-@dataclass(eq=False)   # compared by identity: a new message is a new object
-class Tracks:
-    """One TrackArray as numpy arrays (N tracks)."""
-
-    stamp_s: float
-    frame_id: str
-    id: np.ndarray            # uint32 (N,)
-    status: np.ndarray        # uint8 (N,)
-    iff: np.ndarray           # uint8 (N,)
-    band: np.ndarray          # uint8 (N,) track_band
-    state: np.ndarray         # float64 (N, 6): x y z vx vy vz
-
-    @classmethod
-    def empty(cls) -> "Tracks":
-        return cls(0.0, "", np.zeros(0, np.uint32), np.zeros(0, np.uint8), np.zeros(0, np.uint8),
-                   np.zeros(0, np.uint8), np.zeros((0, 6)))
 
 
 @dataclass(eq=False)
@@ -97,7 +84,7 @@ class Snapshot:
     bios_seq: int | None = None
     bios: list[tuple[str, int, str]] = field(default_factory=list)            # (name, level, message)
     device_values: dict[str, tuple[int, float]] = field(default_factory=dict)  # raw: name -> (level, value)
-    tracks: Tracks = field(default_factory=Tracks.empty)
+    tracks: TrackSet = field(default_factory=TrackSet.empty)
     ego: Ego | None = None
     events: list[tuple[float, int, int, str, str]] = field(default_factory=list)  # (t_s, code, sev, source, text)
     pending: str = ""                 # command waiting for its answer
@@ -118,7 +105,7 @@ def quat_yaw(w: float, x: float, y: float, z: float) -> float:
     return float(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
 
 
-def relative_kinematics(tracks: Tracks, ego: Ego | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def relative_kinematics(tracks: TrackSet, ego: Ego | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(range [m], bearing [deg], closing speed [m/s]) of every track relative to the ego, vectorised.
 
     The tracking frame decides the ego: in `lvlh` (ship) the origin is the ego itself; in `map` (bot)
@@ -155,7 +142,7 @@ class TrackRows:
     keys: list[str]            # row keys (track ids)
 
 
-def track_rows(tracks: Tracks, ego: Ego | None, max_rows: int = MAX_ROWS, offset: int = 0) -> TrackRows:
+def track_rows(tracks: TrackSet, ego: Ego | None, max_rows: int = MAX_ROWS, offset: int = 0) -> TrackRows:
     """Rows `offset` .. `offset + max_rows` of the tracks sorted nearest first; only those rows are formatted."""
     n = len(tracks.id)
     rng, bearing, closing = relative_kinematics(tracks, ego)

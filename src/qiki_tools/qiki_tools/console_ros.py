@@ -14,7 +14,7 @@ import time
 import numpy as np
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from qiki_tools.console_model import (COMMAND_NAMES, MAX_EVENTS, MAX_TRANSITIONS, Answer, Ego, Snapshot, Tracks,
+from qiki_tools.console_model import (COMMAND_NAMES, MAX_EVENTS, MAX_TRANSITIONS, Answer, Ego, Snapshot,
                                 parse_transition, quat_yaw)
 from qiki.graph import GraphSpec
 from qiki_msgs.msg import AgentStatus, BiosReport, DeviceHealth, Event, TrackArray, VehicleState
@@ -23,6 +23,7 @@ from qiki_ros.events import EventCode
 from qiki_ros.graph_node import GraphNode
 from qiki_ros.packing import from_stamp, unpack
 from qiki_ros.spin_thread import SpinThread, private_context
+from qiki_tracks.track_codec import tracks_from_msg
 
 COMMAND_TIMEOUT_S = 10.0
 
@@ -87,13 +88,10 @@ class ConsoleAdapter:
                 self._snap.transitions = (self._snap.transitions + [(item[0], *tr)])[-MAX_TRANSITIONS:]
 
     def _on_tracks(self, msg: TrackArray) -> None:
-        ids = unpack(msg.id, "uint32")
-        n = len(ids)
-        arrays = [unpack(msg.status, "uint8"), unpack(msg.iff, "uint8"), unpack(msg.track_band, "uint8")]
-        state = unpack(msg.state)
-        if any(len(a) != n for a in arrays) or len(state) != 6 * n:
+        try:
+            tracks, _dropped = tracks_from_msg(msg)   # the table shows the usable tracks of a well-formed array
+        except ValueError:
             return
-        tracks = Tracks(from_stamp(msg.header.stamp), msg.header.frame_id, ids, *arrays, state.reshape(n, 6))
         with self._lock:
             self._snap.tracks = tracks
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from qiki_msgs.msg import Event, TrackArray
 from qiki_geometry.lvlh import to_lvlh_rowwise
+from qiki_tracks.track_codec import track_set_of
 
 # what each figure reads: graph ports, resolved to topic names through config/graph.yaml
 PORTS = {"tracks": "tracker.tracks", "truth": "sim.truth", "ego": "sim.vehicle_state",
@@ -152,7 +153,10 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
             t = _stamp(msg)
             end_ns = max(end_ns, t)
             if key == "tracks":
-                cols[key].append((t, msg.header.frame_id, msg.id, msg.status, msg.iff, msg.track_band, msg.state))
+                try:
+                    cols[key].append((t, track_set_of(msg)))
+                except ValueError as exc:
+                    warn(f"{topic} at {t / 1e9:.3f} s: {exc}: not plotted")
             elif key == "truth":
                 cols[key].append((t, msg.id, msg.kind, msg.position))
             elif key == "ego":
@@ -167,7 +171,7 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
     data.end_t = end_ns / 1e9
 
     # tracking frame: the tracks' header, else the radar frames' (a bag without tracks)
-    frame_ids = {row[1] for row in cols["tracks"][:1]} | {m.world_frame_id for m in cols["frame_sr"][:1]}
+    frame_ids = {row[1].frame_id for row in cols["tracks"][:1]} | {m.world_frame_id for m in cols["frame_sr"][:1]}
     data.frame = "lvlh" if "lvlh" in frame_ids else "map"
     if cols["frame_sr"]:
         data.sr_range_m = float(cols["frame_sr"][0].max_range_m)
@@ -184,15 +188,13 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
         data.ego = _records(t=ego[:, 0] / 1e9, x=ego[:, 1], y=ego[:, 2])
 
     if cols["tracks"]:
-        n = np.array([len(r[2]) for r in cols["tracks"]])
+        n = np.array([len(r[1]) for r in cols["tracks"]])
         t = np.repeat(np.array([r[0] for r in cols["tracks"]], dtype=np.int64), n) / 1e9
-        cat = lambda i, dt: np.concatenate([np.asarray(r[i], dtype=dt) for r in cols["tracks"]])  # noqa: E731
-        state = cat(6, np.float64).reshape(-1, 6)
-        status = cat(3, np.uint8)
-        keep = status == TrackArray.STATUS_CONFIRMED
+        cat = lambda name: np.concatenate([getattr(r[1], name) for r in cols["tracks"]])  # noqa: E731
+        state = cat("state")
+        keep = cat("status") == TrackArray.STATUS_CONFIRMED
         h, v = _plane(data.frame, state[:, :3])
-        data.tracks = _records(t=t, id=cat(2, np.uint32), iff=cat(4, np.uint8), band=cat(5, np.uint8),
-                               x=h, y=v)[keep]
+        data.tracks = _records(t=t, id=cat("id"), iff=cat("iff"), band=cat("band"), x=h, y=v)[keep]
 
     if cols["truth"]:
         n = np.array([len(r[1]) for r in cols["truth"]])

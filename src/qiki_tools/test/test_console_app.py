@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from qiki_tools import console_model as cm
+from qiki_tracks.track_set import TrackSet
 from qiki_tools.console import ConsoleApp
 
 
@@ -20,11 +21,12 @@ class FakeSource:
         self.snap.answer = cm.Answer(cm.COMMAND_NAMES[number], True, "ok", "SAFE_MODE")
 
 
-def _many_tracks(n: int, seed: int) -> cm.Tracks:
+def _many_tracks(n: int, seed: int) -> TrackSet:
     rng = np.random.default_rng(seed)
     state = np.hstack([rng.uniform(-800, 800, (n, 2)), np.zeros((n, 1)), rng.normal(0, 2, (n, 2)), np.zeros((n, 1))])
-    return cm.Tracks(float(seed), "map", np.arange(n, dtype=np.uint32), np.ones(n, np.uint8),
-                     rng.integers(0, 3, n).astype(np.uint8), rng.integers(0, 2, n).astype(np.uint8), state)
+    return TrackSet.from_arrays(np.arange(n, dtype=np.uint32), np.ones(n, np.uint8),
+                                rng.integers(0, 3, n).astype(np.uint8), rng.integers(0, 2, n).astype(np.uint8), state,
+                                stamp_s=float(seed), frame_id="map")
 
 
 def test_console_renders_1000_tracks_capped_and_keys_send_commands():

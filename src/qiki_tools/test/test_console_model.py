@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from qiki_tools import console_model as cm
+from qiki_tracks.track_set import TrackSet
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -30,9 +31,10 @@ def test_constants_match_the_interfaces():
 def _tracks(state, iff=None, frame="map", band=None, ids=None):
     state = np.asarray(state, float).reshape(-1, 6)
     n = len(state)
-    return cm.Tracks(12.5, frame, np.asarray(ids if ids is not None else np.arange(1, n + 1), np.uint32),
-                     np.ones(n, np.uint8), np.asarray(iff if iff is not None else np.zeros(n), np.uint8),
-                     np.asarray(band if band is not None else np.ones(n), np.uint8), state)
+    return TrackSet.from_arrays(np.asarray(ids if ids is not None else np.arange(1, n + 1), np.uint32),
+                                np.ones(n, np.uint8), np.asarray(iff if iff is not None else np.zeros(n), np.uint8),
+                                np.asarray(band if band is not None else np.ones(n), np.uint8), state,
+                                stamp_s=12.5, frame_id=frame)
 
 
 def test_range_bearing_closing_relative_to_ego_pose_and_velocity():
@@ -70,7 +72,7 @@ def test_rows_are_nearest_first_with_iff_colours_and_band():
     assert [r[5] for r in view.rows] == [("friend", "green"), ("unknown", "yellow"), ("foe", "bold red")]
     assert view.rows[0][2].strip() == "10.0" and view.rows[0][4].strip() == "+0.00"
     assert view.by_iff == {"unknown": 1, "friend": 1, "foe": 1} and view.total == 3
-    empty = cm.track_rows(cm.Tracks.empty(), None)
+    empty = cm.track_rows(TrackSet.empty(), None)
     assert (empty.total, empty.rows) == (0, [])
 
 

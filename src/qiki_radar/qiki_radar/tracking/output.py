@@ -1,4 +1,4 @@
-"""The tracker's output: a TrackSet snapshot of the track table in the TrackArray layout."""
+"""The tracker's output: a TrackSet (qiki_tracks) snapshot of the track table in the TrackArray layout."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,34 +7,7 @@ import numpy as np
 
 from qiki_msgs.msg import TrackArray
 from qiki_radar.tracking.table import TrackTable
-
-
-@dataclass
-class TrackSet:
-    """Tracker output, one row per track, in TrackArray's layout: state is always the 6-D
-    [x, y, z, vx, vy, vz] (a 2-D tracker leaves z and vz at 0; `planar` gives its 4-D state)."""
-
-    id: np.ndarray  # uint32
-    status: np.ndarray  # uint8, TrackArray.STATUS_*
-    iff: np.ndarray  # uint8, TrackArray.IFF_*
-    band: np.ndarray  # uint8, band of the last assigned detection
-    code: np.ndarray  # uint32, last nonzero transponder code heard
-    hits: np.ndarray  # uint32
-    age_s: np.ndarray  # float64
-    state: np.ndarray  # (N, 6) float64
-    covariance: np.ndarray  # (N, 6, 6) float64
-
-    def __len__(self) -> int:
-        return int(self.id.shape[0])
-
-    def confirmed_mask(self) -> np.ndarray:
-        """Tracks past confirmation, i.e. CONFIRMED or COASTING."""
-        return self.status != TrackArray.STATUS_TENTATIVE
-
-    def planar(self, dim: int = 2) -> tuple[np.ndarray, np.ndarray]:
-        """State (N, 2 dim) [position, velocity] and covariance (N, 2 dim, 2 dim) of a dim-D tracker."""
-        idx = np.r_[0:dim, 3:3 + dim]
-        return self.state[:, idx], self.covariance[:, idx[:, None], idx[None, :]]
+from qiki_tracks.track_set import TrackSet
 
 
 @dataclass(frozen=True)
