@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LEVEL_NAMES = {0: "OK", 1: "WARN", 2: "ERROR", 3: "STALE"}
-STALE = 3
+from diagnostic_msgs.msg import DiagnosticStatus
+
+LEVEL_NAMES = {ord(getattr(DiagnosticStatus, name)): name for name in ("OK", "WARN", "ERROR", "STALE")}
+STALE = ord(DiagnosticStatus.STALE)
 NO_REPORT = "no /diagnostics status received during the run"
 
 

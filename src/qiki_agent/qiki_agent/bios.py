@@ -1,6 +1,6 @@
 """Power-on self test ("BIOS"): grade every declared device and decide whether the vehicle may move.
 
-Pure Python so it can be unit-tested without ROS; the agent node feeds it the latest
+Pure Python (no rclpy) so it can be unit-tested without ROS; the agent node feeds it the latest
 reading per device and publishes the result as diagnostics.
 """
 from __future__ import annotations
@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Mapping, Optional, Sequence
 
+from qiki_msgs.msg import DeviceStatus
+
 
 class Level(IntEnum):
-    """Device health, numerically equal to diagnostic_msgs/DiagnosticStatus levels."""
+    """Device health: the qiki_msgs/DeviceStatus levels (numerically equal to diagnostic_msgs/DiagnosticStatus)."""
 
-    OK = 0
-    WARN = 1
-    ERROR = 2
-    STALE = 3
+    OK = DeviceStatus.OK
+    WARN = DeviceStatus.WARN
+    ERROR = DeviceStatus.ERROR
+    STALE = DeviceStatus.STALE
 
 
 OK, WARN, ERROR, STALE = Level.OK, Level.WARN, Level.ERROR, Level.STALE

@@ -8,14 +8,15 @@ from typing import Literal
 from pydantic import Field
 
 from qiki_description.vehicle import RadarSpec
-from qiki_radar.radar_model import BAND_LR, BAND_SR, RadarBand
+from qiki_msgs.msg import RadarFrame
+from qiki_radar.radar_model import RadarBand
 from qiki_ros.node_config import GraphNodeConfig
 
 
 def bands(spec: RadarSpec) -> tuple[RadarBand, RadarBand]:
     """(LR, SR) of a described radar, with their shared edge at sr_threshold_m."""
-    lr = RadarBand(name="lr", band_id=BAND_LR, min_range_m=spec.sr_threshold_m, **spec.lr.model_dump())
-    sr = RadarBand(name="sr", band_id=BAND_SR, min_range_m=0.0, max_range_m=spec.sr_threshold_m,
+    lr = RadarBand(name="lr", band_id=RadarFrame.BAND_LR, min_range_m=spec.sr_threshold_m, **spec.lr.model_dump())
+    sr = RadarBand(name="sr", band_id=RadarFrame.BAND_SR, min_range_m=0.0, max_range_m=spec.sr_threshold_m,
                    **spec.sr.model_dump())
     return lr, sr
 

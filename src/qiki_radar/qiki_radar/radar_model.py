@@ -20,9 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import expit
 
 from qiki_geometry.angles import wrap_angle
-
-BAND_LR = 0
-BAND_SR = 1
+from qiki_msgs.msg import RadarFrame
 
 MIN_SNR_RANGE_M = 1e-6  # [m]
 
@@ -35,7 +33,7 @@ class RadarBand(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["lr", "sr"] = "lr"
-    band_id: int = Field(BAND_LR, ge=0, le=1, description="0 = LR, 1 = SR")
+    band_id: int = Field(RadarFrame.BAND_LR, ge=0, le=1, description="0 = LR, 1 = SR")
     min_range_m: float = Field(50.0, ge=0.0, description="inner edge of the coverage [m]")
     max_range_m: float = Field(1000.0, gt=0.0, description="outer edge of the coverage [m] (exclusive)")
     fov_azimuth_rad: float = Field(2 * np.pi, gt=0.0, le=2 * np.pi, description="full azimuth width [rad]")
@@ -60,7 +58,7 @@ class RadarBand(BaseModel):
 
 #: Default short-range band: fine resolution, fast scan, hands over from LR at 50 m.
 SR_DEFAULT = RadarBand(
-    name="sr", band_id=BAND_SR, min_range_m=0.0, max_range_m=50.0, rate_hz=10.0,
+    name="sr", band_id=RadarFrame.BAND_SR, min_range_m=0.0, max_range_m=50.0, rate_hz=10.0,
     range_std_m=0.1, azimuth_std_rad=0.01, elevation_std_rad=0.01, range_rate_std_mps=0.1,
     snr_ref_db=20.0, ref_range_m=50.0, clutter_per_scan=0.5,
 )
@@ -93,7 +91,7 @@ class Detections:
     range_rate_mps: np.ndarray
     snr_db: np.ndarray
     transponder_code: np.ndarray  # uint32, 0 = none / clutter
-    band: np.ndarray  # uint8, BAND_LR / BAND_SR
+    band: np.ndarray  # uint8, RadarFrame.BAND_LR / RadarFrame.BAND_SR
 
     def __len__(self) -> int:
         return int(self.range_m.shape[0])

@@ -4,8 +4,9 @@ import pytest
 from pydantic import ValidationError
 from scipy.spatial.transform import Rotation
 
+from qiki_msgs.msg import RadarFrame
 from qiki_radar.radar_model import (
-    BAND_SR, Detections, RadarBand, SR_DEFAULT, detection_probability, observe, polar_to_world,
+    Detections, RadarBand, SR_DEFAULT, detection_probability, observe, polar_to_world,
 )
 
 # A band that always detects what it covers, without noise or clutter: geometry tests are exact.
@@ -42,7 +43,7 @@ def test_band_validation():
         RadarBand(rate_hz=0.0)
     with pytest.raises(ValidationError):
         RadarBand(unknown_field=1.0)
-    assert SR_DEFAULT.band_id == BAND_SR and SR_DEFAULT.max_range_m == 50.0
+    assert SR_DEFAULT.band_id == RadarFrame.BAND_SR and SR_DEFAULT.max_range_m == 50.0
 
 
 def test_coverage_is_respected():

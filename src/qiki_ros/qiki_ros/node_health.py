@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
 
-OK, WARN, ERROR = 0, 1, 2        # diagnostic_msgs/DiagnosticStatus levels
+OK, WARN, ERROR = ord(DiagnosticStatus.OK), ord(DiagnosticStatus.WARN), ord(DiagnosticStatus.ERROR)
 LEVEL_NAMES = {OK: "OK", WARN: "WARN", ERROR: "ERROR"}
 # node attributes counted as drops without registration: frames_dropped_malformed, commands_rejected, ...
 DROP_ATTRIBUTE = re.compile(r"(^|_)(dropped|rejected|skipped)(_|$)")

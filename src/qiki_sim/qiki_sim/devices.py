@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-OK, WARN, ERROR, STALE = 0, 1, 2, 3
-LEVEL_NAMES = ("OK", "WARN", "ERROR", "STALE")
+from qiki_msgs.msg import DeviceStatus
+
+OK, WARN, ERROR, STALE = DeviceStatus.OK, DeviceStatus.WARN, DeviceStatus.ERROR, DeviceStatus.STALE
 
 # Reading reported for a device whose value is not measured (everything but power): 1 = healthy.
 _VALUE_BY_LEVEL = np.array([1.0, 0.5, 0.0, 0.0])

@@ -20,7 +20,8 @@ from qiki_geometry.earth import J2, MU, R_E
 from qiki_geometry.lvlh import from_lvlh
 from qiki_geometry.orbit_elements import elements_to_state, mean_motion_of
 
-from .world import KIND_BY_NAME, Truth, _assign_ids
+from .scenario import KIND_BY_NAME
+from .world import Truth, _assign_ids
 
 _J2_Z = np.array([0.0, 0.0, 2.0])  # the z component of the J2 term has (3 - 5 z^2/r^2) instead of (1 - ...)
 

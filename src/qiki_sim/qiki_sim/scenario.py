@@ -14,11 +14,14 @@ from pydantic_core import PydanticCustomError
 
 from qiki_description.loader import DescriptionError, load_description
 from qiki_geometry.earth import R_E
+from qiki_msgs.msg import WorldTruth
 from qiki_schema.strict import KeyedStrict as _Strict
 from qiki_schema.vectors import Range, Vec3, Vec4, numbers as _numbers, ordered as _ordered
 from qiki_schema.yaml_file import SchemaFileError, key_path, read_mapping, validate
 
-KIND_NAMES = ("obstacle", "robot", "person", "spacecraft", "debris")  # index = WorldTruth KIND_* value
+# scenario object kind -> its WorldTruth KIND_* value
+KIND_BY_NAME = {"obstacle": WorldTruth.KIND_OBSTACLE, "robot": WorldTruth.KIND_ROBOT, "person": WorldTruth.KIND_PERSON,
+                "spacecraft": WorldTruth.KIND_SPACECRAFT, "debris": WorldTruth.KIND_DEBRIS}
 BEHAVIOURS = ("static", "constant_velocity", "turn", "stop_and_go")
 # Typical radar cross-section [m^2] and physical radius [m] by kind, used when the file omits them.
 DEFAULT_RCS_M2 = {"obstacle": 20.0, "robot": 8.0, "person": 1.0, "spacecraft": 10.0, "debris": 0.1}

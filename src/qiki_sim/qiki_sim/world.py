@@ -13,10 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .scenario import KIND_NAMES, ObjectSpec, RandomMoversSpec
+from .scenario import KIND_BY_NAME, ObjectSpec, RandomMoversSpec
 
-KIND_OBSTACLE, KIND_ROBOT, KIND_PERSON, KIND_SPACECRAFT, KIND_DEBRIS = 0, 1, 2, 3, 4
-KIND_BY_NAME = {name: np.uint8(i) for i, name in enumerate(KIND_NAMES)}
 BEHAVIOUR_STATIC, BEHAVIOUR_CONSTANT_VELOCITY, BEHAVIOUR_TURN, BEHAVIOUR_STOP_AND_GO = 0, 1, 2, 3
 BEHAVIOUR_BY_NAME = {"static": 0, "constant_velocity": 1, "turn": 2, "stop_and_go": 3}
 

@@ -11,7 +11,7 @@ from qiki_geometry.lvlh import lvlh_rotation
 from qiki_geometry.orbit_elements import mean_motion_of
 from qiki_sim.scenario import Scenario, ScenarioError, load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
-from qiki_sim.world import KIND_DEBRIS, KIND_SPACECRAFT
+from qiki_msgs.msg import WorldTruth
 
 SCENARIOS = pathlib.Path(__file__).parents[3] / "config" / "scenarios"
 SR_M, LR_M = 1000.0, 20000.0
@@ -43,7 +43,7 @@ def test_shipped_scenarios_have_target_foe_and_both_radar_bands(name):
     sim = ship(name)
     t = sim.truth()
     assert sim.scenario.profile == "ship" and len(t.id) >= 60
-    assert set(t.kind.tolist()) == {KIND_SPACECRAFT, KIND_DEBRIS}
+    assert set(t.kind.tolist()) == {WorldTruth.KIND_SPACECRAFT, WorldTruth.KIND_DEBRIS}
     assert sim.target_id == 1 and t.transponder_code[t.id == 1][0] == 2001
     assert (t.transponder_code == 6602).sum() == 1
     for when in (0.0, 60.0):

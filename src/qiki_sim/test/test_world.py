@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from qiki_sim.world import KIND_PERSON, KIND_ROBOT, World
+from qiki_msgs.msg import WorldTruth
+from qiki_sim.world import World
 
 
 def world(objects, seed=0, movers=None):
@@ -25,7 +26,7 @@ def test_constant_velocity_and_static():
     np.testing.assert_allclose(t.position[0], [6.0, -8.0, 0.0], atol=1e-9)
     np.testing.assert_array_equal(t.position[1], [5.0, 5.0, 0.0])
     np.testing.assert_array_equal(t.velocity[1], 0.0)
-    assert t.kind[0] == KIND_ROBOT and t.id.tolist() == [1, 2]
+    assert t.kind[0] == WorldTruth.KIND_ROBOT and t.id.tolist() == [1, 2]
 
 
 def test_turn_keeps_speed_and_turns_at_rate():
@@ -39,7 +40,7 @@ def test_turn_keeps_speed_and_turns_at_rate():
     # On the circle of radius speed/rate centred left of the start.
     r = speed / rate
     assert np.hypot(t.position[0, 0], t.position[0, 1] - r) == pytest.approx(r, abs=1e-9)
-    assert t.kind[0] == KIND_PERSON
+    assert t.kind[0] == WorldTruth.KIND_PERSON
     # A full lap returns to the start.
     t = advance(w, 2 * np.pi / rate - 5.0, dt=2 * np.pi / rate - 5.0)
     np.testing.assert_allclose(t.position[0], [0, 0, 0], atol=1e-9)
