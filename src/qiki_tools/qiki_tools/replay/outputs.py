@@ -6,6 +6,8 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
+from qiki_tracks.track_codec import track_set_of
+
 
 @dataclass(frozen=True)
 class Output:
@@ -92,8 +94,8 @@ class Outputs:
 
     def tracks(self, topic: str = "/qiki/tracks") -> list[tuple[int, list[int], list[int], bytes]]:
         """Per TrackArray: (stamp_ns, track ids, statuses, state as float64 bytes)."""
-        return [(from_ns(m.header.stamp), list(m.id), list(m.status), m.state.tobytes())
-                for m in self.messages(topic)]
+        return [(from_ns(m.header.stamp), t.id.tolist(), t.status.tolist(), t.state.tobytes())
+                for m in self.messages(topic) for t in (track_set_of(m),)]
 
     def transitions(self, status_topic: str = "/qiki/agent/status") -> list[tuple[int, str, str]]:
         """Agent state transitions (stamp_ns, from, to) seen on its status (as `qiki run` counts them)."""
