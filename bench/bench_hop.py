@@ -39,9 +39,9 @@ def subscriber(n_messages: int) -> None:
 
 
 def track_array(n: int):
-    from qiki_msgs.msg import TrackArray
+    from qiki_msgs.msg import RadarFrame, TrackArray
     d = TrackArray.STATE_DIM
-    return TrackArray(band=TrackArray.BAND_UNION, id=array.array("I", range(n)), status=bytes(n), iff=bytes(n),
+    return TrackArray(band=RadarFrame.BAND_UNION, id=array.array("I", range(n)), status=bytes(n), iff=bytes(n),
                       track_band=bytes(n), transponder_code=array.array("I", bytes(4 * n)),
                       hits=array.array("I", bytes(4 * n)), age_s=array.array("d", bytes(8 * n)),
                       state=array.array("d", bytes(8 * d * n)), covariance=array.array("d", bytes(8 * d * d * n)))

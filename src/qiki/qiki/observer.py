@@ -27,7 +27,7 @@ from qiki_ros.spin_thread import SpinThread, private_context
 from qiki_tracks.track_codec import track_set_of
 
 BANDS = {RadarFrame.BAND_LR: "lr", RadarFrame.BAND_SR: "sr"}
-SCORE_BANDS = {**BANDS, TrackArray.BAND_UNION: "union"}
+SCORE_BANDS = {**BANDS, RadarFrame.BAND_UNION: "union"}
 
 
 @dataclass

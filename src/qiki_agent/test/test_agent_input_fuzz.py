@@ -64,7 +64,7 @@ def vehicle_states(draw, profile: str, t: float) -> VehicleState:
 def track_arrays(draw, profile: str, t: float) -> TrackArray:
     n = draw(st.integers(0, 6))
     counts = draw(item_counts(n, TRACK_FIELDS))
-    msg = TrackArray(band=TrackArray.BAND_UNION)
+    msg = TrackArray(band=RadarFrame.BAND_UNION)
     msg.header.stamp = to_stamp(t)
     msg.id = np.arange(1, counts["id"] + 1, dtype=np.uint32)
     for name in ("status", "iff", "track_band"):

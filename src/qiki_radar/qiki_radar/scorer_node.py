@@ -17,7 +17,7 @@ from qiki_ros.params import declare_model
 from qiki_ros.subscriber_gate import SubscriberGate
 from qiki_tracks.track_codec import tracks_from_msg
 
-BANDS = (TrackArray.BAND_LR, TrackArray.BAND_SR, TrackArray.BAND_UNION)
+BANDS = (RadarFrame.BAND_LR, RadarFrame.BAND_SR, RadarFrame.BAND_UNION)
 
 
 class ScorerNode(GraphNode):
@@ -53,9 +53,9 @@ class ScorerNode(GraphNode):
 
     def on_frame(self, frame: RadarFrame) -> None:
         self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)
-        lr, sr = self.coverage[TrackArray.BAND_LR], self.coverage[TrackArray.BAND_SR]
+        lr, sr = self.coverage[RadarFrame.BAND_LR], self.coverage[RadarFrame.BAND_SR]
         if lr and sr:
-            self.coverage[TrackArray.BAND_UNION] = (min(lr[0], sr[0]), max(lr[1], sr[1]))
+            self.coverage[RadarFrame.BAND_UNION] = (min(lr[0], sr[0]), max(lr[1], sr[1]))
 
     def on_ego(self, msg: VehicleState) -> None:
         self.ego[stamp_ns(msg.header.stamp)] = msg
@@ -112,7 +112,7 @@ class ScorerNode(GraphNode):
             self.count_input("tracks_dropped", f"{dropped} tracks with NaN/inf/absurd state not scored", dropped)
         tpos = tracks.state[:, :3]
         for band in BANDS:
-            rows = np.ones(len(tracks), bool) if band == TrackArray.BAND_UNION else tracks.band == band
+            rows = np.ones(len(tracks), bool) if band == RadarFrame.BAND_UNION else tracks.band == band
             self.score_band(band, msg.header, tracks.status[rows], tracks.id[rows], tpos[rows], ids, pos, rng)
 
     def score_band(self, band: int, header, status, tid, tpos, ids, pos, rng) -> None:

@@ -10,13 +10,13 @@ from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose
 from visualization_msgs.msg import Marker, MarkerArray
 
-from qiki_msgs.msg import TrackArray
+from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_tracks.track_set import TrackSet
 
 IFF_COLOURS = {TrackArray.IFF_UNKNOWN: (1.0, 0.85, 0.1), TrackArray.IFF_FRIEND: (0.1, 0.9, 0.2),
                TrackArray.IFF_FOE: (1.0, 0.15, 0.1)}
 EGO_COLOUR = (0.9, 0.9, 1.0)
-BAND_COLOURS = {TrackArray.BAND_LR: (0.4, 0.6, 1.0), TrackArray.BAND_SR: (0.2, 0.9, 0.9)}
+BAND_COLOURS = {RadarFrame.BAND_LR: (0.4, 0.6, 1.0), RadarFrame.BAND_SR: (0.2, 0.9, 0.9)}
 RING_POINTS = 72
 LIFETIME = Duration(sec=2)
 

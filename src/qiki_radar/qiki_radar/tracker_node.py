@@ -30,8 +30,8 @@ class TrackerNode(GraphNode):
         self.detections_dropped = 0
         self.sync = StepSync(self, self.cfg, self.on_step)
         self.pub = {band: self.sync.publisher(TrackArray, port)
-                    for band, port in ((TrackArray.BAND_LR, "tracks_lr"), (TrackArray.BAND_SR, "tracks_sr"),
-                                       (TrackArray.BAND_UNION, "tracks"))}
+                    for band, port in ((RadarFrame.BAND_LR, "tracks_lr"), (RadarFrame.BAND_SR, "tracks_sr"),
+                                       (RadarFrame.BAND_UNION, "tracks"))}
         self.pub_markers = self.create_publisher(MarkerArray, "markers", self.sync.ports["markers"])   # for rviz, not stepped
         self._next_markers_s = 0.0
         self.band_reach_m: dict[int, float] = {}     # band -> max range of its latest frame [m], for rviz
@@ -71,11 +71,11 @@ class TrackerNode(GraphNode):
         for band, pub in self.pub.items():
             # the per-band topics feed tools only (rviz, recorder): with 1000 tracks one array is ~0.3 MB
             # and ~2 ms to publish, on the path to the agent, so they are skipped when nobody listens
-            if band != TrackArray.BAND_UNION and not pub.get_subscription_count():
+            if band != RadarFrame.BAND_UNION and not pub.get_subscription_count():
                 continue
             msg = TrackArray(band=band)
             msg.header.stamp, msg.header.frame_id = frame.header.stamp, self.cfg.world_frame
-            mask = None if band == TrackArray.BAND_UNION else tracks.band == band
+            mask = None if band == RadarFrame.BAND_UNION else tracks.band == band
             pub.publish(tracks_to_msg(tracks, mask, msg))
         t = from_stamp(frame.header.stamp)
         if self.pub_markers.get_subscription_count() and t >= self._next_markers_s:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzz_inputs import FLOATS, float_list, fuzz_settings, is_finite, item_counts
-from qiki_msgs.msg import TrackArray
+from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_tracks.track_codec import tracks_from_msg
 from qiki_radar.scoring import TrackScorer
 from qiki_geometry.state_bounds import MAX_ABS_STATE
@@ -20,7 +20,7 @@ FIELDS = {"id": np.uint32, "status": np.uint8, "iff": np.uint8, "track_band": np
 def track_arrays(draw, max_tracks: int = 8) -> TrackArray:
     n = draw(st.integers(0, max_tracks))
     counts = draw(item_counts(n, (*FIELDS, "age_s", "state", "covariance")))
-    msg = TrackArray(band=TrackArray.BAND_UNION)
+    msg = TrackArray(band=RadarFrame.BAND_UNION)
     for name, dtype in FIELDS.items():
         k = counts[name]
         setattr(msg, name, np.array(draw(st.lists(st.integers(0, 3 if dtype is np.uint8 else 6), min_size=k,

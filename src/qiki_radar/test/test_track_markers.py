@@ -4,7 +4,7 @@ from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Pose
 from visualization_msgs.msg import Marker
 
-from qiki_msgs.msg import TrackArray
+from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_radar.track_markers import IFF_COLOURS, track_markers
 from qiki_tracks.track_set import TrackSet
 
@@ -24,7 +24,7 @@ def test_markers_show_confirmed_tracks_the_ego_and_each_bands_reach():
     pose = Pose()
     pose.position.x, pose.position.y = 5.0, -2.0
     pose.orientation.w = 1.0
-    out = track_markers(tracks, "map", Time(sec=7), pose, {TrackArray.BAND_LR: 400.0, TrackArray.BAND_SR: 60.0})
+    out = track_markers(tracks, "map", Time(sec=7), pose, {RadarFrame.BAND_LR: 400.0, RadarFrame.BAND_SR: 60.0})
     assert out.markers[0].action == Marker.DELETEALL
     rest = out.markers[1:]
     assert all(m.header.frame_id == "map" and m.header.stamp.sec == 7 for m in rest)
@@ -33,7 +33,7 @@ def test_markers_show_confirmed_tracks_the_ego_and_each_bands_reach():
         by_ns.setdefault(m.ns, []).append(m)
     assert by_ns["ego"][0].pose.position.x == 5.0 and by_ns["ego"][0].type == Marker.ARROW
     rings = {m.id: m for m in by_ns["band_reach"]}
-    for band, reach in ((TrackArray.BAND_LR, 400.0), (TrackArray.BAND_SR, 60.0)):
+    for band, reach in ((RadarFrame.BAND_LR, 400.0), (RadarFrame.BAND_SR, 60.0)):
         pts = np.array([[p.x, p.y] for p in rings[band].points])
         np.testing.assert_allclose(np.linalg.norm(pts - [5.0, -2.0], axis=1), reach)
     # the tentative track (id 2) is not drawn; confirmed and coasting ones are, in their IFF colour

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qiki_msgs.msg import DeviceStatus, Event, TrackArray
+from qiki_msgs.msg import DeviceStatus, Event, RadarFrame, TrackArray
 from qiki_msgs.srv import OperatorCommand
 from qiki_tracks.track_set import TrackSet
 
 STATUS_NAMES = {TrackArray.STATUS_TENTATIVE: "tentative", TrackArray.STATUS_CONFIRMED: "confirmed",
                 TrackArray.STATUS_COASTING: "coasting"}
 IFF_NAMES = {TrackArray.IFF_UNKNOWN: "unknown", TrackArray.IFF_FRIEND: "friend", TrackArray.IFF_FOE: "foe"}
-BAND_NAMES = {TrackArray.BAND_LR: "LR", TrackArray.BAND_SR: "SR", TrackArray.BAND_UNION: "UNION"}
+BAND_NAMES = {RadarFrame.BAND_LR: "LR", RadarFrame.BAND_SR: "SR", RadarFrame.BAND_UNION: "UNION"}
 LEVEL_NAMES = {DeviceStatus.OK: "OK", DeviceStatus.WARN: "WARN", DeviceStatus.ERROR: "ERROR", DeviceStatus.STALE: "STALE"}
 SEVERITY_NAMES = {Event.INFO: "INFO", Event.WARN: "WARN", Event.ERROR: "ERROR"}
 # Rich styles: IFF class and device level colours

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qiki_msgs.msg import Event, TrackArray
+from qiki_msgs.msg import Event, RadarFrame, TrackArray
 from qiki_geometry.lvlh import to_lvlh_rowwise
 from qiki_tracks.track_codec import track_set_of
 
@@ -40,8 +40,8 @@ DPI = 100                                     # -> 800x800, 1000x400, 1000x400 p
 IFF_STYLE = {TrackArray.IFF_UNKNOWN: ("unknown", "tab:orange"), TrackArray.IFF_FRIEND: ("friend", "tab:blue"),
              TrackArray.IFF_FOE: ("foe", "tab:red")}
 SEVERITY_STYLE = {Event.INFO: ("INFO", "tab:blue"), Event.WARN: ("WARN", "tab:orange"), Event.ERROR: ("ERROR", "tab:red")}
-BAND_STYLE = {TrackArray.BAND_LR: ("LR", "tab:purple"), TrackArray.BAND_SR: ("SR", "tab:green"),
-              TrackArray.BAND_UNION: ("union", "black")}
+BAND_STYLE = {RadarFrame.BAND_LR: ("LR", "tab:purple"), RadarFrame.BAND_SR: ("SR", "tab:green"),
+              RadarFrame.BAND_UNION: ("union", "black")}
 
 
 class PlotInputError(ValueError):

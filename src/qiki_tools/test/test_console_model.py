@@ -20,7 +20,8 @@ def test_constants_match_the_interfaces():
     tr = _consts(ROOT / "src/qiki_msgs/msg/TrackArray.msg")
     assert {tr[f"STATUS_{v.upper()}"]: v for v in cm.STATUS_NAMES.values()} == cm.STATUS_NAMES
     assert {tr[f"IFF_{v.upper()}"]: v for v in cm.IFF_NAMES.values()} == cm.IFF_NAMES
-    assert {tr[f"BAND_{v}"]: v for v in cm.BAND_NAMES.values()} == cm.BAND_NAMES
+    rf = _consts(ROOT / "src/qiki_msgs/msg/RadarFrame.msg")            # TrackArray's band values are RadarFrame's
+    assert {rf[f"BAND_{v}"]: v for v in cm.BAND_NAMES.values()} == cm.BAND_NAMES
     ds = _consts(ROOT / "src/qiki_msgs/msg/DeviceStatus.msg")
     assert {ds[v]: v for v in cm.LEVEL_NAMES.values()} == cm.LEVEL_NAMES
     srv = _consts(ROOT / "src/qiki_msgs/srv/OperatorCommand.srv")

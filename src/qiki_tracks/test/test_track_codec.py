@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from qiki_msgs.msg import TrackArray
+from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_ros.packing import to_stamp
 from qiki_tracks.track_codec import track_set_of, tracks_from_msg, tracks_to_msg
 from qiki_tracks.track_set import TrackSet
@@ -21,7 +21,7 @@ def _tracks(n: int = 3) -> TrackSet:
 
 def test_round_trip_is_exact_and_keeps_the_header():
     sent = _tracks(4)
-    msg = TrackArray(band=TrackArray.BAND_UNION)
+    msg = TrackArray(band=RadarFrame.BAND_UNION)
     msg.header.stamp, msg.header.frame_id = to_stamp(12.5), "lvlh"
     got, dropped = tracks_from_msg(tracks_to_msg(sent, None, msg))
     assert dropped == 0 and got.stamp_s == 12.5 and got.frame_id == "lvlh"
