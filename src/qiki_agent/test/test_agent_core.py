@@ -424,7 +424,7 @@ def test_malformed_inputs_are_counted_and_ignored_never_raised():
     assert agent.ego is before_ego  # no bad vehicle state got through
     rejected = [e for e in loop.events[events_before:] if e[1] == EventCode.INPUT_REJECTED]
     assert {e[3].split()[0] for e in rejected} == {"tracks", "vehicle_state", "device_health"}  # one per kind
-    assert len(agent._tracks) == n - 1 and good["ids"][0] not in agent._tracks.id  # only the NaN row dropped
+    assert len(agent.inputs.tracks) == n - 1 and good["ids"][0] not in agent.inputs.tracks.id  # only the NaN row dropped
     cmd = agent.tick(t + 0.1)
     assert agent.fsm.state == "MISSION_ACTIVE" and math.isfinite(cmd.v) and math.isfinite(cmd.w)
 
