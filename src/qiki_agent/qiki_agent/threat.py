@@ -8,7 +8,7 @@ Straight-line (constant velocity) extrapolation of the *relative* motion:
     TCPA = max(0, -p.v / |v|^2)        (0 when receding or when there is no relative motion)
     DCPA = |p + v * TCPA|
 
-Pure numpy; no ROS. Status/IFF/band codes equal qiki_msgs/TrackArray constants.
+Pure numpy; no rclpy. Status/IFF/band codes are the qiki_msgs/TrackArray constants.
 """
 from __future__ import annotations
 
@@ -19,10 +19,7 @@ from typing import Annotated, Optional, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-# qiki_msgs/TrackArray constants
-STATUS_TENTATIVE, STATUS_CONFIRMED, STATUS_COASTING = 0, 1, 2
-IFF_UNKNOWN, IFF_FRIEND, IFF_FOE = 0, 1, 2
-BAND_LR, BAND_SR = 0, 1
+from qiki_msgs.msg import TrackArray
 
 _EPS_V2 = 1e-12  # [m^2/s^2] relative speeds below 1e-6 m/s count as "no relative motion"
 
@@ -60,9 +57,9 @@ class Tracks:
     """A TrackArray as numpy arrays (N tracks)."""
 
     id: np.ndarray  # (N,) uint32
-    status: np.ndarray  # (N,) STATUS_*
-    iff: np.ndarray  # (N,) IFF_*
-    band: np.ndarray  # (N,) BAND_* of the last assigned detection (TrackArray.track_band)
+    status: np.ndarray  # (N,) TrackArray.STATUS_*
+    iff: np.ndarray  # (N,) TrackArray.IFF_*
+    band: np.ndarray  # (N,) TrackArray.BAND_* of the last assigned detection (TrackArray.track_band)
     state: np.ndarray  # (N, 6)
     covariance: Optional[np.ndarray] = None  # (N, 6, 6) or None
 
@@ -107,9 +104,9 @@ class ThreatParams(BaseModel):
     tcpa_max_s: float = Field(gt=0, description="closest approach must come sooner than this")
     safe_radius_m: float = Field(gt=0, description="closest approach must be nearer than this")
     sigma_k: float = Field(0.0, ge=0, description="grow the radius by k * largest position std of the track")
-    statuses: list[_Code] = Field([STATUS_CONFIRMED, STATUS_COASTING], min_length=1)
-    iff: list[_Code] = Field([IFF_UNKNOWN, IFF_FOE], min_length=1)
-    bands: list[_Code] = Field([BAND_SR], min_length=1)
+    statuses: list[_Code] = Field([TrackArray.STATUS_CONFIRMED, TrackArray.STATUS_COASTING], min_length=1)
+    iff: list[_Code] = Field([TrackArray.IFF_UNKNOWN, TrackArray.IFF_FOE], min_length=1)
+    bands: list[_Code] = Field([TrackArray.BAND_SR], min_length=1)
     planar: bool = Field(False, description="ignore z (ground robot)")
 
 
