@@ -47,7 +47,6 @@ from qiki_ros.events import EventCode
 
 __all__ = ["AgentCore", "Command", "EgoState", "OPERATOR_TRIGGERS", "REQUIRED_STATES"]
 
-INFO, WARN, ERROR = Event.INFO, Event.WARN, Event.ERROR
 _Op = OperatorCommand.Request
 #: Operator command number (OperatorCommand.srv) -> FSM trigger.
 OPERATOR_TRIGGERS = {_Op.START_MISSION: "start_mission", _Op.ABORT: "abort", _Op.SAFE_MODE: "enter_safe_mode",
@@ -94,7 +93,7 @@ class AgentCore:
                      "start_avoidance": self._on_start_avoidance, "stop_vehicle": self._on_stop_vehicle},
             on_transition=self._on_transition,
             on_guard_hold=lambda a, b, until: self.emit(
-                EventCode.FSM_OSCILLATION_HOLD, WARN, f"{a} <-> {b} flapping: held until t={until:.1f} s"),
+                EventCode.FSM_OSCILLATION_HOLD, Event.WARN, f"{a} <-> {b} flapping: held until t={until:.1f} s"),
         )
         self.fsm.validate_triggers(list(OPERATOR_TRIGGERS.values()) + ["self_test_passed", "self_test_failed"])
         self.fsm.validate_states(REQUIRED_STATES)
@@ -202,26 +201,26 @@ class AgentCore:
             self._upstream_gap_t = float(t_s)
             gaps = [f"{name} missed {n} step{'s' if n != 1 else ''}" for name, n in sorted(missed.items())]
             gaps += [f"{name} restarted" for name in restarted]
-            self.emit(EventCode.UPSTREAM_SILENT, ERROR, f"{', '.join(gaps)}: its state is lost")
-            self.emit(EventCode.UPSTREAM_RESUMED, INFO,
+            self.emit(EventCode.UPSTREAM_SILENT, Event.ERROR, f"{', '.join(gaps)}: its state is lost")
+            self.emit(EventCode.UPSTREAM_RESUMED, Event.INFO,
                       f"step heartbeat back from {', '.join(sorted([*missed, *restarted]))}")
         if silent == self.upstream_silent:
             return
         lost, back = sorted(set(silent) - set(self.upstream_silent)), sorted(set(self.upstream_silent) - set(silent))
         self.upstream_silent = silent
         if lost:
-            self.emit(EventCode.UPSTREAM_SILENT, ERROR, f"no step heartbeat from {', '.join(lost)}: "
+            self.emit(EventCode.UPSTREAM_SILENT, Event.ERROR, f"no step heartbeat from {', '.join(lost)}: "
                       "running without it")
         if back:
-            self.emit(EventCode.UPSTREAM_RESUMED, INFO, f"step heartbeat back from {', '.join(back)}")
+            self.emit(EventCode.UPSTREAM_RESUMED, Event.INFO, f"step heartbeat back from {', '.join(back)}")
 
     # --- ticking ------------------------------------------------------------------------------
     def start(self, now_s: float) -> None:
         self.now_s = now_s
         self._start_t = now_s
         self._state_since = now_s
-        self.emit(EventCode.BOOT_STARTED, INFO, f"agent booting ({self.profile}, vehicle {self.description.name}, "
-                  f"mission {self.mission_name}), state machine {self.cfg.fsm_file}")
+        self.emit(EventCode.BOOT_STARTED, Event.INFO, f"agent booting ({self.profile}, vehicle "
+                  f"{self.description.name}, mission {self.mission_name}), state machine {self.cfg.fsm_file}")
         self.fsm.start()
 
     def tick(self, now_s: float) -> Command:
@@ -234,7 +233,7 @@ class AgentCore:
         if self.fsm.state == BOOTING:
             if self.bios and self.bios.all_systems_go:
                 if self.fsm.fire("self_test_passed", now_s):
-                    self.emit(EventCode.BOOT_COMPLETE, INFO, f"boot complete in {now_s - self._boot_t:.2f} s")
+                    self.emit(EventCode.BOOT_COMPLETE, Event.INFO, f"boot complete in {now_s - self._boot_t:.2f} s")
             elif now_s - self._boot_t >= self.cfg.bios.boot_timeout_s:
                 self.fsm.fire("self_test_failed", now_s)
 
@@ -242,14 +241,15 @@ class AgentCore:
         threat_tracks = self._assess(tracks)
         if self.lifecycle.active and self.mission.done:
             self.lifecycle.complete()
-            self.emit(EventCode.MISSION_COMPLETE, INFO, f"mission {self.mission_name} complete at t={now_s:.1f} s")
+            self.emit(EventCode.MISSION_COMPLETE, Event.INFO,
+                      f"mission {self.mission_name} complete at t={now_s:.1f} s")
         if self.fsm.state == IDLE and self.cfg.mission.autostart and self.lifecycle.may_autostart:
             self.fsm.fire("start_mission", now_s)
 
         firing = self.rules.step(self._facts(now_s), now_s, self.fsm.fire)
         if firing:
             severe = firing.trigger in ("enter_safe_mode", "threat_detected")
-            self.emit(EventCode.RULE_FIRED, WARN if severe else INFO, f"{firing.trigger}: {firing.reason}")
+            self.emit(EventCode.RULE_FIRED, Event.WARN if severe else Event.INFO, f"{firing.trigger}: {firing.reason}")
 
         state, ego = self.fsm.state, self.ego
         dt_s = now_s - self._last_cmd_t if self._last_cmd_t is not None else 1.0 / self.cfg.tick_hz
@@ -277,7 +277,7 @@ class AgentCore:
             return True, f"{trigger}: {before} -> {self.fsm.state}"
         self.lifecycle.refused_safe_mode(commanded)
         reason = f"{trigger} not allowed in state {before}"
-        self.emit(EventCode.FSM_TRIGGER_REFUSED, WARN, reason)
+        self.emit(EventCode.FSM_TRIGGER_REFUSED, Event.WARN, reason)
         return False, reason
 
     # --- decisions ----------------------------------------------------------------------------
@@ -290,14 +290,14 @@ class AgentCore:
         if previous is not None:
             for old, new in zip(previous.devices, self.bios.devices):
                 if old.level != new.level:
-                    self.emit(EventCode.BIOS_DEVICE_CHANGED, WARN if new.level > old.level else INFO,
+                    self.emit(EventCode.BIOS_DEVICE_CHANGED, Event.WARN if new.level > old.level else Event.INFO,
                               f"{new.name}: {old.level.name} -> {new.level.name} ({new.message})")
         if previous is None or previous.all_systems_go != self.bios.all_systems_go:
             bad = [f"{d.name}={d.level.name}" for d in self.bios.devices if d.level != OK]
             if self.bios.all_systems_go:
-                self.emit(EventCode.BIOS_PASSED, INFO, f"self test passed, health {self.bios.health_score:.2f}")
+                self.emit(EventCode.BIOS_PASSED, Event.INFO, f"self test passed, health {self.bios.health_score:.2f}")
             else:
-                self.emit(EventCode.BIOS_FAILED, ERROR if previous else WARN,
+                self.emit(EventCode.BIOS_FAILED, Event.ERROR if previous else Event.WARN,
                           f"self test: not all systems go ({', '.join(bad)})")
         return self.bios
 
@@ -325,16 +325,16 @@ class AgentCore:
         now = {t.id: t for t in report.threats}
         for tid, t in now.items():
             if tid not in before:
-                self.emit(EventCode.THREAT_DETECTED, WARN, f"track {tid}: TCPA {t.tcpa_s:.1f} s, DCPA {t.dcpa_m:.2f} m "
-                          f"< {t.radius_m:.2f} m, range {np.linalg.norm(t.rel_pos):.1f} m")
+                self.emit(EventCode.THREAT_DETECTED, Event.WARN, f"track {tid}: TCPA {t.tcpa_s:.1f} s, "
+                          f"DCPA {t.dcpa_m:.2f} m < {t.radius_m:.2f} m, range {np.linalg.norm(t.rel_pos):.1f} m")
         for tid in before.keys() - now.keys():
             rows = np.flatnonzero(tracks.id == tid)
             if rows.size:
                 i = rows[0]
-                self.emit(EventCode.THREAT_CLEARED, INFO, f"track {tid}: TCPA {report.tcpa_s[i]:.1f} s, "
+                self.emit(EventCode.THREAT_CLEARED, Event.INFO, f"track {tid}: TCPA {report.tcpa_s[i]:.1f} s, "
                           f"DCPA {report.dcpa_m[i]:.2f} m")
             else:
-                self.emit(EventCode.THREAT_CLEARED, INFO, f"track {tid}: lost")
+                self.emit(EventCode.THREAT_CLEARED, Event.INFO, f"track {tid}: lost")
         return tracks
 
     # --- FSM actions --------------------------------------------------------------------------
@@ -342,7 +342,7 @@ class AgentCore:
         """Entering BOOTING (start or operator reset): self test now, mission back to not started."""
         if self._boot_t is not None:  # a reset, not the first boot
             if self.lifecycle.active:
-                self.emit(EventCode.MISSION_ABORTED, WARN, f"mission {self.mission_name} aborted: reset")
+                self.emit(EventCode.MISSION_ABORTED, Event.WARN, f"mission {self.mission_name} aborted: reset")
             self.pilot.reset()
             self.rules.reset()
             self.lifecycle.reset()
@@ -356,7 +356,8 @@ class AgentCore:
             return  # back from ALERT
         if verb == "started":
             self.mission.reset()
-        self.emit(EventCode.MISSION_STARTED, INFO, f"mission {self.mission_name} {verb}: {self.pilot.mission_started()}")
+        self.emit(EventCode.MISSION_STARTED, Event.INFO,
+                  f"mission {self.mission_name} {verb}: {self.pilot.mission_started()}")
 
     def _on_start_avoidance(self) -> None:
         self.pilot.start_avoidance()
@@ -364,7 +365,7 @@ class AgentCore:
     def _on_stop_vehicle(self) -> None:
         """Entering SAFE_MODE: the running mission is aborted (resumed after recovery unless commanded)."""
         if self.lifecycle.enter_safe_mode():
-            self.emit(EventCode.MISSION_ABORTED, WARN, f"mission {self.mission_name} aborted: safe mode")
+            self.emit(EventCode.MISSION_ABORTED, Event.WARN, f"mission {self.mission_name} aborted: safe mode")
 
     def _on_transition(self, tr: Transition) -> None:
         """After every transition (and after the destination's entry actions); bookkeeping before the events,
@@ -375,9 +376,9 @@ class AgentCore:
             # the operator's abort, or ALERT -> IDLE while the oscillation guard holds ALERT <-> MISSION_ACTIVE
             # (autostart then resumes the mission)
             self.lifecycle.interrupt(by_operator=tr.trigger == "abort")
-        self.emit(EventCode.FSM_TRANSITION, INFO, f"{tr.source} -> {tr.dest} ({tr.trigger})")
+        self.emit(EventCode.FSM_TRANSITION, Event.INFO, f"{tr.source} -> {tr.dest} ({tr.trigger})")
         if interrupted:
             why = ("aborted by the operator" if tr.trigger == "abort"
                    else f"interrupted ({tr.source} -> {IDLE}, {tr.trigger})")
-            self.emit(EventCode.MISSION_ABORTED, WARN, f"mission {self.mission_name} {why} "
+            self.emit(EventCode.MISSION_ABORTED, Event.WARN, f"mission {self.mission_name} {why} "
                       f"at {100 * self.mission_progress:.0f} %")

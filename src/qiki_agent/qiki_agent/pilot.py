@@ -65,4 +65,5 @@ class Pilot(Protocol):
 def announce_avoidance(emit, threat: Threat, planned_miss_m: float, how: str) -> None:
     """The AVOIDANCE_MANOEUVRE event, sent with the first command of an ALERT."""
     emit(EventCode.AVOIDANCE_MANOEUVRE, Event.WARN, f"avoiding track {threat.id} (TCPA {threat.tcpa_s:.1f} s, "
-         f"DCPA {threat.dcpa_m:.2f} m): {how}, planned miss {planned_miss_m:.1f} m (safe radius {threat.radius_m:.1f} m)")
+         f"DCPA {threat.dcpa_m:.2f} m): {how}, planned miss {planned_miss_m:.1f} m "
+         f"(safe radius {threat.radius_m:.1f} m)")
