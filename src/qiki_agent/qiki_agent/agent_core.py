@@ -26,7 +26,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from qiki_agent.agent_config import AgentNodeConfig
-from qiki_agent.bios import OK, BiosResult, Reading, SelfTest, Threshold
+from qiki_agent.bios import OK, BiosResult, SelfTest, Threshold
 from qiki_agent.bot_pilot import BotPilot
 from qiki_agent.ego_state import EgoState
 from qiki_agent.fsm import AgentStateMachine, Transition
@@ -37,7 +37,6 @@ from qiki_agent.pilot import Command, Pilot
 from qiki_agent.rules import Facts, RuleEngine
 from qiki_agent.ship_pilot import ShipPilot
 from qiki_agent.threat import ThreatAssessment, ThreatReport, Tracks
-from qiki_agent.thrust_allocation import ThrustAllocator
 from qiki_agent.warning_throttle import WarningThrottle
 from qiki_description.loader import load_description
 from qiki_description.vehicle import BotDescription, ShipDescription
@@ -158,17 +157,8 @@ class AgentCore:
         return self.inputs.ego
 
     @property
-    def readings(self) -> dict[str, Reading]:
-        return self.inputs.readings
-
-    @property
     def inputs_rejected(self) -> int:
         return self.inputs.rejected
-
-    @property
-    def allocator(self) -> Optional[ThrustAllocator]:
-        """Ship: the thrust allocator (None for the bot)."""
-        return getattr(self.pilot, "allocator", None)
 
     # --- inputs (checked by InputChecks) -------------------------------------------------------
     def on_device_health(self, names, levels, values, stamp_s: float) -> None:

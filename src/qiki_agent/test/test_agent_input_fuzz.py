@@ -204,7 +204,7 @@ def _run(profile: str, steps) -> AgentCore:
         if profile == "bot":
             assert is_finite(cmd.v, cmd.w)
         else:
-            assert cmd.throttle.shape == (core.allocator.rcs.n,) and is_finite(cmd.throttle)
+            assert cmd.throttle.shape == (core.pilot.allocator.rcs.n,) and is_finite(cmd.throttle)
             assert (cmd.throttle >= 0.0).all() and (cmd.throttle <= 1.0).all()
     return core
 
