@@ -8,3 +8,10 @@ for _pkg in sorted(_SRC.iterdir()):
     if (_pkg / "setup.py").exists():
         sys.path.insert(0, str(_pkg))
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "tests" / "unit"))
+
+# Property tests run the same examples on every machine and every run (no example database, derandomized):
+# CI must be green first time, every time, and a failure found once is found again.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("qiki", derandomize=True, database=None)
+settings.load_profile("qiki")

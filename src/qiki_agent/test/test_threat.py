@@ -64,7 +64,8 @@ def test_cpa_is_the_minimum_distance_over_future_time(rows, ex, ey, evx, evy):
     for i, s in enumerate(states):
         rel = (s[None, :3] + s[None, 3:] * t[:, None]) - (np.array([ex, ey, 0]) + np.array([evx, evy, 0]) * t[:, None])
         assert dcpa[i] <= np.linalg.norm(rel, axis=1).min() + 1e-6
-        at = (s[:3] + s[3:] * tcpa[i]) - (np.array([ex, ey, 0]) + np.array([evx, evy, 0]) * tcpa[i])
+        # relative motion, as the definition reads: the two absolute paths far out (large TCPA) would cancel
+        at = (s[:3] - np.array([ex, ey, 0])) + (s[3:] - np.array([evx, evy, 0])) * tcpa[i]
         assert dcpa[i] == pytest.approx(np.linalg.norm(at), abs=1e-6)
 
 

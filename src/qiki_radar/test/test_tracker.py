@@ -1,15 +1,19 @@
-"""Unit tests of the multi-target tracker core (qiki_radar.tracker)."""
+"""Unit tests of the multi-target tracker core (qiki_radar.tracker and its components, qiki_radar.tracking)."""
 import numpy as np
 import pytest
 from pydantic import ValidationError
 from scipy.stats import chi2
 
-from qiki_radar import tracker as tracker_module
+from qiki_msgs.msg import TrackArray
 from qiki_radar.radar_model import RadarBand, observe, polar_to_world
-from qiki_radar.tracker import (
-    IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, PHASES, STATUS_COASTING, STATUS_CONFIRMED, STATUS_TENTATIVE,
-    Coverage, Measurements, Tracker, TrackerConfig, TrackSet, _inv_logdet, _pairs_in_radius,
-)
+from qiki_radar.tracker import PHASES, Coverage, Measurements, Tracker, TrackerConfig, TrackSet
+from qiki_radar.tracking import gating
+from qiki_radar.tracking.gating import pairs_in_radius as _pairs_in_radius
+from qiki_radar.tracking.kalman import inv_logdet as _inv_logdet
+
+STATUS_TENTATIVE, STATUS_CONFIRMED, STATUS_COASTING = (
+    TrackArray.STATUS_TENTATIVE, TrackArray.STATUS_CONFIRMED, TrackArray.STATUS_COASTING)
+IFF_UNKNOWN, IFF_FRIEND, IFF_FOE = TrackArray.IFF_UNKNOWN, TrackArray.IFF_FRIEND, TrackArray.IFF_FOE
 
 DT = 0.5
 
@@ -386,9 +390,9 @@ def test_inverse_and_log_determinant(d):
 @pytest.mark.parametrize("dim", [2, 3])
 @pytest.mark.parametrize("mode", ["dense", "grid", "kdtree"])
 def test_candidate_pairs_within_per_point_radius(mode, dim, monkeypatch):
-    monkeypatch.setattr(tracker_module, "_DENSE_PAIRS_MAX", 10**9 if mode == "dense" else 0)
+    monkeypatch.setattr(gating, "DENSE_PAIRS_MAX", 10**9 if mode == "dense" else 0)
     if mode == "kdtree":
-        monkeypatch.setattr(tracker_module, "_pairs_grid", lambda *args: None)
+        monkeypatch.setattr(gating, "pairs_grid", lambda *args: None)
     rng = np.random.default_rng(29)
     points, targets = rng.uniform(0, 60, (300, dim)), rng.uniform(0, 60, (250, dim))
     points[:5] = targets[:5]  # exact coincidences
@@ -490,3 +494,42 @@ def test_assignment_cost_decides_an_ambiguous_pair(cost, track0_takes):
     toward = {name: step @ (z - anchors[0]) / np.linalg.norm(z - anchors[0]) / np.linalg.norm(step)
               for name, z in (("u", u), ("v", v))}
     assert toward[track0_takes] > 0.99
+
+
+def test_cartesian_measurements_with_one_shared_noise_matrix():
+    """Non-radar use: positions and one (dim, dim) noise covariance, no band or code; the same tracks as
+    with one matrix per row, and the 2-D [position, velocity] state from TrackSet.planar."""
+    rng = np.random.default_rng(31)
+    R = np.array([[4.0, 1.0], [1.0, 9.0]])
+    shared, per_row = Tracker(), Tracker()
+    for k in range(10):
+        z = np.array([[10.0 + 2.0 * k, 0.0], [-50.0, 30.0 - k]]) + rng.normal(0.0, 1.0, (2, 2))
+        a = shared.step(k * DT, Measurements(z, R))
+        b = per_row.step(k * DT, Measurements(z, np.broadcast_to(R, (2, 2, 2)), 0, 0))
+    for name in ("id", "status", "band", "code", "hits", "state", "covariance"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.confirmed_mask().sum() == 2 and a.band.tolist() == [0, 0]
+    state, cov = a.planar()
+    assert state.shape == (2, 4) and cov.shape == (2, 4, 4)
+    np.testing.assert_array_equal(state, a.state[:, [0, 1, 3, 4]])
+    np.testing.assert_array_equal(cov, a.covariance[:, [0, 1, 3, 4]][:, :, [0, 1, 3, 4]])
+    with pytest.raises(ValueError, match="R"):
+        Measurements(np.zeros((2, 2)), np.eye(3))
+
+
+def test_deleters_count_misses_survived():
+    """MissRunDeleter(k) deletes on the (k+1)-th miss in a row: Stone Soup's UpdateTimeStepsDeleter(k + 1);
+    CompositeDeleter deletes what any of its deleters deletes; StatusDeleter splits by confirmation."""
+    from qiki_radar.tracking.deletion import CompositeDeleter, MissRunDeleter, StatusDeleter, UnupdatedDeleter
+    from qiki_radar.tracking.table import TrackTable
+    table = TrackTable.empty(2)
+    table.id = np.arange(1, 5, dtype=np.uint32)
+    table.misses = np.array([0, 1, 2, 3])
+    table.confirmed = np.array([False, True, False, True])
+    table.last_hit_t = np.array([0.0, 9.0, 9.5, 10.0])
+    assert MissRunDeleter(2).delete(table, 10.0).tolist() == [False, False, False, True]
+    assert UnupdatedDeleter(0.5).delete(table, 10.0).tolist() == [True, True, False, False]
+    both = CompositeDeleter([MissRunDeleter(2), UnupdatedDeleter(0.5)])
+    assert both.delete(table, 10.0).tolist() == [True, True, False, True]
+    split = StatusDeleter(tentative=MissRunDeleter(1), confirmed=MissRunDeleter(5))
+    assert split.delete(table, 10.0).tolist() == [False, False, True, False]
