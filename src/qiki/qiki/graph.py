@@ -13,14 +13,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from qiki_ros.params import ConfigError  # noqa: F401  (one error type for files and parameters)
 from qiki_schema.strict import Strict
 
 SYNC_TYPE = "qiki_msgs/msg/StepDone"   # the step barrier topic, not data
 NAMESPACE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*")   # a ROS namespace, without slashes
-
-
-class ConfigError(ValueError):
-    """A configuration file is malformed; str() is one line naming the file and the key."""
 
 
 class RestartPolicy(Strict):

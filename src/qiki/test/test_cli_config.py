@@ -112,9 +112,8 @@ def test_every_port_gets_the_qos_the_graph_file_gives_its_topic(cfg):
     (["frame=fast"], "frame", "entry 'frame=fast' is not <port>=<profile>"),
 ])
 def test_a_port_without_a_known_qos_is_a_one_line_error(entries, port, expected):
-    from qiki_ros.params import ConfigError as NodeConfigError
     from qiki_ros.qos import PortProfiles
-    with pytest.raises(NodeConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         PortProfiles(entries, "tracker")[port]
     assert "\n" not in str(err.value) and expected in str(err.value)
 

@@ -252,6 +252,14 @@ class AgentStateMachine:
             if trig not in self._triggers:
                 raise FsmConfigError(self.path, "transitions", _unhandled(trig) + " [required by the host]")
 
+    def validate_states(self, required: Iterable[str]) -> None:
+        """Fail fast if the host relies on a state the YAML does not define."""
+        known = [s.name for s in self.spec.states]
+        for name in required:
+            if name not in known:
+                raise FsmConfigError(self.path, "states", f"no state '{name}' [required by the host] "
+                                     f"(states here: {', '.join(known)})")
+
     def start(self) -> None:
         """Run the initial state's entry actions (`transitions` does not run them on construction)."""
         for action in self._entry[self.state]:

@@ -8,7 +8,7 @@ Straight-line (constant velocity) extrapolation of the *relative* motion:
     TCPA = max(0, -p.v / |v|^2)        (0 when receding or when there is no relative motion)
     DCPA = |p + v * TCPA|
 
-Pure numpy; no ROS. Status/IFF/band codes equal qiki_msgs/TrackArray constants.
+Pure numpy; no rclpy. Status/IFF codes are the qiki_msgs/TrackArray constants, band codes RadarFrame's.
 """
 from __future__ import annotations
 
@@ -19,12 +19,8 @@ from typing import Annotated, Optional, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_tracks.track_set import TrackSet
-
-# qiki_msgs/TrackArray constants
-STATUS_TENTATIVE, STATUS_CONFIRMED, STATUS_COASTING = 0, 1, 2
-IFF_UNKNOWN, IFF_FRIEND, IFF_FOE = 0, 1, 2
-BAND_LR, BAND_SR = 0, 1
 
 _EPS_V2 = 1e-12  # [m^2/s^2] relative speeds below 1e-6 m/s count as "no relative motion"
 
@@ -57,7 +53,7 @@ def _vec3(x) -> np.ndarray:
     return np.pad(a, (0, 3 - a.size))
 
 
-_Code = Annotated[int, Field(ge=0, le=2)]  # a TrackArray STATUS_*/IFF_*/BAND_* value
+_Code = Annotated[int, Field(ge=0, le=2)]  # a TrackArray STATUS_*/IFF_* or RadarFrame BAND_* value
 
 
 class ThreatParams(BaseModel):
@@ -68,9 +64,9 @@ class ThreatParams(BaseModel):
     tcpa_max_s: float = Field(gt=0, description="closest approach must come sooner than this")
     safe_radius_m: float = Field(gt=0, description="closest approach must be nearer than this")
     sigma_k: float = Field(0.0, ge=0, description="grow the radius by k * largest position std of the track")
-    statuses: list[_Code] = Field([STATUS_CONFIRMED, STATUS_COASTING], min_length=1)
-    iff: list[_Code] = Field([IFF_UNKNOWN, IFF_FOE], min_length=1)
-    bands: list[_Code] = Field([BAND_SR], min_length=1)
+    statuses: list[_Code] = Field([TrackArray.STATUS_CONFIRMED, TrackArray.STATUS_COASTING], min_length=1)
+    iff: list[_Code] = Field([TrackArray.IFF_UNKNOWN, TrackArray.IFF_FOE], min_length=1)
+    bands: list[_Code] = Field([RadarFrame.BAND_SR], min_length=1)
     planar: bool = Field(False, description="ignore z (ground robot)")
 
 

@@ -16,8 +16,9 @@ import yaml
 
 from qiki_agent.agent_config import AgentNodeConfig
 from qiki_agent.agent_core import AgentCore, Command
+from qiki_agent.fsm import FsmConfigError
 from qiki_agent.mission_file import load_mission
-from qiki_agent.threat import BAND_SR, IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, STATUS_CONFIRMED
+from qiki_msgs.msg import RadarFrame, TrackArray
 from qiki_ros.events import EventCode
 from qiki_sim.scenario import Scenario, load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
@@ -101,11 +102,12 @@ class Loop:
         ego = self.sim.ego_state().position if self.agent.profile == "bot" else np.zeros(3)
         near = np.linalg.norm(truth.position - ego, axis=1) < self.sr_m
         codes = truth.transponder_code[near]
-        iff = np.where(np.isin(codes, list(self.friend)), IFF_FRIEND,
-                       np.where(np.isin(codes, list(self.foe)), IFF_FOE, IFF_UNKNOWN))
+        iff = np.where(np.isin(codes, list(self.friend)), TrackArray.IFF_FRIEND,
+                       np.where(np.isin(codes, list(self.foe)), TrackArray.IFF_FOE, TrackArray.IFF_UNKNOWN))
         n = int(near.sum())
         cov = np.tile(np.diag([0.01, 0.01, 0.01, 0.0025, 0.0025, 0.0025]), (n, 1, 1))
-        return dict(ids=truth.id[near], status=np.full(n, STATUS_CONFIRMED), iff=iff, band=np.full(n, BAND_SR),
+        return dict(ids=truth.id[near], status=np.full(n, TrackArray.STATUS_CONFIRMED), iff=iff,
+                    band=np.full(n, RadarFrame.BAND_SR),
                     state=np.hstack([truth.position[near], truth.velocity[near]]), covariance=cov,
                     transponder_code=codes)
 
@@ -424,7 +426,7 @@ def test_malformed_inputs_are_counted_and_ignored_never_raised():
     assert agent.ego is before_ego  # no bad vehicle state got through
     rejected = [e for e in loop.events[events_before:] if e[1] == EventCode.INPUT_REJECTED]
     assert {e[3].split()[0] for e in rejected} == {"tracks", "vehicle_state", "device_health"}  # one per kind
-    assert len(agent._tracks) == n - 1 and good["ids"][0] not in agent._tracks.id  # only the NaN row dropped
+    assert len(agent.inputs.tracks) == n - 1 and good["ids"][0] not in agent.inputs.tracks.id  # only the NaN row dropped
     cmd = agent.tick(t + 0.1)
     assert agent.fsm.state == "MISSION_ACTIVE" and math.isfinite(cmd.v) and math.isfinite(cmd.w)
 
@@ -448,6 +450,19 @@ def test_missing_or_threatless_rules_file_is_a_one_line_config_error(tmp_path):
                   lambda *a: None)
     with pytest.raises(ValueError, match=r"bios.devices \['drive'\] are not devices of vehicle 'ship'"):
         AgentCore(agent_config("ship", bios={"devices": ["drive", "power"]}), lambda *a: None)
+
+
+@pytest.mark.parametrize("profile", ["bot", "ship"])
+def test_a_state_the_agent_relies_on_missing_from_the_fsm_yaml_is_a_one_line_config_error(tmp_path, profile):
+    """The FSM YAML is self-consistent with ALERT renamed, but the agent names ALERT: refused at load."""
+    text = (CONFIG / "fsm" / f"{profile}.yaml").read_text().replace("ALERT", "EVADING")
+    path = tmp_path / "fsm.yaml"
+    path.write_text(text)
+    with pytest.raises(FsmConfigError) as info:
+        AgentCore(agent_config(profile, fsm_file=str(path)), lambda *a: None)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: states: no state 'ALERT'"), message
+    assert "states here: BOOTING, IDLE, MISSION_ACTIVE, EVADING, SAFE_MODE" in message, message
 
 
 def test_the_agent_never_reads_the_scenario_its_orbit_comes_from_its_navigation_state():

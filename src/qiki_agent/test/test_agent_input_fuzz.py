@@ -204,7 +204,7 @@ def _run(profile: str, steps) -> AgentCore:
         if profile == "bot":
             assert is_finite(cmd.v, cmd.w)
         else:
-            assert cmd.throttle.shape == (core.allocator.rcs.n,) and is_finite(cmd.throttle)
+            assert cmd.throttle.shape == (core.pilot.allocator.rcs.n,) and is_finite(cmd.throttle)
             assert (cmd.throttle >= 0.0).all() and (cmd.throttle <= 1.0).all()
     return core
 
@@ -266,4 +266,4 @@ def test_a_thousand_tracks_are_taken_in_one_vectorised_pass():
     core.on_tracks(0.1, np.arange(n), np.ones(n), np.zeros(n), np.ones(n), state)
     cmd = core.tick(0.1)
     assert time.perf_counter() - t0 < 2.0
-    assert len(core._tracks) == n - 10 and core.inputs_rejected == 1 and is_finite(cmd.v, cmd.w)
+    assert len(core.inputs.tracks) == n - 10 and core.inputs_rejected == 1 and is_finite(cmd.v, cmd.w)

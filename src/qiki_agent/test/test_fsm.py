@@ -311,6 +311,16 @@ def test_validate_triggers_for_host():
     assert str(info.value).startswith(f"{BOT}: transitions: ") and "'dock'" in str(info.value)
 
 
+def test_validate_states_for_host():
+    fsm = Host().fsm
+    fsm.validate_states(["BOOTING", "ALERT"])
+    with pytest.raises(FsmConfigError) as info:
+        fsm.validate_states(["IDLE", "DOCKED"])
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{BOT}: states: no state 'DOCKED'"), message
+    assert f"states here: {', '.join(STATES)}" in message, message
+
+
 def test_unless_is_a_negative_guard(tmp_path):
     doc = textwrap.dedent("""
         initial: A

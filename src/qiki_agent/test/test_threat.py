@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qiki_agent.threat import (BAND_LR, BAND_SR, IFF_FOE, IFF_FRIEND, IFF_UNKNOWN, STATUS_COASTING,
-                               STATUS_CONFIRMED, STATUS_TENTATIVE, ThreatAssessment, ThreatParams,
-                               closest_approach)
+from qiki_agent.threat import ThreatAssessment, ThreatParams, closest_approach
+from qiki_msgs.msg import RadarFrame as RF  # the BAND_* codes
+from qiki_msgs.msg import TrackArray as TA  # the STATUS_*, IFF_* codes
 from qiki_tracks.track_set import TrackSet
 
 
@@ -77,15 +77,15 @@ PARAMS = ThreatParams(tcpa_max_s=30.0, safe_radius_m=2.0, planar=True)
 EGO_P, EGO_V = [0.0, 0.0], [1.0, 0.0]
 # id: (status, iff, band, state)
 ROWS = {
-    1: (STATUS_CONFIRMED, IFF_FOE, BAND_SR, state(50.0, 0.0, -1.5, 0)),        # head-on foe: threat, TCPA 20
-    2: (STATUS_CONFIRMED, IFF_FRIEND, BAND_SR, state(50.0, 0.0, -1.5, 0)),     # friend: excluded
-    3: (STATUS_CONFIRMED, IFF_FOE, BAND_LR, state(50.0, 0.0, -1.5, 0)),        # LR band: excluded
-    4: (STATUS_TENTATIVE, IFF_FOE, BAND_SR, state(50.0, 0.0, -1.5, 0)),        # tentative: excluded
-    5: (STATUS_COASTING, IFF_UNKNOWN, BAND_SR, state(20.0, 1.0, -1.5, 0)),     # coasting unknown: threat, TCPA 8
-    6: (STATUS_CONFIRMED, IFF_FOE, BAND_SR, state(50.0, 5.0, -1.5, 0)),        # passes 5 m off: excluded
-    7: (STATUS_CONFIRMED, IFF_FOE, BAND_SR, state(100.0, 0.0, -1.5, 0)),       # TCPA 40 > 30: excluded
-    8: (STATUS_CONFIRMED, IFF_FOE, BAND_SR, state(-20.0, 0.0, -1.5, 0)),       # behind, receding: excluded
-    9: (STATUS_CONFIRMED, IFF_FOE, BAND_SR, state(-1.0, 0.5, 1.0, 0)),         # alongside, inside radius: TCPA 0
+    1: (TA.STATUS_CONFIRMED, TA.IFF_FOE, RF.BAND_SR, state(50.0, 0.0, -1.5, 0)),    # head-on foe: threat, TCPA 20
+    2: (TA.STATUS_CONFIRMED, TA.IFF_FRIEND, RF.BAND_SR, state(50.0, 0.0, -1.5, 0)), # friend: excluded
+    3: (TA.STATUS_CONFIRMED, TA.IFF_FOE, RF.BAND_LR, state(50.0, 0.0, -1.5, 0)),    # LR band: excluded
+    4: (TA.STATUS_TENTATIVE, TA.IFF_FOE, RF.BAND_SR, state(50.0, 0.0, -1.5, 0)),    # tentative: excluded
+    5: (TA.STATUS_COASTING, TA.IFF_UNKNOWN, RF.BAND_SR, state(20.0, 1.0, -1.5, 0)), # coasting unknown: threat, TCPA 8
+    6: (TA.STATUS_CONFIRMED, TA.IFF_FOE, RF.BAND_SR, state(50.0, 5.0, -1.5, 0)),    # passes 5 m off: excluded
+    7: (TA.STATUS_CONFIRMED, TA.IFF_FOE, RF.BAND_SR, state(100.0, 0.0, -1.5, 0)),   # TCPA 40 > 30: excluded
+    8: (TA.STATUS_CONFIRMED, TA.IFF_FOE, RF.BAND_SR, state(-20.0, 0.0, -1.5, 0)),   # behind, receding: excluded
+    9: (TA.STATUS_CONFIRMED, TA.IFF_FOE, RF.BAND_SR, state(-1.0, 0.5, 1.0, 0)),     # alongside, inside radius: TCPA 0
 }
 
 
@@ -109,8 +109,8 @@ def test_selects_confirmed_or_coasting_foe_or_unknown_sr_tracks_on_collision_cou
     assert head_on.cpa_rel_pos == pytest.approx([0, 0, 0], abs=1e-9)
 
 
-@pytest.mark.parametrize("drop_id, field, value", [(1, "iff", IFF_FRIEND), (1, "band", BAND_LR),
-                                                    (1, "status", STATUS_TENTATIVE)])
+@pytest.mark.parametrize("drop_id, field, value", [(1, "iff", TA.IFF_FRIEND), (1, "band", RF.BAND_LR),
+                                                    (1, "status", TA.STATUS_TENTATIVE)])
 def test_each_filter_alone_excludes_a_threat(drop_id, field, value):
     status, iff, band, s = ROWS[drop_id]
     row = {"status": status, "iff": iff, "band": band}

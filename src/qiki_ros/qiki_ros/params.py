@@ -14,7 +14,8 @@ from qiki_schema.yaml_file import first_non_finite  # noqa: F401 (re-exported: l
 
 
 class ConfigError(ValueError):
-    """A parameter or configuration file is malformed; the message is one line."""
+    """A parameter or configuration file (graph, params file, node parameter) is malformed; the message is one
+    line naming the file or node and the key."""
 
 
 _ARRAY_TYPES = {float: ParameterType.PARAMETER_DOUBLE_ARRAY, int: ParameterType.PARAMETER_INTEGER_ARRAY,
