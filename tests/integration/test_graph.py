@@ -53,6 +53,25 @@ def test_graph_tracks_both_bands_and_agent_idles(domain_id, observer, leftover_p
             return (all(topics.get(n) == t for n, t in want.items())
                     and all(services.get(n) == t for n, t in want_srv.items()))
         assert observer.wait_for(live_matches, timeout_s=30), sorted(observer.node.get_topic_names_and_types())
+
+        # ... and every port of a graph node has the QoS config/graph.yaml names for its topic (no node chooses
+        # one in code): reliability and durability as DDS discovery reports them (it carries no depth). Other
+        # endpoints of the nodes (rclpy's own /clock subscription of use_sim_time) are not ports.
+        from qiki_ros.qos import BY_NAME
+        wrong, checked = [], 0
+        for t in plan.graph.topics:
+            want_qos = BY_NAME[t.qos]
+            for infos, ends in ((observer.node.get_publishers_info_by_topic(t.name), t.pub),
+                                (observer.node.get_subscriptions_info_by_topic(t.name), t.sub)):
+                ports = {e.partition(".")[0] for e in ends}
+                for info in infos:
+                    if info.node_namespace.strip("/") != plan.graph.namespace or info.node_name not in ports:
+                        continue
+                    checked += 1
+                    got = info.qos_profile
+                    if (got.reliability, got.durability) != (want_qos.reliability, want_qos.durability):
+                        wrong.append((t.name, info.node_name, got.reliability, got.durability))
+        assert wrong == [] and checked >= sum(len(t.pub) + len(t.sub) for t in plan.graph.topics)
     codes = {p.spec.name: p.popen.returncode for p in sup.procs}
     assert codes == {n.name: 0 for n in plan.graph.nodes}
     for pid in pids:
