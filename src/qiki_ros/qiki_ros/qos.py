@@ -73,4 +73,4 @@ class PortProfiles:
         except KeyError:
             raise ConfigError(f"node '{self.node_name}': no QoS for port '{port}' in parameter qos.ports (the launcher "
                               f"writes it from config/graph.yaml: start the node with qiki bringup or the launch "
-                              f"file, or pass -p \"qos.ports:=[{port}=stream]\")") from None
+                              f"file, or pass -p \"qos.ports:=[{port}=<profile>,...]\" with a profile of {sorted(BY_NAME)})") from None
