@@ -8,10 +8,10 @@ the others are settings. Pure pydantic: no ROS import.
 """
 from pydantic import Field
 
-from qiki_schema.strict import Strict as _Frozen
+from qiki_schema.strict import Strict
 
 
-class SyncConfig(_Frozen):
+class SyncConfig(Strict):
     upstream: list[str] = Field([], description="nodes whose StepDone this node waits for (from the graph)")
     members: list[str] = Field([], description="every node of the step barrier (from the graph)")
     producer_timeout_s: float = Field(2.0, ge=0.0, description="wall seconds without a StepDone after which an "
@@ -26,18 +26,18 @@ class SyncConfig(_Frozen):
                                   "and joins without the missing subscribers")
 
 
-class QosConfig(_Frozen):
+class QosConfig(Strict):
     ports: list[str] = Field([], description="<port>=<profile> for every port of the node, profile names of "
                              "qiki_ros.qos.BY_NAME, from the `qos:` of each topic in config/graph.yaml")
 
 
-class DiagnosticsConfig(_Frozen):
+class DiagnosticsConfig(Strict):
     period_s: float = Field(1.0, gt=0.0, description="wall period of the /diagnostics report [s]")
     warn_latency_ms: float = Field(50.0, gt=0.0, description="step latency from which the node reports WARN [ms]")
     error_latency_ms: float = Field(100.0, gt=0.0, description="step latency from which it reports ERROR [ms]")
 
 
-class MetricsConfig(_Frozen):
+class MetricsConfig(Strict):
     port: int = Field(0, ge=0, le=65535, description="Prometheus endpoint on 127.0.0.1:<port>/metrics; 0: none")
 
 
@@ -46,7 +46,7 @@ LAUNCHER_PARAMS = frozenset({"sync.upstream", "sync.members", "sync.run_id", "sy
 """The fields the launcher sets from the graph and the run (not settings: `--set` refuses them)."""
 
 
-class GraphNodeConfig(_Frozen):
+class GraphNodeConfig(Strict):
     """Base of every node's parameter model."""
     sync: SyncConfig = SyncConfig()
     qos: QosConfig = QosConfig()
