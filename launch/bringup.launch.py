@@ -35,21 +35,29 @@ def _graph_nodes(context, *args, **kwargs):
     def arg(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
+    def number(name: str, kind):
+        """The argument as `kind`, None when empty; a one-line UsageError for anything else."""
+        text = arg(name)
+        try:
+            return kind(text) if text else None
+        except ValueError:
+            raise UsageError(f"{name}:={text} must be a{'n integer' if kind is int else ' number'}") from None
+
     use_sim_time = arg("use_sim_time").lower()
     if use_sim_time not in _BOOLEAN:
         raise UsageError(f"use_sim_time:={arg('use_sim_time')} must be true or false")
     plan = make_plan(arg("profile") or None, arg("scenario") or None, namespace=arg("namespace") or None,
                      params_file=arg("params_file") or None)
-    rate, metrics_port, log_level = arg("rate"), arg("metrics_port"), arg("log_level")
+    rate, metrics_port, log_level = number("rate", float), number("metrics_port", int), arg("log_level")
     graph = plan.graph
     nodes = []
     for i, spec in enumerate(graph.nodes):
         overrides = {"use_sim_time": spec.use_sim_time and _BOOLEAN[use_sim_time],
                      **{k: yaml.safe_load(v) for k, v in plan.overrides(spec.name).items()}}
-        if rate and spec.name == "sim":
-            overrides["clock.rate_factor"] = float(rate)
-        if metrics_port:
-            overrides["metrics.port"] = int(metrics_port) + i
+        if rate is not None and spec.name == "sim":
+            overrides["clock.rate_factor"] = rate
+        if metrics_port is not None:
+            overrides["metrics.port"] = metrics_port + i
         nodes.append(Node(
             package=spec.package, executable=spec.executable, name=spec.name, namespace=graph.namespace,
             parameters=[str(plan.params_file), overrides], remappings=graph.remappings(spec.name),

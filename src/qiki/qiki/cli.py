@@ -105,7 +105,7 @@ def discover_verbs() -> dict:
             continue                  # the same distribution seen twice on sys.path: the first one wins
         try:
             found[ep.name] = ep.load()()
-        except ImportError as exc:
+        except Exception as exc:      # a broken plugin (missing module or name, error at import): one line, not a traceback
             print(f"qiki: warning: command '{ep.name}' ({ep.value}) cannot be loaded: {exc}", file=sys.stderr)
     return dict(sorted(found.items(), key=lambda kv: (getattr(kv[1], "order", 100), kv[0])))
 

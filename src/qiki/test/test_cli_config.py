@@ -215,3 +215,16 @@ def test_plot_of_a_truncated_bag_is_one_line_exit_2(tmp_path):
         assert code == 2 and out == ""
         assert err.count("\n") == 1 and err.startswith("qiki plot: error:"), err
         assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["qiki_no_such_module:Verb", "qiki.cli:NoSuchVerb", "json:JSONDecodeError"])
+def test_broken_verb_plugin_is_one_warning_line(monkeypatch, capsys, value):
+    """A plugin whose module, name or constructor fails costs its command only, with one line on stderr."""
+    import importlib.metadata
+
+    from qiki import cli
+    broken = importlib.metadata.EntryPoint(name="broken", value=value, group=cli.VERB_GROUP)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [broken])
+    assert cli.discover_verbs() == {}
+    err = capsys.readouterr().err
+    assert err.startswith("qiki: warning: command 'broken'") and err.count("\n") == 1

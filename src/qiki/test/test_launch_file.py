@@ -117,3 +117,12 @@ def test_launch_use_sim_time_and_log_level_reach_every_node(launch_file):
     assert [n.kwargs["parameters"][1]["use_sim_time"] for n in default] == [n.kwargs["name"] != "sim" for n in default]
     with pytest.raises(UsageError, match="use_sim_time:=maybe must be true or false"):
         launch_double.evaluate(launch_file.generate_launch_description(), use_sim_time="maybe")
+
+
+@pytest.mark.parametrize("args, expected", [({"rate": "fast"}, r"rate:=fast must be a number"),
+                                            ({"metrics_port": "9300x"}, r"metrics_port:=9300x must be an integer")])
+def test_launch_numeric_arguments_are_one_line(launch_file, args, expected):
+    from qiki.plan import UsageError
+
+    with pytest.raises(UsageError, match=expected):
+        launch_double.evaluate(launch_file.generate_launch_description(), **args)

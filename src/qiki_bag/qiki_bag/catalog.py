@@ -31,10 +31,12 @@ def load_catalog(path: Path | str) -> TopicCatalog:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
         raise BagError(path, f"cannot read the graph description ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise BagError(path, "not a text file (a graph description is YAML, e.g. config/graph.yaml)") from None
     except yaml.YAMLError as exc:
         raise BagError(path, f"not valid YAML ({' '.join(str(exc).split())})") from None
     topics = data.get("topics") if isinstance(data, dict) else None
     if not isinstance(topics, list) or not all(
             isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("type"), str) for t in topics):
         raise BagError(path, "expected a 'topics:' list of {name, type, qos} entries")
-    return {t["name"]: (t["type"], BY_NAME[t.get("qos")]) for t in topics if t.get("qos") in BY_NAME}
+    return {t["name"]: (t["type"], BY_NAME[t.get("qos")]) for t in topics if isinstance(t.get("qos"), str) and t["qos"] in BY_NAME}

@@ -335,3 +335,28 @@ def test_mcap_library_reads_the_bag(tmp_path):
     assert [m.test_seq for _, m in got] == [0, 1, 2]
     assert got[2][1].devices[1].name == "dev1"
     shutil.rmtree(tmp_path / "m")
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "cannot read the graph description"),                         # missing file
+    (b"\xff\xfe\x00binary", "not a text file"),                           # e.g. a bag passed by mistake
+    (b"topics: [\n", "not valid YAML"),
+    (b"nodes: []\n", "expected a 'topics:' list"),
+])
+def test_graph_file_errors_are_one_line(tmp_path, content, expected):
+    from qiki_bag.catalog import load_catalog
+    path = tmp_path / "graph.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(BagError) as err:
+        load_catalog(path)
+    assert expected in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_graph_file_topic_with_unknown_qos_is_left_to_discovery(tmp_path):
+    from qiki_bag.catalog import load_catalog
+    path = tmp_path / "graph.yaml"
+    path.write_text("topics:\n- {name: /a, type: std_msgs/msg/String, qos: [stream]}\n"
+                    "- {name: /b, type: std_msgs/msg/String, qos: nonsense}\n"
+                    "- {name: /c, type: std_msgs/msg/String, qos: stream}\n")
+    assert list(load_catalog(path)) == ["/c"]

@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 
 
 class NodeDiagnostics:
-    def __init__(self, node, config: "GraphNodeConfig"):
+    def __init__(self, node, config: "GraphNodeConfig", ports: qos.PortProfiles | None = None):
         self.node = node
         diag = config.diagnostics
         self.health = NodeHealth(node.get_name(), diag.warn_latency_ms * 1e-3, diag.error_latency_ms * 1e-3)
         self.health.count_drop_attributes(node)
-        self.ports = qos.PortProfiles(config.qos.ports, node.get_name())
+        # StepSync passes the profiles it already parsed from the same `qos.ports`
+        self.ports = ports or qos.PortProfiles(config.qos.ports, node.get_name())
         self.pub = node.create_publisher(DiagnosticArray, "diagnostics", self.ports["diagnostics"])
         # steady clock: reports keep coming when sim time stalls (lockstep waiting) or runs fast
         self.timer = node.create_timer(diag.period_s, self.publish, clock=Clock(clock_type=ClockType.STEADY_TIME))

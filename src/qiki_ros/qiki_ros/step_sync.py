@@ -89,7 +89,7 @@ class StepSync:
         # transient-local history of its inputs (up to the QoS depth of old steps) is not delivered again
         self.joining = sync.join_running
         self._stepped = False
-        self.diagnostics = NodeDiagnostics(node, config)
+        self.diagnostics = NodeDiagnostics(node, config, self.ports)
         self.health = self.diagnostics.health
         self.health.count_drops("steps_skipped", lambda: self.barrier.skipped)
         self.health.count_drops("producers_dropped", lambda: self.barrier.expired)   # heartbeat lost
