@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -42,9 +43,17 @@ class PlotVerb:
                                  "rosbag2 bag (check it with 'qiki bag info')") from None
         summary = out / "summary.json"
         if summary.exists() and out.resolve() == default_out.resolve() and (out / "bag").exists():
-            data = json.loads(summary.read_text())       # the run directory: list the figures in its summary
-            data["plots"] = names
-            summary.write_text(json.dumps(data, indent=2) + "\n")
+            try:                                            # the run directory: list the figures in its summary
+                data = json.loads(summary.read_text())
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                data = exc
+            if isinstance(data, dict):
+                data["plots"] = names
+                summary.write_text(json.dumps(data, indent=2) + "\n")
+            else:
+                why = data if isinstance(data, Exception) else type(data).__name__
+                print(f"qiki plot: warning: {summary} is not a JSON object ({why}): the figures are written, the "
+                      "summary does not list them", file=sys.stderr)
         print(f"qiki plot: {', '.join(str(out / n) for n in names)} ({time.monotonic() - t0:.1f} s)")
         return 0
 

@@ -132,6 +132,18 @@ def test_qiki_plot_on_a_run_directory_lists_the_figures_in_its_summary(tmp_path)
     check_pngs(run, summary["plots"])
 
 
+@pytest.mark.parametrize("text", ["{\"profile\": ", "[1, 2]"])
+def test_qiki_plot_on_a_run_directory_with_a_broken_summary_warns_in_one_line(tmp_path, capsys, text):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "bot_replay", run / "bag")
+    (run / "summary.json").write_text(text)
+    assert main(["plot", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "summary.json is not a JSON object" in err and len(err.strip().splitlines()) == 1
+    assert (run / "summary.json").read_text() == text          # left as it was
+    check_pngs(run, ["scope.png", "fsm_timeline.png", "gospa.png"])
+
+
 def _bag_without_plot_topics(path: Path) -> Path:
     from qiki_bag.writer import BagWriter
     from qiki_msgs.msg import DeviceHealth
