@@ -4,6 +4,7 @@ import pathlib
 import pytest
 
 from qiki_agent.mission_file import MissionError, PatrolMission, StationKeepingMission, load_mission
+from file_errors import one_line_error
 
 MISSIONS = pathlib.Path(__file__).parents[3] / "config" / "missions"
 
@@ -17,13 +18,7 @@ def test_every_shipped_mission_loads_and_each_scenario_names_one():
 
 
 def test_mission_errors_are_one_line_with_key_path(tmp_path):
-    def error(text):
-        p = tmp_path / "m.yaml"
-        p.write_text(text)
-        with pytest.raises(MissionError) as e:
-            load_mission(p)
-        assert "\n" not in str(e.value)
-        return str(e.value)
+    error = one_line_error(tmp_path, "m.yaml", load_mission, MissionError)
 
     patrol = "kind: patrol\nwaypoints: [[0, 0], [1, 1]]\ncruise_speed_mps: 1.0\nlaps: 1\n"
     assert "m.yaml: waypoints[1]: expected a list of 2 numbers [x, y], got 'north'" in error(

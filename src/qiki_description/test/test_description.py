@@ -2,6 +2,7 @@
 import pytest
 
 from qiki_description.loader import DescriptionError, load_description
+from file_errors import one_line_error
 
 
 def test_shipped_descriptions_load_by_name():
@@ -12,13 +13,7 @@ def test_shipped_descriptions_load_by_name():
 
 
 def test_description_errors_are_one_line_with_key_path(tmp_path):
-    def error(text):
-        p = tmp_path / "v.yaml"
-        p.write_text(text)
-        with pytest.raises(DescriptionError) as e:
-            load_description(p)
-        assert "\n" not in str(e.value)
-        return str(e.value)
+    error = one_line_error(tmp_path, "v.yaml", load_description, DescriptionError)
 
     ship = ("profile: ship\nname: s\ndevices: [power]\nship: {dry_mass_kg: 1, propellant_kg: 1, "
             "inertia_kg_m2: [1, -2, 3], rcs: {thrusters: [{position_m: [0, 0, 1], direction: [1, 0, 0], "
