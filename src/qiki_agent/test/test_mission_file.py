@@ -23,6 +23,8 @@ def test_mission_errors_are_one_line_with_key_path(tmp_path):
     patrol = "kind: patrol\nwaypoints: [[0, 0], [1, 1]]\ncruise_speed_mps: 1.0\nlaps: 1\n"
     assert "m.yaml: waypoints[1]: expected a list of 2 numbers [x, y], got 'north'" in error(
         patrol.replace("[1, 1]", "north"))
+    assert "m.yaml: waypoints[1]: expected a list of 2 numbers [x, y]" in error(  # beyond float range
+        patrol.replace("[1, 1]", "[1, 1" + "0" * 400 + "]"))
     assert "m.yaml: waypoints: " in error(patrol.replace("[[0, 0], [1, 1]]", "[]"))
     assert "m.yaml: kind: expected kind 'patrol' or 'station_keeping'" in error(patrol.replace("patrol", "orbit"))
     assert "m.yaml: unknown key 'loop'" in error(patrol + "loop: true\n")

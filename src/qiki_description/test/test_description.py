@@ -19,6 +19,8 @@ def test_description_errors_are_one_line_with_key_path(tmp_path):
             "inertia_kg_m2: [1, -2, 3], rcs: {thrusters: [{position_m: [0, 0, 1], direction: [1, 0, 0], "
             "max_thrust_n: 1, isp_s: 100}]}}\n")
     assert "v.yaml: ship.inertia_kg_m2: expected a symmetric positive definite" in error(ship)
+    assert "v.yaml: ship.rcs.thrusters[0].position_m: expected a list of 3 numbers" in error(  # beyond float range
+        ship.replace("-2", "2").replace("[0, 0, 1]", "[0, 0, 1" + "0" * 400 + "]"))
     assert "v.yaml: profile: expected profile 'bot' or 'ship'" in error(ship.replace("profile: ship", "profile: car"))
     assert "unknown vehicle description; valid names: bot, ship" in str(pytest.raises(
         DescriptionError, load_description, "car").value)
