@@ -28,5 +28,9 @@ def test_mission_errors_are_one_line_with_key_path(tmp_path):
     assert "m.yaml: waypoints: " in error(patrol.replace("[[0, 0], [1, 1]]", "[]"))
     assert "m.yaml: kind: expected kind 'patrol' or 'station_keeping'" in error(patrol.replace("patrol", "orbit"))
     assert "m.yaml: unknown key 'loop'" in error(patrol + "loop: true\n")
+    assert "m.yaml: invalid YAML at line 1, column 3: while constructing a mapping; found unhashable key" in error(
+        "? [a]\n: 1\n")
+    assert "m.yaml: invalid YAML: nested too deeply" in error("kind: " + "[" * 2000 + "]" * 2000)
+    assert "m.yaml: invalid YAML: Exceeds the limit" in error(patrol.replace("laps: 1", "laps: 1" + "0" * 5000))
     assert "nowhere.yaml: no such mission file" in str(pytest.raises(
         MissionError, load_mission, tmp_path / "nowhere.yaml").value)
