@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterable, Union
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,14 @@ class HintedError(ValueError):
 
 def keys(model: type[BaseModel]) -> str:
     return ", ".join(model.model_fields)
+
+
+def unknown(what: str, name: str, known: Iterable[str]) -> str:
+    """"unknown <what> '<name>' (did you mean '<closest>'? known: ...)" for a name not among `known`."""
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown {what} '{name}' ({hint}known: {', '.join(known)})"
 
 
 def read_hinted_mapping(path: Union[str, Path], error: type[HintedError], model: type[BaseModel],
