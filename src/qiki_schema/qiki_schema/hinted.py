@@ -42,6 +42,10 @@ def read_hinted_mapping(path: Union[str, Path], error: type[HintedError], model:
         raise error(path, where, f"YAML syntax error: {err.problem or err.context} (fix the YAML syntax)") from None
     except (OSError, yaml.YAMLError) as err:
         raise error(path, "<file>", f"cannot read: {err} (check the path)") from None
+    except RecursionError:
+        raise error(path, "<file>", "YAML nested too deeply (fix the YAML syntax)") from None
+    except ValueError as err:  # undecodable bytes, or an integer literal past Python's 4300-digit limit
+        raise error(path, "<file>", f"cannot read: {err} (fix the file)") from None
     if not isinstance(raw, dict):
         hint = f" ({start_hint})" if start_hint else ""
         raise error(path, "<top level>", f"expected a mapping with keys {keys(model)}, got {type(raw).__name__}{hint}")
