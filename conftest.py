@@ -1,5 +1,5 @@
 """Put the source tree of every workspace package first on sys.path so unit tests run without a build, and the
-shared test helpers (tests/unit/fuzz_inputs.py) on it for the tests in each package's test/."""
+shared test helpers (tests/unit/fuzz_inputs.py, file_errors.py) on it for the tests in each package's test/."""
 import pathlib
 import sys
 

@@ -7,7 +7,6 @@ oscillation guard that stops two states from flapping.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Annotated, Callable, Iterable, Literal, Mapping, Optional, Un
 from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
 from transitions import Machine
 
-from qiki_schema.hinted import HintedError, hinted_validation_error, read_hinted_mapping
+from qiki_schema.hinted import HintedError, hinted_validation_error, read_hinted_mapping, unknown
 from qiki_schema.strict import StrictTypes
 
 ANY = "*"
@@ -89,13 +88,6 @@ def load_spec(path: Union[str, Path]) -> FsmSpec:
     return spec
 
 
-def _unknown(what: str, name: str, known: Iterable[str]) -> str:
-    known = list(known)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"unknown {what} '{name}' ({hint}known: {', '.join(known)})"
-
-
 def _unhandled(trigger: str) -> str:
     return f"no transition handles trigger '{trigger}' (add a transition with trigger: {trigger})"
 
@@ -117,7 +109,7 @@ def _check_states(path, spec: FsmSpec) -> dict[str, int]:
                                  f"duplicate state '{state.name}' (first defined at {first}; rename or remove one)")
         states[state.name] = i
     if spec.initial not in states:
-        raise FsmConfigError(path, "initial", _unknown("state", spec.initial, states))
+        raise FsmConfigError(path, "initial", unknown("state", spec.initial, states))
     return states
 
 
@@ -126,18 +118,18 @@ def _check_references(path, spec: FsmSpec, states: Mapping[str, int]) -> None:
     for i, t in enumerate(spec.transitions):
         for src in t.source:
             if src != ANY and src not in states:
-                raise FsmConfigError(path, f"transitions[{i}].source", _unknown("state", src, states))
+                raise FsmConfigError(path, f"transitions[{i}].source", unknown("state", src, states))
         if ANY in t.source and len(t.source) > 1:
             raise FsmConfigError(path, f"transitions[{i}].source", "'*' already means every state (use it alone)")
         if t.dest not in states:
-            raise FsmConfigError(path, f"transitions[{i}].dest", _unknown("state", t.dest, states))
+            raise FsmConfigError(path, f"transitions[{i}].dest", unknown("state", t.dest, states))
     known = sorted({t.trigger for t in spec.transitions})
     for i, trig in enumerate(spec.triggers):
         if trig not in known:
             raise FsmConfigError(path, f"triggers[{i}]", _unhandled(trig))
     for i, trig in enumerate(spec.oscillation_guard.exempt if spec.oscillation_guard else []):
         if trig not in known:
-            raise FsmConfigError(path, f"oscillation_guard.exempt[{i}]", _unknown("trigger", trig, known))
+            raise FsmConfigError(path, f"oscillation_guard.exempt[{i}]", unknown("trigger", trig, known))
 
 
 def _check_reachable(path, spec: FsmSpec, states: Mapping[str, int]) -> None:
@@ -161,7 +153,7 @@ def _bind(path, kind: str, table: Mapping[str, Callable], names: list[str], key:
     """Host callables for the YAML names, adapted to transitions' one-argument (EventData) calls."""
     for j, name in enumerate(names):
         if name not in table:
-            problem = _unknown(kind, name, sorted(table))
+            problem = unknown(kind, name, sorted(table))
             raise FsmConfigError(path, f"{key}[{j}]", f"{problem}; provide it in the host or fix the name")
     return [lambda _event, f=table[name]: f() for name in names]
 
@@ -269,7 +261,7 @@ class AgentStateMachine:
         """Try a trigger at time now_s; True if a transition happened, False if none applies,
         guards refuse or the oscillation guard holds. Unknown trigger names raise ValueError."""
         if trigger not in self._triggers:
-            raise ValueError(_unknown("trigger", trigger, sorted(self._triggers)))
+            raise ValueError(unknown("trigger", trigger, sorted(self._triggers)))
         self._now = float(now_s)
         if self._busy:  # fired from an action: queued behind the running transition
             return self._model.trigger(trigger)

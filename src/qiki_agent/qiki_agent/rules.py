@@ -18,7 +18,6 @@ Every config problem raises RulesConfigError whose str() is one line:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import operator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Annotated, Any, Callable, Iterable, Literal, Optional, Union
 from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
 
 from qiki_agent.threat import ThreatParams
-from qiki_schema.hinted import HintedError, hinted_validation_error, read_hinted_mapping
+from qiki_schema.hinted import HintedError, hinted_validation_error, read_hinted_mapping, unknown
 from qiki_schema.strict import StrictTypes
 
 ANY_STATE = "*"
@@ -202,20 +201,13 @@ def load_rules(path: Union[str, Path], triggers: Iterable[str], states: Optional
                                    f"rules[{seen[r.name]}]; rename or remove one)")
         seen[r.name] = i
         if r.trigger not in triggers:
-            raise RulesConfigError(path, f"{key}.trigger", _unknown("trigger", r.trigger, triggers))
+            raise RulesConfigError(path, f"{key}.trigger", unknown("trigger", r.trigger, triggers))
         when = _check_when(path, key, r.when, states)
         if trans is not None:
             _check_fireable(path, key, r, when or set(states or []), trans)
         condition = _compile(path, f"{key}.condition", r.condition, states)
         rules.append(Rule(r.name, frozenset(when), condition, r.trigger, r.for_s, r.cooldown_s, r.description))
     return rules, spec.threat
-
-
-def _unknown(what: str, name: str, known: Iterable[str]) -> str:
-    known = list(known)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"unknown {what} '{name}' ({hint}known: {', '.join(known)})"
 
 
 def _check_when(path, key: str, when: list[str], states: Optional[list[str]]) -> set[str]:
@@ -226,7 +218,7 @@ def _check_when(path, key: str, when: list[str], states: Optional[list[str]]) ->
         return set()
     for j, s in enumerate(when):
         if states is not None and s not in states:
-            raise RulesConfigError(path, f"{key}.when[{j}]", _unknown("state", s, states))
+            raise RulesConfigError(path, f"{key}.when[{j}]", unknown("state", s, states))
     return set(when)
 
 
@@ -277,14 +269,14 @@ def _only(path, key: str, raw: dict, allowed: set[str]) -> None:
 def _compile_compare(path, key: str, raw: dict, states: Optional[list[str]]) -> Compare:
     fact = raw["fact"]
     if not isinstance(fact, str) or fact not in FACT_TYPES:
-        raise RulesConfigError(path, f"{key}.fact", _unknown("fact", str(fact), FACT_TYPES))
+        raise RulesConfigError(path, f"{key}.fact", unknown("fact", str(fact), FACT_TYPES))
     kind = FACT_TYPES[fact]
     allowed = list(_EQ_OPS) + (["in"] if kind is not bool else []) + (list(_NUMERIC_OPS) if kind in (int, float)
                                                                        else [])
     ops = [k for k in raw if k != "fact"]
     for k in ops:
         if k not in OPS:
-            raise RulesConfigError(path, f"{key}.{k}", _unknown("operator", k, allowed))
+            raise RulesConfigError(path, f"{key}.{k}", unknown("operator", k, allowed))
         if k not in allowed:
             raise RulesConfigError(path, f"{key}.{k}", f"operator '{k}' does not apply to {kind.__name__} fact "
                                    f"'{fact}' (use one of: {', '.join(allowed)})")
@@ -316,7 +308,7 @@ def _check_value(path, key: str, fact: str, kind: type, v: Any, states: Optional
         raise RulesConfigError(path, key, f"'{fact}' is a {kind.__name__} fact, got {type(v).__name__} "
                                f"{repr(v)[:40]} (give a {kind.__name__} value)")
     if kind is str and fact == "state" and states is not None and v not in states:
-        raise RulesConfigError(path, key, _unknown("state", v, states))
+        raise RulesConfigError(path, key, unknown("state", v, states))
 
 
 # ---------------------------------------------------------------- runtime

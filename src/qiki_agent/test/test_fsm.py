@@ -286,6 +286,17 @@ def test_malformed_yaml(tmp_path):
     assert bad + 1 <= int(match.group(1)) <= bad + 2  # the unclosed list is noticed on its line or the next
 
 
+def test_hostile_yaml_is_one_line_error(tmp_path):
+    for text, problem in ((b"\xff\xfe", "cannot read: 'utf-8' codec can't decode"),
+                          (b"a: " + b"[" * 2000 + b"]" * 2000, "YAML nested too deeply"),
+                          (b"a: 1" + b"0" * 5000, "cannot read: Exceeds the limit")):
+        path = tmp_path / "bad.yaml"
+        path.write_bytes(text)
+        with pytest.raises(FsmConfigError) as info:
+            load_spec(path)
+        assert str(info.value).startswith(f"{path}: <file>: {problem}") and "\n" not in str(info.value)
+
+
 def test_wrong_type(tmp_path):
     path = write(tmp_path, mutated(lambda d: d["oscillation_guard"].update(window_s="ten")))
     expect_error(path, "oscillation_guard.window_s", "valid number", "'ten'")

@@ -4,6 +4,7 @@ import pathlib
 import pytest
 
 from qiki_agent.mission_file import MissionError, PatrolMission, StationKeepingMission, load_mission
+from file_errors import one_line_error
 
 MISSIONS = pathlib.Path(__file__).parents[3] / "config" / "missions"
 
@@ -17,19 +18,19 @@ def test_every_shipped_mission_loads_and_each_scenario_names_one():
 
 
 def test_mission_errors_are_one_line_with_key_path(tmp_path):
-    def error(text):
-        p = tmp_path / "m.yaml"
-        p.write_text(text)
-        with pytest.raises(MissionError) as e:
-            load_mission(p)
-        assert "\n" not in str(e.value)
-        return str(e.value)
+    error = one_line_error(tmp_path, "m.yaml", load_mission, MissionError)
 
     patrol = "kind: patrol\nwaypoints: [[0, 0], [1, 1]]\ncruise_speed_mps: 1.0\nlaps: 1\n"
     assert "m.yaml: waypoints[1]: expected a list of 2 numbers [x, y], got 'north'" in error(
         patrol.replace("[1, 1]", "north"))
+    assert "m.yaml: waypoints[1]: expected a list of 2 numbers [x, y]" in error(  # beyond float range
+        patrol.replace("[1, 1]", "[1, 1" + "0" * 400 + "]"))
     assert "m.yaml: waypoints: " in error(patrol.replace("[[0, 0], [1, 1]]", "[]"))
     assert "m.yaml: kind: expected kind 'patrol' or 'station_keeping'" in error(patrol.replace("patrol", "orbit"))
     assert "m.yaml: unknown key 'loop'" in error(patrol + "loop: true\n")
+    assert "m.yaml: invalid YAML at line 1, column 3: while constructing a mapping; found unhashable key" in error(
+        "? [a]\n: 1\n")
+    assert "m.yaml: invalid YAML: nested too deeply" in error("kind: " + "[" * 2000 + "]" * 2000)
+    assert "m.yaml: invalid YAML: Exceeds the limit" in error(patrol.replace("laps: 1", "laps: 1" + "0" * 5000))
     assert "nowhere.yaml: no such mission file" in str(pytest.raises(
         MissionError, load_mission, tmp_path / "nowhere.yaml").value)

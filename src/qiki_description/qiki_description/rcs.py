@@ -13,13 +13,14 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from qiki_schema.vectors import is_number
+
 G0 = 9.80665  # standard gravity [m/s^2], defines Isp
 
 
 def _vec3(value: Any) -> Any:
     ok = (isinstance(value, (list, tuple, np.ndarray)) and len(value) == 3
-          and all(isinstance(c, (int, float, np.floating)) and not isinstance(c, bool) and math.isfinite(c)
-                  for c in value))
+          and all(is_number(c) or isinstance(c, np.floating) and math.isfinite(c) for c in value))
     if not ok:
         raise PydanticCustomError("numbers", "expected {what}", {"what": "a list of 3 numbers"})
     return tuple(float(c) for c in value)

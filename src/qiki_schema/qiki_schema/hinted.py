@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterable, Union
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -23,6 +23,14 @@ def keys(model: type[BaseModel]) -> str:
     return ", ".join(model.model_fields)
 
 
+def unknown(what: str, name: str, known: Iterable[str]) -> str:
+    """"unknown <what> '<name>' (did you mean '<closest>'? known: ...)" for a name not among `known`."""
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown {what} '{name}' ({hint}known: {', '.join(known)})"
+
+
 def read_hinted_mapping(path: Union[str, Path], error: type[HintedError], model: type[BaseModel],
                         start_hint: str = "") -> dict[str, Any]:
     """The top-level mapping of a YAML file; `model` names the expected keys, `start_hint` how to begin."""
@@ -34,6 +42,10 @@ def read_hinted_mapping(path: Union[str, Path], error: type[HintedError], model:
         raise error(path, where, f"YAML syntax error: {err.problem or err.context} (fix the YAML syntax)") from None
     except (OSError, yaml.YAMLError) as err:
         raise error(path, "<file>", f"cannot read: {err} (check the path)") from None
+    except RecursionError:
+        raise error(path, "<file>", "YAML nested too deeply (fix the YAML syntax)") from None
+    except ValueError as err:  # undecodable bytes, or an integer literal past Python's 4300-digit limit
+        raise error(path, "<file>", f"cannot read: {err} (fix the file)") from None
     if not isinstance(raw, dict):
         hint = f" ({start_hint})" if start_hint else ""
         raise error(path, "<top level>", f"expected a mapping with keys {keys(model)}, got {type(raw).__name__}{hint}")

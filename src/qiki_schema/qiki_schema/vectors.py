@@ -9,8 +9,13 @@ from pydantic_core import PydanticCustomError
 
 
 def is_number(c: Any) -> bool:
-    """A finite int or float, not a bool."""
-    return isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+    """A finite int or float, not a bool (an int too large for a float is not one)."""
+    if not isinstance(c, (int, float)) or isinstance(c, bool):
+        return False
+    try:
+        return math.isfinite(c)
+    except OverflowError:  # int beyond float range, e.g. a YAML literal of 400 digits
+        return False
 
 
 def numbers(n: int, what: str) -> BeforeValidator:

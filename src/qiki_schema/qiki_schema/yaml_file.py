@@ -32,6 +32,10 @@ def _construct_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bo
     seen: set = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:  # e.g. `? [a]`: a list as key, which SafeLoader reports as found unhashable key
+            break
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
@@ -125,6 +129,10 @@ def read_mapping(path: Path, what: str, error: type[SchemaFileError] = SchemaFil
         raise error(path, f"invalid YAML{where}: {text}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise error(path, f"cannot read: {e.strerror if isinstance(e, OSError) else e.reason}") from None
+    except RecursionError:
+        raise error(path, "invalid YAML: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer literal past Python's 4300-digit conversion limit
+        raise error(path, f"invalid YAML: {e}") from None
     if data is None:
         raise error(path, f"file is empty; expected a mapping of {what} keys")
     if not isinstance(data, dict):

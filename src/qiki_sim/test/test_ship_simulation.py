@@ -12,6 +12,7 @@ from qiki_geometry.orbit_elements import mean_motion_of
 from qiki_sim.scenario import Scenario, ScenarioError, load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
 from qiki_msgs.msg import WorldTruth
+from file_errors import one_line_error
 
 SCENARIOS = pathlib.Path(__file__).parents[3] / "config" / "scenarios"
 SR_M, LR_M = 1000.0, 20000.0
@@ -155,13 +156,7 @@ def test_devices_and_running_dry():
 
 
 def test_ship_scenario_errors_are_one_line_with_key_path(tmp_path):
-    def error(text):
-        p = tmp_path / "s.yaml"
-        p.write_text(text)
-        with pytest.raises(ScenarioError) as e:
-            load_scenario(p)
-        assert "\n" not in str(e.value)
-        return str(e.value)
+    error = one_line_error(tmp_path, "s.yaml", load_scenario, ScenarioError)
 
     base = ("name: t\nprofile: ship\nseed: 1\nduration_s: 10\n"
             "vehicle: {description: ship, mission: m}\nego: {elements: {a_m: 6778137.0}}\n")
