@@ -25,7 +25,8 @@ import os, sys
 for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[v] = "1"
 tree, n, frames, repeat, bench = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-sys.path[:0] = [tree + "/src/qiki_radar", bench]
+# the tree's tracker and the TrackSet it returns (qiki_tracks); the bench harness is this tree's
+sys.path[:0] = [tree + "/src/qiki_radar", tree + "/src/qiki_tracks", bench]
 import numpy as np
 import bench_tracker as bt
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -41,7 +42,7 @@ print(np.median(best), best.sum(), f"{s.gospa_per_target:.3f}", s.false_tracks, 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("old", help="checkout whose src/qiki_radar is compared with this tree's")
+    ap.add_argument("old", help="checkout whose src/qiki_radar (and src/qiki_tracks) is compared with this tree's")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--repeat", type=int, default=3, help="runs per process; each frame keeps its fastest time")
     ap.add_argument("--sizes", nargs="+", default=["1000:600", "10000:80"], help="N:frames")

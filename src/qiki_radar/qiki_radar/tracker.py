@@ -35,8 +35,8 @@ from qiki_radar.tracking.kalman import ConstantVelocityPredictor, KalmanUpdater
 from qiki_radar.tracking.measurements import Coverage, Measurements
 from qiki_radar.tracking.multi_target import Components, MultiTargetTracker
 from qiki_radar.tracking.output import IffByCode, TrackSetOutput
-from qiki_tracks.track_set import TrackSet
 from qiki_radar.tracking.phase_clock import PhaseClock
+from qiki_tracks.track_set import TrackSet
 
 __all__ = ["PHASES", "Coverage", "Measurements", "Tracker", "TrackerConfig"]
 

@@ -13,8 +13,8 @@ from qiki_radar.tracking.initiation import SinglePointInitiator
 from qiki_radar.tracking.kalman import ConstantVelocityPredictor, KalmanUpdater
 from qiki_radar.tracking.measurements import Coverage, Measurements
 from qiki_radar.tracking.output import TrackSetOutput
-from qiki_tracks.track_set import TrackSet
 from qiki_radar.tracking.table import TrackTable
+from qiki_tracks.track_set import TrackSet
 
 
 @dataclass
