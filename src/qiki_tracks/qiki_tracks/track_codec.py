@@ -44,7 +44,8 @@ def track_set_of(msg, optional: tuple[str, ...] = ()) -> TrackSet:
 def tracks_from_msg(msg) -> tuple[TrackSet, int]:
     """The usable tracks of `msg` (finite state within MAX_ABS_STATE, finite covariance) and how many others
     were dropped, for the caller to count. Every array must hold N tracks' values (ValueError otherwise,
-    see track_set_of)."""
+    see track_set_of). When every row is usable the arrays are views of the message's buffers, not copies:
+    read them, or copy before changing them."""
     tracks = track_set_of(msg)
     ok = tracks.usable()
     return (tracks if ok.all() else tracks.select(ok)), int((~ok).sum())
