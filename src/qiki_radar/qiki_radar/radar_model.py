@@ -56,13 +56,14 @@ class RadarBand(BaseModel):
         return self
 
 
-#: Default short-range band: fine resolution, fast scan, hands over from LR at 50 m.
+#: An example short-range band (fine resolution, fast scan), for tests; a vehicle's bands are in its
+#: description (qiki_description), the only place the graph reads them from.
 SR_DEFAULT = RadarBand(
     name="sr", band_id=RadarFrame.BAND_SR, min_range_m=0.0, max_range_m=50.0, rate_hz=10.0,
     range_std_m=0.1, azimuth_std_rad=0.01, elevation_std_rad=0.01, range_rate_std_mps=0.1,
     snr_ref_db=20.0, ref_range_m=50.0, clutter_per_scan=0.5,
 )
-#: Default long-range band.
+#: An example long-range band (the model's defaults), for tests.
 LR_DEFAULT = RadarBand()
 
 
