@@ -26,6 +26,7 @@ from qiki.layered_config import OVERRIDES_ENV
 from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
 from qiki.plan import GraphPlan, UsageError, make_plan
 from qiki.run_loop import ConfigFlags, RunOptions, configure_for, supervise, with_params
+from qiki_ros.discovery import DiscoveryError, discovery_env
 
 
 def positive(text: str) -> float:
@@ -89,6 +90,17 @@ def graph_args(sp: argparse.ArgumentParser, mode_default: str) -> None:
     sp.add_argument("--no-standby", action="store_true",
                     help="keep no warm spare processes (graph.yaml restart.standby): a node that dies is then "
                          "restarted from scratch, which takes seconds instead of ~0.1 s")
+    sp.add_argument("--nodes", type=names, metavar="NAME[,NAME...]",
+                    help="start only these nodes of the graph (default: all); the others run on other machines "
+                         "on the same domain (see README 'Running on several machines'): the run waits for them")
+    sp.add_argument("--run-id", metavar="ID",
+                    help="the run's identity carried by every StepDone (default: a new one); required with "
+                         "--nodes, the same on every machine")
+
+
+def names(text: str) -> list[str]:
+    """argparse type: a comma-separated list of names."""
+    return [n.strip() for n in text.split(",")]
 
 
 VERB_GROUP = "qiki.verbs"
@@ -129,7 +141,7 @@ def command_domain(args) -> int:
 def claim_domain(plan: GraphPlan, args, prog: str) -> int:
     """Set args.domain_id to the domain the new graph runs on: the one asked for if no QIKI graph is there
     (else DomainError), or with none asked for, a free one, printed with the command that attaches to it."""
-    domain, chosen = graph_domain(args.domain_id, os.environ, plan.graph, prog)
+    domain, chosen = graph_domain(args.domain_id, os.environ, plan.graph, prog, nodes=plan.hosted)
     if chosen:
         print(f"{prog}: ROS_DOMAIN_ID={domain} (the first without a QIKI graph; attach with: "
               f"qiki console --domain-id {domain})", file=sys.stderr)
@@ -224,11 +236,11 @@ def cmd_config(args) -> int:
 
 
 def cmd_bringup(args) -> int:
-    plan = make_plan(args.profile, args.scenario)
+    plan = make_plan(args.profile, args.scenario, nodes=args.nodes, run_id=args.run_id)
     config = configure_for(plan, config_flags(args), "bringup")
     domain = claim_domain(plan, args, "qiki bringup")
     print(f"qiki: bringup profile={plan.profile} scenario={plan.scenario} domain={domain} nodes="
-          f"{','.join(n.name for n in plan.graph.nodes)} (Ctrl-C to stop)", file=sys.stderr)
+          f"{','.join(plan.hosted or [n.name for n in plan.graph.nodes])} (Ctrl-C to stop)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="qiki-bringup-") as tmp:
         report = supervise(with_params(plan, config, Path(tmp) / "params.yaml"), run_options(args), log_dir=None)
     line = _failure_line(report)
@@ -239,7 +251,7 @@ def cmd_bringup(args) -> int:
 
 
 def cmd_run(args) -> int:
-    plan = make_plan(args.profile, args.scenario)
+    plan = make_plan(args.profile, args.scenario, nodes=args.nodes, run_id=args.run_id)
     config = configure_for(plan, config_flags(args), "run")
     if args.duration is None:
         from qiki_sim.scenario import load_scenario
@@ -447,10 +459,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser(verbs).parse_args(argv)
     from qiki_bag.reader import BagError
     verb = verbs[args.command]
-    errors = (UsageError, ConfigError, BagError, DomainError) + tuple(getattr(verb, "errors", ()))
+    errors = (UsageError, ConfigError, BagError, DomainError, DiscoveryError) + tuple(getattr(verb, "errors", ()))
     try:
         if hasattr(args, "domain_id"):   # every command that joins a domain (bag record/play too), before it starts
             requested_domain(args.domain_id, os.environ)
+            discovery_env(os.environ)
         return verb.main(args)
     except errors as exc:   # one line naming the thing and the fix
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)

@@ -5,6 +5,9 @@ Two graphs on one domain mix silently (each node takes the other graph's message
 DDS participant on loopback that has a node in the graph's namespace or publishes one of its topics
 (rclpy graph API from a temporary node, bounded wait). A domain given explicitly (--domain-id or
 $ROS_DOMAIN_ID) that is busy is refused; with neither, the first free domain from 0 up is chosen.
+
+A graph split over machines (`--nodes`) shares its domain with its other part: then only a node of the same
+name, or a publisher of a topic one of our nodes publishes, makes the domain busy.
 """
 from __future__ import annotations
 
@@ -48,22 +51,30 @@ def first_free(candidates: Iterable[int], occupant: Callable[[int], str | None])
     return None
 
 
-def local_graph_pids(domain: int, namespace: str, own_pids: set[int] = frozenset()) -> list[int]:
-    """This machine's live node processes of a QIKI graph in `namespace` on `domain` (not ours)."""
+def local_graph_pids(domain: int, namespace: str, own_pids: set[int] = frozenset(),
+                     nodes: Iterable[str] | None = None) -> list[int]:
+    """This machine's live node processes of a QIKI graph in `namespace` on `domain` (not ours); with `nodes`,
+    only those running one of these node names."""
     from qiki.supervisor import graph_processes
+    names = None if nodes is None else {f"__node:={n}" for n in nodes}
     return sorted(pid for pid, dom, cmd in graph_processes()
-                  if dom == domain and pid not in own_pids and "--ros-args" in cmd and f"__ns:=/{namespace}" in cmd)
+                  if dom == domain and pid not in own_pids and "--ros-args" in cmd and f"__ns:=/{namespace}" in cmd
+                  and (names is None or any(a in names for a in cmd.split())))
 
 
-def discovered_graph(domain: int, namespace: str, topics: Iterable[str], wait_s: float = DISCOVERY_WAIT_S) -> str | None:
-    """What DDS discovery finds of a QIKI graph on `domain` within wait_s: 'node /qiki/sim' or
-    'publisher of /qiki/tracks', or None. A temporary node in a private context does the looking."""
+def discovered_graph(domain: int, namespace: str, topics: Iterable[str], wait_s: float = DISCOVERY_WAIT_S,
+                     nodes: Iterable[str] | None = None) -> str | None:
+    """What DDS discovery finds of a QIKI graph on `domain` within wait_s: 'node /qiki/sim' (with `nodes`: only
+    one of these names) or 'publisher of /qiki/tracks', or None. A temporary node in a private context does the
+    looking, with the discovery range every process of the project gets (qiki_ros.discovery)."""
     import rclpy
 
+    from qiki_ros.discovery import discovery_env
     from qiki_ros.spin_thread import private_context
     prefix = f"/{namespace}"
     watched = set(topics)
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"   # as every process of the project: loopback only
+    names = None if nodes is None else set(nodes)
+    os.environ.update(discovery_env(os.environ))
     context = private_context(domain_id=domain)
     node = rclpy.create_node("qiki_domain_probe", context=context, start_parameter_services=False,
                              enable_rosout=False)
@@ -71,7 +82,7 @@ def discovered_graph(domain: int, namespace: str, topics: Iterable[str], wait_s:
         deadline = time.monotonic() + wait_s
         while True:
             for name, ns in node.get_node_names_and_namespaces():
-                if ns == prefix:
+                if ns == prefix and (names is None or name in names):
                     return f"node {prefix}/{name}"
             for topic, _ in node.get_topic_names_and_types():
                 if topic in watched and node.count_publishers(topic):
@@ -84,23 +95,31 @@ def discovered_graph(domain: int, namespace: str, topics: Iterable[str], wait_s:
         rclpy.shutdown(context=context)
 
 
-def occupant(domain: int, graph, wait_s: float = DISCOVERY_WAIT_S) -> str | None:
-    """Who holds `domain` for a QIKI graph (`graph`: qiki.graph.GraphSpec), or None if it is free."""
-    pids = local_graph_pids(domain, graph.namespace, {os.getpid()})
+def occupant(domain: int, graph, wait_s: float = DISCOVERY_WAIT_S, nodes: Iterable[str] | None = None) -> str | None:
+    """Who holds `domain` for a QIKI graph (`graph`: qiki.graph.GraphSpec), or None if it is free. `nodes`: we
+    start only these (the rest of the graph runs elsewhere on this domain), so only a node of one of these
+    names or a publisher of one of their topics is in the way."""
+    pids = local_graph_pids(domain, graph.namespace, {os.getpid()}, nodes)
     if pids:
         return f"node processes {', '.join(map(str, pids[:5]))}{' ...' if len(pids) > 5 else ''} on this machine"
-    topics = [t.name for t in graph.topics if t.name.startswith(f"/{graph.namespace}/")]
-    return discovered_graph(domain, graph.namespace, topics, wait_s)
+    topics = [t.name for t in graph.topics if t.name.startswith(f"/{graph.namespace}/")
+              and (nodes is None or any(p.partition(".")[0] in nodes for p in t.pub))]
+    return discovered_graph(domain, graph.namespace, topics, wait_s, nodes)
 
 
 def graph_domain(arg: int | None, environ: Mapping[str, str], graph, prog: str,
-                 find: Callable[[int], str | None] | None = None) -> tuple[int, bool]:
-    """The domain a new graph runs on, and whether it was chosen here (then the caller says which).
+                 find: Callable[[int], str | None] | None = None, nodes: Iterable[str] | None = None) -> tuple[int, bool]:
+    """The domain a new graph runs on, and whether it was chosen here (then the caller says which). `nodes`:
+    the part of the graph started here (None: all of it); a part needs its domain given, as every part does.
 
     Raises DomainError (one line, naming the domain and the fix) if the requested domain is invalid or busy,
     or if no domain is free among the first AUTO_CANDIDATES."""
-    find = find or (lambda d: occupant(d, graph))
+    nodes = None if nodes is None else tuple(nodes)
+    find = find or (lambda d: occupant(d, graph, nodes=nodes))
     asked = requested_domain(arg, environ)
+    if asked is None and nodes is not None:
+        raise DomainError(f"{prog} --nodes starts part of the graph: give every machine the same domain "
+                          f"(--domain-id N or $ROS_DOMAIN_ID, 0..{DOMAIN_MAX})")
     if asked is not None:
         who = find(asked)
         if who is not None:

@@ -4,6 +4,7 @@ Used by `qiki bringup`, `qiki run` and launch/bringup.launch.py, so all three st
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,7 @@ class GraphPlan:
     scenario_file: Path
     params_file: Path
     node_overrides: dict[str, dict[str, str]]   # node -> {param: value} from `files`
+    hosted: tuple[str, ...] | None = None       # the nodes started here (None: all); the rest runs elsewhere
 
     def overrides(self, node: str, watchers: Iterable[Watcher] = (),
                   started: Iterable[str] | None = None) -> dict[str, str]:
@@ -88,20 +90,42 @@ class GraphPlan:
 
     def commands(self, watchers: Iterable[Watcher] = (),
                  started: Iterable[str] | None = None) -> list[tuple[NodeSpec, list[str]]]:
-        """The command line of each node (of the `started` ones, all by default); `watchers`: subscribers
-        outside the graph its publishers wait for."""
+        """The command line of each node this host starts (`hosted`) of the `started` ones (all by default:
+        nodes hosted elsewhere are still started, so still members and expected subscribers); `watchers`:
+        subscribers outside the graph its publishers wait for."""
         watchers = tuple(watchers)
         started = None if started is None else tuple(started)
         return [(n, node_command(self.graph, n, self.params_file, self.overrides(n.name, watchers, started)))
-                for n in self.graph.nodes if started is None or n.name in started]
+                for n in self.graph.nodes if (started is None or n.name in started)
+                and (self.hosted is None or n.name in self.hosted)]
+
+
+RUN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def hosted_nodes(graph: GraphSpec, nodes: Iterable[str] | None) -> tuple[str, ...] | None:
+    """The graph's nodes named in `nodes` (graph order), None for all of them; UsageError naming the valid
+    names for any other name."""
+    if nodes is None:
+        return None
+    asked = [n.strip() for n in nodes]
+    valid = [n.name for n in graph.nodes]
+    unknown = [n for n in asked if n not in valid]
+    if unknown or not asked:
+        raise UsageError(f"unknown node '{unknown[0] if unknown else ''}' in --nodes "
+                         f"(valid nodes: {', '.join(valid)})")
+    return None if set(asked) == set(valid) else tuple(n for n in valid if n in asked)
 
 
 def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path | None = None,
-              namespace: str | None = None, params_file: Path | str | None = None) -> GraphPlan:
+              namespace: str | None = None, params_file: Path | str | None = None,
+              nodes: Iterable[str] | None = None, run_id: str | None = None) -> GraphPlan:
     """Validate everything a run needs before any process starts.
 
     `namespace`: run the graph under it instead of graph.yaml's (GraphSpec.in_namespace); `params_file`: a
-    ROS 2 params file in place of the profile's (validated against the nodes' models the same way)."""
+    ROS 2 params file in place of the profile's (validated against the nodes' models the same way); `nodes`:
+    start only these (the rest of the graph runs on other machines: every part then needs the same `run_id`,
+    the identity its StepDone messages carry)."""
     from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
 
     cfg = cfg or config_dir()
@@ -130,8 +154,14 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
     mission_path = (scenario_file.parent / mission if "/" in mission or mission.endswith((".yaml", ".yml"))
                     else None)  # a path in the scenario is relative to it; a name is config/missions/<name>.yaml
     subst = {"profile": profile, "scenario": scenario_file.stem, "mission": mission}
+    hosted = hosted_nodes(graph, nodes)
+    if run_id is not None and not RUN_ID.fullmatch(run_id):
+        raise UsageError(f"--run-id {run_id!r}: give 1 to 64 letters, digits, '_', '.' or '-'")
+    if hosted is not None and run_id is None:
+        raise UsageError("--nodes starts part of the graph: give every machine the same --run-id ID "
+                         f"(e.g. --run-id run-{secrets.token_hex(8)}), so that their nodes step together")
     overrides = {}
-    run_id = f"run-{secrets.token_hex(8)}"
+    run_id = run_id or f"run-{secrets.token_hex(8)}"
     members = sorted({s.partition(".")[0] for t in graph.topics if t.type == SYNC_TYPE for s in t.sub})
     for node in graph.nodes:
         overrides[node.name] = {"sync.upstream": "[" + ",".join(graph.upstream(node.name)) + "]",
@@ -150,4 +180,4 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
             overrides[node.name][param] = str(path.resolve())
         for param in node.vehicle:
             overrides[node.name][param] = getattr(loaded.vehicle, param)
-    return GraphPlan(graph, profile, scenario_file.stem, scenario_file, params_file, overrides)
+    return GraphPlan(graph, profile, scenario_file.stem, scenario_file, params_file, overrides, hosted)

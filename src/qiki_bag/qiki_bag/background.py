@@ -7,9 +7,10 @@
 ``qiki run --record`` uses :meth:`BackgroundRecorder.finish` instead of :meth:`stop`: it never raises and
 returns the bag's state for summary.json (complete, write_error after a disk full, failed...).
 
-The process runs in its own session with PR_SET_PDEATHSIG (it never outlives its parent), with loopback
-discovery and the given ROS_DOMAIN_ID. :meth:`start` returns once the recorder logged that it is ready
-(event driven: its stderr is read line by line), so nothing the graph publishes afterwards is missed.
+The process runs in its own session with PR_SET_PDEATHSIG (it never outlives its parent), with the
+project's discovery (qiki_ros.discovery: loopback unless asked otherwise) and the given ROS_DOMAIN_ID.
+:meth:`start` returns once the recorder logged that it is ready (event driven: its stderr is read line by
+line), so nothing the graph publishes afterwards is missed.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from qiki_bag.commands import READY, parse_write_error, record_command
 from qiki_bag.recorder import DEFAULT_TOPICS, topic_wanted
+from qiki_ros.discovery import discovery_env
 from qiki_ros.parent_death import die_with_parent
 
 
@@ -43,8 +45,7 @@ class BackgroundRecorder:
                                   use_sim_time=use_sim_time, node_name=self.node_name, graph_file=graph_file)
         self.patterns = tuple(topics or DEFAULT_TOPICS)
         self.env = dict(os.environ if env is None else env)
-        self.env.update(ROS_DOMAIN_ID=str(int(domain_id)), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-                        PYTHONUNBUFFERED="1")
+        self.env.update(discovery_env(self.env), ROS_DOMAIN_ID=str(int(domain_id)), PYTHONUNBUFFERED="1")
         self.log_path = Path(log_path) if log_path else None
         self.lines: list[str] = []
         self.popen: subprocess.Popen | None = None
