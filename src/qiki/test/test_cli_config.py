@@ -34,6 +34,10 @@ def qiki(*args, env: dict | None = None):
     (["run", "--metrics-port", "80"], "'80' is not a port number in 1024..65000"),
     (["bringup", "--metrics-port", "x"], "'x' is not a port number"),
     (["fly"], "invalid choice: 'fly'"),
+    (["run", "--nodes", "sim,radr"], "unknown node 'radr' in --nodes (valid nodes: sim, radar, tracker, scorer, agent)"),
+    (["bringup", "--nodes", ""], "unknown node '' in --nodes (valid nodes: sim,"),
+    (["bringup", "--nodes", "radar"], "give every machine the same --run-id ID"),
+    (["run", "--run-id", "a/b"], "--run-id 'a/b': give 1 to 64 letters"),
     ([], "the following arguments are required"),
 ])
 def test_bad_cli_input_is_one_line_exit_2(args, expected):

@@ -49,3 +49,18 @@ def test_no_domain_given_picks_the_first_free_one():
     assert first_free(range(3), lambda d: "busy") is None
     with pytest.raises(DomainError, match="all have a QIKI graph"):
         graph_domain(None, {}, _Graph(), "qiki run", find=lambda d: "busy")
+
+
+def test_a_part_of_the_graph_needs_its_domain_given_and_is_busy_only_for_its_own_nodes(monkeypatch):
+    with pytest.raises(DomainError, match="give every machine the same domain"):
+        graph_domain(None, {}, _Graph(), "qiki bringup", find=lambda d: None, nodes=["radar"])
+    assert graph_domain(5, {}, _Graph(), "qiki bringup", find=lambda d: None, nodes=["radar"]) == (5, False)
+    import qiki.supervisor
+    from qiki.domains import local_graph_pids
+    procs = [(11, 5, "/x/sim_node --ros-args -r __node:=sim -r __ns:=/qiki"),
+             (12, 5, "/x/radar_node --ros-args -r __node:=radar -r __ns:=/qiki"),
+             (13, 6, "/x/radar_node --ros-args -r __node:=radar -r __ns:=/qiki")]
+    monkeypatch.setattr(qiki.supervisor, "graph_processes", lambda: procs)
+    assert local_graph_pids(5, "qiki") == [11, 12]
+    assert local_graph_pids(5, "qiki", nodes=["radar", "agent"]) == [12]
+    assert local_graph_pids(5, "qiki", nodes=["agent"]) == []
