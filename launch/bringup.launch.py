@@ -16,10 +16,15 @@ same graph. Arguments:
 - rate (sim rate factor, default: from the params file), metrics_port (BASE: node i of graph.yaml serves
   Prometheus metrics on 127.0.0.1:BASE+i; default off).
 
+Discovery: the nodes get `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST` unless the environment sets it (and
+`ROS_STATIC_PEERS`) explicitly, as `qiki bringup` does (qiki_ros.discovery).
+
 As nav2_bringup does with RewrittenYaml, the arguments are substituted into each node's parameters here (the
 plan rewrites the graph's names for the namespace; the params file is matched by `/**/<node>` keys, so it
 needs no namespace root key).
 """
+import os
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -31,6 +36,7 @@ _BOOLEAN = {"true": True, "false": False}
 def _graph_nodes(context, *args, **kwargs):
     import yaml
     from qiki.plan import UsageError, make_plan
+    from qiki_ros.discovery import discovery_env
 
     def arg(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
@@ -62,7 +68,7 @@ def _graph_nodes(context, *args, **kwargs):
             package=spec.package, executable=spec.executable, name=spec.name, namespace=graph.namespace,
             parameters=[str(plan.params_file), overrides], remappings=graph.remappings(spec.name),
             arguments=["--ros-args", "--log-level", log_level],
-            additional_env={"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}, output="screen",
+            additional_env=discovery_env(os.environ), output="screen",   # LOCALHOST unless set explicitly
             respawn=spec.restart.policy == "on-failure",    # graph.yaml `restart` (no restart count in launch)
             prefix=f"nice -n {spec.nice}" if spec.nice else None,
         ))
