@@ -119,7 +119,7 @@ def test_world_and_vehicle_on_two_hosts_equal_one_host(two_hosts, tmp_path, doma
     common = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
               "FASTDDS_BUILTIN_TRANSPORTS": "UDPv4"}   # no shared memory: every byte crosses the veth
     split = tmp_path / "split"
-    vehicle_proc = in_netns(vehicle, ["bringup", "--nodes", VEHICLE_NODES, "--run-id", run_id],
+    vehicle_proc = in_netns(vehicle, ["bringup", "--nodes", VEHICLE_NODES, "--run-id", run_id, "--scenario", SCENARIO],
                             dict(common, ROS_STATIC_PEERS=world.address), tmp_path / "vehicle.log")
     world_proc = None
     try:
