@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,16 @@ def finish(proc: subprocess.Popen, timeout_s: float) -> int:
     return proc.wait()
 
 
+def wait_for_line(path: Path, text: str, proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Whether `text` appeared in the log at `path` within timeout_s (False at once if `proc` ended)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return True
+        time.sleep(0.05)     # a log file has no change notification here: poll it
+    return False
+
+
 def digests(bag_dir: Path) -> dict[str, dict[int, str]]:
     """{topic: {header stamp ns: SHA-256 of the canonical CDR}} of the compared topics of a recorded run."""
     from qiki_bag.reader import open_bag
@@ -119,23 +130,29 @@ def test_world_and_vehicle_on_two_hosts_equal_one_host(two_hosts, tmp_path, doma
     common = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
               "FASTDDS_BUILTIN_TRANSPORTS": "UDPv4"}   # no shared memory: every byte crosses the veth
     split = tmp_path / "split"
-    vehicle_proc = in_netns(vehicle, ["bringup", "--nodes", VEHICLE_NODES, "--run-id", run_id, "--scenario", SCENARIO],
-                            dict(common, ROS_STATIC_PEERS=world.address), tmp_path / "vehicle.log")
-    world_proc = None
+    # the world first: its sim is up and must wait for the vehicle's nodes, which start only then
+    world_proc = in_netns(world, ["run", "--nodes", WORLD_NODES, "--run-id", run_id, "--scenario", SCENARIO,
+                                  "--duration", DURATION, "--record", "--out", str(split)],
+                          dict(common, ROS_STATIC_PEERS=vehicle.address), tmp_path / "world.log")
+    vehicle_proc = None
     try:
-        world_proc = in_netns(world, ["run", "--nodes", WORLD_NODES, "--run-id", run_id, "--scenario", SCENARIO,
-                                      "--duration", DURATION, "--record", "--out", str(split)],
-                              dict(common, ROS_STATIC_PEERS=vehicle.address), tmp_path / "world.log")
+        assert wait_for_line(split / "logs" / "sim.log", "lockstep", world_proc, 60), \
+            (tmp_path / "world.log").read_text()[-3000:]
+        vehicle_proc = in_netns(vehicle, ["bringup", "--nodes", VEHICLE_NODES, "--run-id", run_id,
+                                          "--scenario", SCENARIO],
+                                dict(common, ROS_STATIC_PEERS=world.address), tmp_path / "vehicle.log")
         world_rc = finish(world_proc, 120)
         crossed = veth_bytes(vehicle), veth_bytes(world)
     finally:
-        vehicle_rc = finish(vehicle_proc, 0)
-        if world_proc is not None:
-            finish(world_proc, 0)
+        vehicle_rc = finish(vehicle_proc, 0) if vehicle_proc is not None else None
+        finish(world_proc, 0)
     world_log, vehicle_log = (tmp_path / "world.log").read_text(), (tmp_path / "vehicle.log").read_text()
     assert world_rc == 0, world_log[-3000:]
     assert vehicle_rc == 0, vehicle_log[-3000:]
     assert "Traceback" not in world_log + vehicle_log
+    node_logs = vehicle_log + "".join(p.read_text() for p in sorted((split / "logs").glob("*.log")))
+    assert "without all subscribers matched" not in node_logs      # every gate opened on its named subscribers,
+    assert "starting without subscribers" not in node_logs         # and the sim waited for every member
     assert min(crossed) > 1_000_000, crossed     # the graph's data went over the veth, both ways
     assert leftover_processes(domain_id) == []
 

@@ -166,6 +166,9 @@ class SimNode(GraphNode):
             if not self._ready():
                 return
             self._started = True
+            # the agent's and the stall clocks run from the first step, not from the wait for the members
+            # (which may be on other machines and take most of start.wait_timeout_s to appear)
+            self._last_progress = self._last_agent_s = time.monotonic()
             self.publish_step()
             return
         if self.cfg.clock.mode == "realtime":
