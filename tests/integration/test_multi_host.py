@@ -67,10 +67,12 @@ def two_hosts():
 
 
 def in_netns(host: Host, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """`qiki args` inside the host's namespace (`ip netns exec` execs it: the Popen is qiki itself)."""
+    """`qiki args` inside the host's namespace (`ip netns exec` execs it: the Popen is qiki itself, which dies
+    with this test process and stops its nodes as it does)."""
+    from qiki_ros.parent_death import die_with_parent
     return subprocess.Popen(["ip", "netns", "exec", host.netns, str(QIKI), *args], env=env,
                             stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=die_with_parent())
 
 
 def finish(proc: subprocess.Popen, timeout_s: float) -> int:

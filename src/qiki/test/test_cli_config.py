@@ -48,6 +48,16 @@ def test_bad_cli_input_is_one_line_exit_2(args, expected):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("env, expected", [
+    ({"ROS_AUTOMATIC_DISCOVERY_RANGE": "WAN"}, "$ROS_AUTOMATIC_DISCOVERY_RANGE='WAN' is not a discovery range"),
+    ({"ROS_STATIC_PEERS": "10.0.0.1 10.0.0.2"}, "$ROS_STATIC_PEERS='10.0.0.1 10.0.0.2': give addresses separated"),
+])
+def test_bad_discovery_environment_is_one_line_exit_2(env, expected):
+    code, out, err = qiki("run", "--duration", "1", env=env)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and expected in err, err
+
+
 @pytest.fixture
 def cfg(tmp_path):
     dst = tmp_path / "config"
