@@ -7,7 +7,7 @@ DDS participant on loopback that has a node in the graph's namespace or publishe
 $ROS_DOMAIN_ID) that is busy is refused; with neither, the first free domain from 0 up is chosen.
 
 A graph split over machines (`--nodes`) shares its domain with its other part: then only a node of the same
-name, or a publisher of a topic one of our nodes publishes, makes the domain busy.
+name, or a publisher of a topic only our nodes publish, makes the domain busy.
 """
 from __future__ import annotations
 
@@ -98,12 +98,12 @@ def discovered_graph(domain: int, namespace: str, topics: Iterable[str], wait_s:
 def occupant(domain: int, graph, wait_s: float = DISCOVERY_WAIT_S, nodes: Iterable[str] | None = None) -> str | None:
     """Who holds `domain` for a QIKI graph (`graph`: qiki.graph.GraphSpec), or None if it is free. `nodes`: we
     start only these (the rest of the graph runs elsewhere on this domain), so only a node of one of these
-    names or a publisher of one of their topics is in the way."""
+    names or a publisher of a topic only they publish (not /qiki/events, which every node does) is in the way."""
     pids = local_graph_pids(domain, graph.namespace, {os.getpid()}, nodes)
     if pids:
         return f"node processes {', '.join(map(str, pids[:5]))}{' ...' if len(pids) > 5 else ''} on this machine"
     topics = [t.name for t in graph.topics if t.name.startswith(f"/{graph.namespace}/")
-              and (nodes is None or any(p.partition(".")[0] in nodes for p in t.pub))]
+              and (nodes is None or all(p.partition(".")[0] in nodes for p in t.pub))]   # a part's own topics
     return discovered_graph(domain, graph.namespace, topics, wait_s, nodes)
 
 

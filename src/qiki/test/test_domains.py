@@ -64,3 +64,24 @@ def test_a_part_of_the_graph_needs_its_domain_given_and_is_busy_only_for_its_own
     assert local_graph_pids(5, "qiki") == [11, 12]
     assert local_graph_pids(5, "qiki", nodes=["radar", "agent"]) == [12]
     assert local_graph_pids(5, "qiki", nodes=["agent"]) == []
+
+
+def test_a_part_looks_only_for_its_own_names_and_the_topics_only_it_publishes(monkeypatch):
+    import qiki.domains
+    import qiki.supervisor
+    from qiki.plan import make_plan
+    seen = {}
+
+    def discovered(domain, namespace, topics, wait_s, nodes=None):
+        seen.update(topics=set(topics), nodes=nodes)
+        return None
+
+    monkeypatch.setattr(qiki.supervisor, "graph_processes", lambda: [])
+    monkeypatch.setattr(qiki.domains, "discovered_graph", discovered)
+    graph = make_plan().graph
+    assert qiki.domains.occupant(5, graph, nodes=("radar", "tracker", "agent")) is None
+    assert seen["nodes"] == ("radar", "tracker", "agent")
+    assert "/qiki/tracks" in seen["topics"] and "/qiki/radar/frame" in seen["topics"]
+    assert not seen["topics"] & {"/qiki/events", "/qiki/sync/step_done", "/qiki/sim/truth"}   # shared or the world's
+    qiki.domains.occupant(5, graph)
+    assert {"/qiki/events", "/qiki/sim/truth"} <= seen["topics"] and seen["nodes"] is None
