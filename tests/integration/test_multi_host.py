@@ -5,6 +5,7 @@ machines). In lockstep the split graph gives the same truth and agent decisions 
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +37,8 @@ def ip(*args: str) -> subprocess.CompletedProcess:
 def two_hosts():
     """Two network namespaces joined by a veth pair (169.254.77.1/30 <-> .2/30), loopback up in each;
     deleted afterwards whatever happened (deleting a namespace deletes its end of the pair, and the pair)."""
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2's `ip` is not installed: network namespaces cannot be made")
     tag = os.getpid()
     world = Host(f"qiki-{tag}-world", f"qk{tag}w", "169.254.77.1")
     vehicle = Host(f"qiki-{tag}-vehicle", f"qk{tag}v", "169.254.77.2")
