@@ -73,7 +73,7 @@ def execute(request: RunRequest, out_what: str = "--out",
     is called once the directory exists (`qiki run` rotates older runs there)."""
     if request.engine not in ENGINES:
         raise UsageError(f"engine '{request.engine}' is not one of {', '.join(ENGINES)}")
-    plan = make_plan(request.profile, request.scenario)
+    plan = make_plan(run_profile(request.profile, request.scenario), request.scenario)
     flags = ConfigFlags(mode=request.mode, rate=request.rate, command_lag=request.command_lag,
                         overrides=request.overrides, sets=tuple(request.sets))
     config = configure_for(plan, flags, "run")
@@ -129,6 +129,18 @@ def execute(request: RunRequest, out_what: str = "--out",
             plot_note = draw_plots(out, summary, request.quiet)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return RunOutcome(summary=summary, failure=failure, signal=signal, plot_note=plot_note)
+
+
+def run_profile(profile: str | None, scenario: str | None) -> str | None:
+    """The profile to run: the one given, else the scenario's own (None: the graph's default profile)."""
+    if profile is not None or scenario is None:
+        return profile
+    from qiki.plan import config_dir
+    from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
+    try:
+        return load_scenario(find_scenario(scenario, config_dir() / "scenarios")).profile
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def draw_plots(out: Path, summary: dict, quiet: bool) -> str:
