@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -85,8 +87,6 @@ def execute(request: RunRequest, out_what: str = "--out",
     writable_dir(out, out_what)
     if request.engine == "graph":
         from qiki.domains import graph_domain
-        import os
-        import sys
         domain, chosen = graph_domain(request.domain_id, os.environ, plan.graph, "qiki run")
         if chosen and not request.quiet:
             print(f"qiki run: ROS_DOMAIN_ID={domain} (the first without a QIKI graph; attach with: "
@@ -150,7 +150,6 @@ def draw_plots(out: Path, summary: dict, quiet: bool) -> str:
         names = make_plots(out / "bag", out)
     except ValueError as exc:           # the writers' one-line errors (PlotInputError, BagError)
         if not quiet:
-            import sys
             print(f"qiki run: warning: no plots: {exc}", file=sys.stderr)
         return f"none ({exc})"
     summary["plots"] = names or []
