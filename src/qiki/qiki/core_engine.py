@@ -181,9 +181,10 @@ def _stop(signum, _frame) -> None:
 
 
 def run_core(plan: GraphPlan, config: EffectiveConfig, duration_s: float, bag_dir: Path | None = None,
-             show_progress: bool = True, log_path: Path | None = None) -> CoreResult:
+             show_progress: bool = True, log_path: Path | None = None, handle_sigterm: bool = True) -> CoreResult:
     """Run `plan` with the core engine for duration_s of sim time (recording into bag_dir if given).
-    SIGINT or SIGTERM (in the main thread) end the run early: `ended` names it, the bag is closed."""
+    SIGINT, and SIGTERM with handle_sigterm (in the main thread only), end the run early: `ended` names it, the
+    bag is closed. Without handle_sigterm, SIGTERM keeps its caller's meaning (a process pool stops its worker)."""
     from contextlib import nullcontext
 
     from qiki_ros.terminal_progress import TerminalProgress
@@ -196,7 +197,7 @@ def run_core(plan: GraphPlan, config: EffectiveConfig, duration_s: float, bag_di
     engine = CoreEngine(plan, config, recorder)
     ended, signal = None, None
     progress = TerminalProgress("sim", duration_s) if show_progress else None
-    main = threading.current_thread() is threading.main_thread()
+    main = handle_sigterm and threading.current_thread() is threading.main_thread()
     previous = signals.signal(signals.SIGTERM, _stop) if main else None
     try:
         with progress or nullcontext():

@@ -36,7 +36,8 @@ class RunRequest:
     sets: tuple[str, ...] = ()         # "node.param=value" entries like `qiki run --set`
     record: bool = False               # write out/bag (rosbag2 MCAP) with the graph's topics
     domain_id: int | None = None       # graph engine only; None: claimed as `qiki run` does
-    quiet: bool = True                 # no terminal output (a campaign runs many)
+    quiet: bool = True                 # no terminal output (a campaign runs many); the core engine then leaves
+                                       # SIGTERM to the caller (a process pool stops its workers with it)
     # `qiki run`'s other flags (ConfigFlags, RunOptions); the core engine is lockstep only
     mode: str | None = None
     rate: float | None = None
@@ -154,7 +155,7 @@ def core_run(plan, config, request: RunRequest, duration: float, out: Path, bag_
     """The step classes in this process (qiki.core_engine)."""
     from qiki.core_engine import run_core
     result = run_core(plan, config, duration, bag_dir=bag_dir, show_progress=not request.quiet,
-                      log_path=out / "logs" / "core.log")
+                      log_path=out / "logs" / "core.log", handle_sigterm=not request.quiet)
     return EngineRun(state=result.state, wall_time_s=result.wall_time_s, ended=result.ended, signal=result.signal,
                      bag=result.bag, failure=failure_line({"failed": [], "bag": result.bag}), facts=None,
                      step_time_s=result.step_time_s)
