@@ -25,6 +25,14 @@ DPI = 100                                     # -> 1000x400 pixels
 OUTCOME_STYLE = {"succeeded": "tab:blue", "failed": "tab:red", "errored": "0.55"}
 BAND_STYLE = {"lr": ("LR", "tab:purple"), "sr": ("SR", "tab:green"), "union": ("union", "black")}
 MAX_CATEGORIES = 20
+PLOT_LIMIT = 1e12          # |value| drawn at most (qiki_geometry's MAX_ABS_STATE): beyond it axes overflow
+
+
+def _drawable(x: np.ndarray) -> np.ndarray:
+    """Finite values within PLOT_LIMIT (larger ones stay in summary.json, not in a figure)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(x) & (np.abs(x) <= PLOT_LIMIT)
 
 
 def _figure(ncols: int = 1):
@@ -80,7 +88,7 @@ def success_figure(summary: dict):
 
 def _safe_lines(ax, safe: np.ndarray, vertical: bool) -> None:
     """The safe radius: one line per distinct value (up to 3), else the span of its values."""
-    values = np.unique(safe[np.isfinite(safe)])
+    values = np.unique(safe[_drawable(safe)])
     line, span = (ax.axvline, ax.axvspan) if vertical else (ax.axhline, ax.axhspan)
     if 0 < len(values) <= 3:
         for j, r in enumerate(values):
@@ -93,7 +101,7 @@ def _safe_lines(ax, safe: np.ndarray, vertical: bool) -> None:
 def miss_figure(data: dict, summary: dict):
     """Empirical CDF of the miss distance over ok runs, safe radius drawn."""
     fig, (ax,) = _figure()
-    ok = data["ok"] & np.isfinite(data["miss"])
+    ok = data["ok"] & _drawable(data["miss"])
     miss, success = data["miss"][ok], data["success"][ok]
     if len(miss):
         order = np.argsort(miss, kind="stable")
@@ -121,7 +129,7 @@ def miss_figure(data: dict, summary: dict):
 def gospa_figure(data: dict):
     """Histogram of the run-mean GOSPA per band."""
     fig, (ax,) = _figure()
-    values = {b: data["gospa"][b][data["ok"] & np.isfinite(data["gospa"][b])] for b in BAND_STYLE}
+    values = {b: data["gospa"][b][data["ok"] & _drawable(data["gospa"][b])] for b in BAND_STYLE}
     every = np.concatenate(list(values.values()))
     if len(every):
         bins = np.histogram_bin_edges(every, bins=min(30, max(5, int(np.sqrt(len(every))))))
@@ -166,10 +174,10 @@ def parameter_figure(data: dict, summary: dict):
         return fig
     name, values, outcome = top["column"], data["top"], _outcome(data)
     if top["kind"] == "numeric":
-        has = np.isfinite(values)
+        has = _drawable(values)
         _strip(ax, values[has], outcome[has])
         ax.set_xlabel(name)
-        ok = has & data["ok"] & np.isfinite(data["miss"])
+        ok = has & data["ok"] & _drawable(data["miss"])
         for o in ("succeeded", "failed"):
             keep = ok & (outcome == o)
             if keep.any():

@@ -169,9 +169,11 @@ def distribution(values: np.ndarray) -> dict:
     out: dict = {"n": int(len(x))}
     if not len(x):
         return {**out, "min": None, **{k: None for k in QUANTILES}, "max": None, "mean": None}
-    q = np.quantile(x, list(QUANTILES.values()))
+    with np.errstate(all="ignore"):            # +-1e308 overflow to inf: null in summary.json
+        q = np.quantile(x, list(QUANTILES.values()))
+        mean = x.mean()
     return {**out, "min": float(x.min()), **dict(zip(QUANTILES, map(float, q))), "max": float(x.max()),
-            "mean": float(x.mean())}
+            "mean": float(mean)}
 
 
 def _numeric_association(x: np.ndarray, failed: np.ndarray) -> dict:
@@ -200,7 +202,7 @@ def _categorical_association(x: np.ndarray, failed: np.ndarray) -> dict:
     worst = int(np.lexsort((-counts.sum(axis=1), -rates))[0])     # highest rate, then most runs
     return {"kind": "categorical", "test": "chi-square", "statistic": float(chi2), "p_value": float(p),
             "dof": int(dof), "effect": "Cramér's V", "effect_value": math.sqrt(float(chi2) / len(x)),
-            "direction": f"failures most frequent at {cats[worst]!r}",
+            "direction": f"failures most frequent at {str(cats[worst])!r}",
             "failure_rate_by_value": {str(c): float(r) for c, r in zip(cats[:20], rates[:20])}}
 
 
