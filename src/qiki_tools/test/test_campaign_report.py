@@ -180,6 +180,13 @@ def test_failure_modes_errors_and_exact_seeds(tmp_path):
                                                                             "s.failure_mode": mode}))
     # derived when the table names no mode: 'failed' -> mission_failed, not finished -> timeout
     assert s["failure_modes"] == {"error": 3, "mission_failed": 1, "safe_mode": 1, "timeout": 1}
+    # the table's mode decides over a completed mission; derived in the campaign table's order without one
+    final = ["IDLE", "SAFE_MODE", "SAFE_MODE", "IDLE", "IDLE"]
+    s2 = summarize(runs_of(table(5, **{"s.mission_result": ["complete", "aborted", "complete", "aborted", "complete"],
+                                       "s.agent_state_final": final, "s.min_miss_distance_m": [9, 9, 9, 9, 1.0],
+                                       "s.failure_mode": ["", "", "safe_mode", "", ""]})))
+    assert s2["failure_modes"] == {"safe_mode": 2, "collision": 1, "mission_failed": 1}
+    assert s2["success"]["successes"] == 1
     assert s["errors"] == {"groups_total": 2, "groups": [
         {"error": "ScenarioError: bad speed", "count": 2, "runs": [4, 6]},
         {"error": "RuntimeError: diverged", "count": 1, "runs": [5]}]}

@@ -1,1 +1,1 @@
-"""Campaigns: many dispersed runs of one scenario (`qiki campaign`), their table and the report a person reads."""
+"""`qiki campaign`: Monte Carlo over dispersed scenarios (spec, dispersions, runner, table; report and figures)."""

@@ -6,11 +6,14 @@ Pure statistics over the table (pyarrow, numpy, scipy; matplotlib only inside :f
 - *ok run*: ``status == "ok"``; any other status is an *errored* run (it crashed; its figures are NaN).
 - *collision*: an ok run with ``s.min_miss_distance_m < s.safe_radius_m`` (both finite), or whose
   ``s.failure_mode`` is ``"collision"``.
-- *success*: an ok run with ``s.mission_result == "complete"`` and no collision. The mission success rate is
-  successes / ok runs (errored runs say nothing about the autonomy), with a 95 % Wilson score interval.
+- *success*: an ok run with ``s.mission_result == "complete"``, no collision and no failure mode named by the
+  table (``s.failure_mode`` empty: e.g. a completed mission that ended in safe mode is ``"safe_mode"``). The
+  mission success rate is successes / ok runs (errored runs say nothing about the autonomy), with a 95 %
+  Wilson score interval.
 - *failure*: every run that is not a success, errored runs included. Its mode is ``"error"`` for an errored
-  run, else the table's ``s.failure_mode`` when it names one, else ``"collision"``, ``"mission_failed"``
-  (result ``"failed"``) or ``"timeout"`` (the mission did not finish).
+  run, else the table's ``s.failure_mode`` when it names one, else derived in the campaign table's order:
+  ``"collision"``, ``"safe_mode"`` (``s.agent_state_final == "SAFE_MODE"``), ``"mission_failed"`` (result
+  ``"failed"`` or ``"aborted"``), ``"timeout"`` (the mission did not finish).
 - *association*: each dispersed column ``d.*`` against failure over all runs that have a value: numeric
   columns by the Mann-Whitney U test (two-sided p-value; effect: rank-biserial correlation, > 0 when failed
   runs have larger values; the point-biserial correlation beside it), categorical ones by the chi-square test
@@ -41,6 +44,7 @@ WORST_BY_MISS = 5          # runs listed with the smallest miss distance
 FAILED_LISTED = 20         # failed runs listed at most
 ERROR_GROUPS = 20          # distinct error messages listed at most
 RUNS_PER_ERROR = 10        # run numbers listed per error message
+FAILED_RESULTS = ("failed", "aborted")   # mission results of a mission that ended without completing
 SIGNIFICANT = 6            # significant digits of the numbers in summary.json
 
 
@@ -59,6 +63,7 @@ class Runs:
     command: np.ndarray              # str
     mission: np.ndarray              # str: s.mission_result
     table_mode: np.ndarray           # str: s.failure_mode as written
+    final_state: np.ndarray          # str: s.agent_state_final
     miss: np.ndarray                 # float: s.min_miss_distance_m
     safe: np.ndarray                 # float: s.safe_radius_m
     gospa: dict[str, np.ndarray]     # band -> float: s.gospa_mean.<band>
@@ -79,13 +84,13 @@ class Runs:
 
     @cached_property
     def success(self) -> np.ndarray:
-        return self.ok & (self.mission == "complete") & ~self.collision
+        return self.ok & (self.mission == "complete") & ~self.collision & (self.table_mode == "")
 
     @cached_property
     def mode(self) -> np.ndarray:
         """Failure mode per run ("" for a success)."""
-        derived = np.where(self.collision, "collision",
-                           np.where(self.mission == "failed", "mission_failed", "timeout"))
+        derived = np.select([self.collision, self.final_state == "SAFE_MODE", np.isin(self.mission, FAILED_RESULTS)],
+                            ["collision", "safe_mode", "mission_failed"], "timeout")
         mode = np.where(self.table_mode != "", self.table_mode, derived).astype(object)
         mode[~self.ok] = "error"
         mode[self.success] = ""
@@ -147,7 +152,8 @@ def runs_of(table: pa.Table) -> Runs:
     return Runs(run=_ints(table, "run", np.arange(n)), seed=_ints(table, "seed", np.full(n, -1)),
                 status=_strings(table, "status"), error=_strings(table, "error"),
                 command=_strings(table, "command"), mission=_strings(table, "s.mission_result"),
-                table_mode=_strings(table, "s.failure_mode"), miss=_floats(table, "s.min_miss_distance_m"),
+                table_mode=_strings(table, "s.failure_mode"), final_state=_strings(table, "s.agent_state_final"),
+                miss=_floats(table, "s.min_miss_distance_m"),
                 safe=_floats(table, "s.safe_radius_m"),
                 gospa={b: _floats(table, f"s.gospa_mean.{b}") for b in BANDS},
                 dispersed={c: _dispersed(table.column(c)) for c in table.column_names if c.startswith("d.")})
@@ -286,8 +292,8 @@ def summarize(runs: Runs, spec_info: dict | None = None) -> dict:
         "spec": spec_info or {},
         "table": TABLE,
         "definitions": {
-            "success": "status ok, s.mission_result == 'complete' and no collision "
-                       "(s.min_miss_distance_m < s.safe_radius_m, or s.failure_mode == 'collision')",
+            "success": "status ok, s.mission_result == 'complete', no collision (s.min_miss_distance_m < "
+                       "s.safe_radius_m, or s.failure_mode == 'collision') and s.failure_mode empty",
             "success_rate": f"successes / ok runs, {CONFIDENCE:.0%} Wilson score interval",
             "failure": "any run that is not a success, errored runs included (failure mode 'error')",
             "quantiles": "over ok runs with a finite value (numpy linear interpolation)",
