@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from qiki_tools.campaign import figures
-from qiki_tools.campaign.report import ReportInputError, summarize, runs_of, wilson_interval, write_report
+from qiki_tools.campaign.report import ReportInputError, holm, runs_of, summarize, wilson_interval, write_report
 
 SUMMARY_KEYS = {"spec", "table", "definitions", "runs", "success", "miss_distance_m", "gospa_mean_m",
                 "failure_modes", "errors", "association", "worst_runs", "figures"}
@@ -84,6 +84,7 @@ def test_a_parameter_that_causes_failure_above_a_threshold_ranks_first(tmp_path)
     assert top["median_failed"] > 7.0 > top["median_succeeded"]
     assert [r["column"] for r in assoc["ranked"]][0] == top["column"] and len(assoc["ranked"]) == 4
     assert all(r["p_value"] > 1e-3 for r in assoc["ranked"][1:])
+    assert top["p_value"] <= top["p_holm"] <= 4 * top["p_value"] * (1 + 1e-5)       # 4 columns tested
     assert s["failure_modes"] == {"mission_failed": int(failed.sum())}
     assert s["runs"] == {"total": n, "ok": n, "errored": 0, "succeeded": int((~failed).sum()),
                          "failed": int(failed.sum())}
@@ -114,6 +115,12 @@ def test_a_categorical_cause_ranks_first_with_lower_values_second(tmp_path):
                                      "s.mission_result": np.where(margin < 0.3, "failed", "complete")}))
     assert s["association"]["top"]["effect_value"] == -1.0
     assert s["association"]["top"]["direction"] == "failures at lower values"
+
+
+def test_holm_adjustment_by_hand():
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> running max 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.9, float("nan")]) == [1.0, 1.0] and holm([]) == []
 
 
 @pytest.mark.parametrize("k, n", [(17, 49), (0, 10), (10, 10), (1, 1), (499, 1000)])

@@ -5,7 +5,7 @@ Figures (file name -> content):
 - ``success_rate.png``: the mission success rate with its Wilson interval, and the failure modes counted.
 - ``miss_distance_cdf.png``: empirical CDF of the closest approach of every ok run (points coloured by
   outcome), the safe radius as a vertical line.
-- ``gospa_distribution.png``: histogram of the run-mean GOSPA per band (LR, SR, union).
+- ``gospa_distribution.png``: histogram of the run-mean GOSPA, one panel per band (LR, SR, union).
 - ``failure_parameter.png``: the dispersed parameter most associated with failure: its value per run by
   outcome, and against the miss distance (numeric), or the failure rate per value (categorical).
 
@@ -127,23 +127,23 @@ def miss_figure(data: dict, summary: dict):
 
 
 def gospa_figure(data: dict):
-    """Histogram of the run-mean GOSPA per band."""
-    fig, (ax,) = _figure()
-    values = {b: data["gospa"][b][data["ok"] & _drawable(data["gospa"][b])] for b in BAND_STYLE}
-    every = np.concatenate(list(values.values()))
-    if len(every):
-        bins = np.histogram_bin_edges(every, bins=min(30, max(5, int(np.sqrt(len(every))))))
-        for band, (name, color) in BAND_STYLE.items():
-            if len(values[band]):
-                ax.hist(values[band], bins=bins, histtype="step", lw=1.5, color=color,
-                        label=f"{name} (median {np.median(values[band]):.3g} m, {len(values[band])} runs)")
-        ax.legend(loc="upper right", fontsize=8)
-        ax.set_ylabel("runs")
-    else:
-        _note(ax, "no ok run with a GOSPA figure")
-    ax.set_xlabel("mean GOSPA of the run (s.gospa_mean.<band>) [m]")
-    ax.grid(True, lw=0.3)
-    ax.set_title("Tracking error against truth over the campaign (run-mean GOSPA per band)", fontsize=10)
+    """Histogram of the run-mean GOSPA, one panel per band (each its own bins: the bands differ in scale)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = _figure(len(BAND_STYLE))
+    for ax, (band, (name, color)) in zip(axes, BAND_STYLE.items()):
+        values = data["gospa"][band][data["ok"] & _drawable(data["gospa"][band])]
+        if len(values):
+            ax.hist(values, bins=min(20, max(5, int(np.sqrt(len(values))))), color=color, alpha=0.8)
+            ax.set_title(f"{name}: median {np.median(values):.3g} m, {len(values)} runs", fontsize=10)
+        else:
+            _note(ax, f"no ok run with a {name} GOSPA")
+            ax.set_title(name, fontsize=10)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel(f"s.gospa_mean.{band} [m]")
+        ax.grid(True, lw=0.3)
+    axes[0].set_ylabel("runs")
+    fig.suptitle("Tracking error against truth over the campaign: mean GOSPA of each ok run, per band", fontsize=10)
     return fig
 
 
@@ -206,7 +206,8 @@ def parameter_figure(data: dict, summary: dict):
         right.set_xlabel(name)
     ax.grid(True, lw=0.3)
     right.grid(True, lw=0.3)
-    fig.suptitle(f"Most associated with failure: {name}\n{top['test']} p = {top['p_value']:.2g}, "
+    fig.suptitle(f"Most associated with failure: {name}\n{top['test']} p = {top['p_value']:.2g} "
+                 f"(Holm-adjusted over {len(summary['association']['ranked'])} parameters: {top['p_holm']:.2g}), "
                  f"{top['effect']} {top['effect_value']:+.2f}: {top['direction']}", fontsize=10)
     return fig
 

@@ -18,7 +18,8 @@ Pure statistics over the table (pyarrow, numpy, scipy; matplotlib only inside :f
   columns by the Mann-Whitney U test (two-sided p-value; effect: rank-biserial correlation, > 0 when failed
   runs have larger values; the point-biserial correlation beside it), categorical ones by the chi-square test
   of independence (effect: Cramér's V; direction: the value with the highest failure rate). Ranked by p-value,
-  then by the size of the effect.
+  then by the size of the effect; ``p_holm`` is the p-value adjusted (Holm-Bonferroni) for the number of
+  parameters tested: with a few failures, some parameter always looks associated by chance.
 """
 from __future__ import annotations
 
@@ -182,6 +183,16 @@ def distribution(values: np.ndarray) -> dict:
             "mean": float(mean)}
 
 
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (same order; NaN counts as 1): many parameters tested at once."""
+    p = np.nan_to_num(np.asarray(p_values, dtype=float), nan=1.0)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))))
+    out = np.empty(len(p))
+    out[order] = adjusted
+    return [float(x) for x in out]
+
+
 def _numeric_association(x: np.ndarray, failed: np.ndarray) -> dict:
     fail, succ = x[failed], x[~failed]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -230,12 +241,13 @@ def association(runs: Runs) -> dict:
             row = (_numeric_association if numeric else _categorical_association)(x, f)
             ranked.append({"column": name, "runs": int(len(x)), "failed": int(f.sum()), **row})
 
-    def key(row: dict) -> tuple:
-        p = row["p_value"]
-        return (p if math.isfinite(p) else 1.0, -abs(row["effect_value"]) if math.isfinite(row["effect_value"]) else 0.0,
-                row["column"])
+    def size(x: float) -> float:
+        return -abs(x) if math.isfinite(x) else 0.0
 
-    ranked.sort(key=key)
+    ranked.sort(key=lambda r: (r["p_value"] if math.isfinite(r["p_value"]) else 1.0, size(r["effect_value"]),
+                               size(r.get("point_biserial_r", r["effect_value"])), r["column"]))
+    for row, p in zip(ranked, holm([r["p_value"] for r in ranked])):
+        row["p_holm"] = p
     return {"outcome": "failure (not a success; errored runs included)", "top": ranked[0] if ranked else None,
             "ranked": ranked, "skipped": skipped}
 
@@ -299,7 +311,7 @@ def summarize(runs: Runs, spec_info: dict | None = None) -> dict:
             "quantiles": "over ok runs with a finite value (numpy linear interpolation)",
             "association": "d.* column vs failure over all runs: Mann-Whitney U (numeric, effect rank-biserial "
                            "> 0: failures at higher values) or chi-square (categorical, effect Cramér's V); "
-                           "ranked by p-value, then effect size"},
+                           "ranked by p-value, then effect size; p_holm: Holm-Bonferroni adjusted for the columns tested"},
         "runs": {"total": len(runs), "ok": n_ok, "errored": len(runs) - n_ok, "succeeded": n_success,
                  "failed": len(runs) - n_success},
         "success": {"rate": n_success / n_ok if n_ok else None, "successes": n_success, "ok_runs": n_ok,
