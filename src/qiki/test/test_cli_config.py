@@ -38,6 +38,7 @@ def qiki(*args, env: dict | None = None):
     (["bringup", "--nodes", ""], "unknown node '' in --nodes (valid nodes: sim,"),
     (["bringup", "--nodes", "radar"], "give every machine the same --run-id ID"),
     (["run", "--run-id", "a/b"], "--run-id 'a/b': give 1 to 64 letters"),
+    (["run", "--engine", "core", "--nodes", "sim", "--run-id", "r"], "--nodes and --run-id are for --engine graph"),
     ([], "the following arguments are required"),
 ])
 def test_bad_cli_input_is_one_line_exit_2(args, expected):
