@@ -82,14 +82,18 @@ def execute(request: RunRequest, out_what: str = "--out",
         raise UsageError("--nodes and --run-id are for --engine graph (the core engine runs every node in one process)")
     plan = make_plan(run_profile(request.profile, request.scenario), request.scenario, nodes=request.nodes,
                      run_id=request.run_id)
-    flags = ConfigFlags(mode=request.mode, rate=request.rate, command_lag=request.command_lag,
-                        overrides=request.overrides, sets=tuple(request.sets))
-    config = configure_for(plan, flags, "run")
     duration = request.duration_s
     if duration is None:
         from qiki_sim.scenario import load_scenario
         duration = load_scenario(plan.scenario_file).duration_s
+    flags = ConfigFlags(mode=request.mode, rate=request.rate, command_lag=request.command_lag,
+                        overrides=request.overrides, sets=tuple(request.sets), duration_s=duration)
+    config = configure_for(plan, flags, "run")
     clock = next(n.name for n in plan.graph.nodes if not n.use_sim_time)
+    hold = config.settings[f"{clock}.clock.hold_at_s"]
+    if 0 < hold.value < duration:
+        raise UsageError(f"{clock}.clock.hold_at_s = {hold.value:g} s ({hold.source}) is before the run's duration "
+                         f"{duration:g} s: the run would never end (leave it to qiki run)")
     if request.engine == "core" and config.settings[f"{clock}.clock.mode"].value != "lockstep":
         raise UsageError("the core engine runs lockstep only (drop --mode realtime / --rate, or use --engine graph)")
     out = Path(request.out)

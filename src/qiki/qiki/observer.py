@@ -16,10 +16,12 @@ from rosgraph_msgs.msg import Clock
 from qiki.graph import GraphSpec
 from qiki.plan import OBSERVER_STATUS, OBSERVER_STREAMS, Watcher
 from qiki.run_state import STATUS_PORTS, UPDATES, GraphState, observe
-from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
+from qiki_msgs.msg import (AgentStatus, Event, RadarFrame, StepDone, TrackArray, TrackScore, VehicleState,
+                           WorldTruth)
 from qiki_ros import qos
 from qiki_ros.entrypoint import STANDBY_NODE_PREFIX
 from qiki_ros.graph_node import GraphNode
+from qiki_ros.packing import stamp_ns
 from qiki_ros.spin_thread import SpinThread, private_context
 
 
@@ -58,7 +60,21 @@ class GraphObserver:
             if streams or port in STATUS_PORTS:
                 self.node.create_subscription(types[port], graph.topic_of(port), self._callback(update),
                                               profiles.get(port, stream))
+        # the step barrier's announcements: when the run ends, which step each stepping node has finished
+        self.steps_done: dict[str, int] = {}      # node (short name) -> newest step announced [ns]
+        self.node.create_subscription(StepDone, graph.topic_of("sim.step_done"), self._on_step_done, qos.SYNC)
         self._spinner = SpinThread(self.node, "qiki-observer")
+
+    def _on_step_done(self, msg: StepDone) -> None:
+        node, t_ns = msg.node.rpartition("/")[2], stamp_ns(msg.header.stamp)
+        with self.cond:
+            if t_ns > self.steps_done.get(node, -1):
+                self.steps_done[node] = t_ns
+            self.cond.notify_all()
+
+    def wait_for_step(self, nodes, t_ns: int, timeout_s: float) -> bool:
+        """Block until every one of `nodes` has announced step t_ns (StepDone) or timeout."""
+        return self.wait_for(lambda _s: all(self.steps_done.get(n, -1) >= t_ns for n in nodes), timeout_s)
 
     def _callback(self, update):
         """The subscription callback applying `update` (qiki.run_state) to the state under the lock."""

@@ -21,13 +21,15 @@ from qiki_ros.terminal_progress import TerminalProgress
 
 @dataclass(frozen=True)
 class ConfigFlags:
-    """The configuration a command line gives (`--mode`, `--rate`, `--command-lag`, `--overrides`, `--set`)."""
+    """The configuration a command line gives (`--mode`, `--rate`, `--command-lag`, `--overrides`, `--set`) and
+    the run's duration (`qiki run`: the clock holds there)."""
 
     mode: str | None = None
     rate: float | None = None
     command_lag: int | None = None
     overrides: Path | None = None
     sets: tuple[str, ...] = ()
+    duration_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def configure_for(plan: GraphPlan, flags: ConfigFlags, command: str) -> Effectiv
     """The layered configuration of `plan` for `command` (run or bringup) from flags and the environment.
 
     `mode`, `rate` (realtime unless mode says otherwise) and `command_lag` are command-line entries for the
-    clock owner's `clock.*` parameters; `qiki run` itself defaults to lockstep.
+    clock owner's `clock.*` parameters; `qiki run` itself defaults to lockstep and holds the clock at its
+    duration (`clock.hold_at_s`), so the graph ends on that step and every watcher can take all of it.
     """
     clock = next(n.name for n in plan.graph.nodes if not n.use_sim_time)
     entries = []
@@ -71,6 +74,8 @@ def configure_for(plan: GraphPlan, flags: ConfigFlags, command: str) -> Effectiv
     if flags.command_lag is not None:
         entries.append((f"{clock}.clock.command_lag_steps", flags.command_lag, "cli --command-lag"))
     run_defaults = [(f"{clock}.clock.mode", "lockstep")] if command == "run" else []
+    if command == "run" and flags.duration_s is not None:
+        run_defaults.append((f"{clock}.clock.hold_at_s", flags.duration_s))
     return configure(plan, os.environ, overrides=flags.overrides, run_defaults=run_defaults,
                      command_line=entries, sets=list(flags.sets))
 
@@ -85,6 +90,17 @@ def configured_plan(plan: GraphPlan, flags: ConfigFlags, command: str, params_pa
     """`plan` with the layered configuration of `command` (run or bringup), its params file written to
     params_path: what `qiki run` starts, for tools that start graphs (soak)."""
     return with_params(plan, configure_for(plan, flags, command), params_path)
+
+
+def finish_held(plan: GraphPlan, observer, recorder, duration_s: float, timeout_s: float = 10.0) -> dict:
+    """A run that reached its duration holds its clock there (`clock.hold_at_s`): wait until every stepping
+    node has announced that last step, then stop the recorder while the graph is still up, so what the recorder
+    has not taken yet is still served by the graph's writers (a stopped writer's unread samples are gone)."""
+    stepping = [p.partition(".")[0] for t in plan.graph.topics for p in t.pub if p.endswith(".step_done")]
+    if not observer.wait_for_step(stepping, round(duration_s * 1e9), timeout_s):
+        print(f"qiki: warning: not every node announced the last step within {timeout_s:g} s: stopping anyway",
+              file=sys.stderr)
+    return recorder.finish()
 
 
 def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_dir: Path | None = None,
@@ -153,12 +169,16 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
                     ended = "stop condition"
                     break
     finally:
+        bag = None
+        if ended == "duration" and recorder is not None:
+            bag = finish_held(plan, observer, recorder, duration)
         codes = sup.stop()
         wall = time.monotonic() - t0
         observer.drain()
         observer.close()
         latency.close()
-        bag = recorder.finish() if recorder is not None else None   # never raises: summary.json says it
+        if recorder is not None and bag is None:
+            bag = recorder.finish()         # never raises: summary.json says it
     if stop.signal is not None:
         ended = signal.Signals(stop.signal).name
     return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,

@@ -39,6 +39,7 @@ from qiki_ros.stop_signal import StopRequest, stop_on_signals
 PROG = "qiki bag"
 READY = "ready"                    # logged (stderr) once the recorder is subscribed: start the graph then
 TIME_LINE_KEY = "qiki_bag.time"    # custom_data: "system" (receive time) or "sim" (/clock, --use-sim-time)
+DRAIN_MAX_S = 20.0                 # after Ctrl-C, take what is queued for at most this long
 TEARDOWN_S = 10.0                  # after the bag is closed, the ROS teardown may take this long
 GRAPH_HELP = ("graph description whose topics: list gives each topic's type and QoS (default: the QIKI graph's "
               "when run as 'qiki bag', else none: topics found by discovery)")
@@ -322,8 +323,9 @@ def cmd_record(args, stop: StopRequest, catalog: TopicCatalog) -> int:
                     log(f"recorded {rec.total} messages ({_mb(rec.bytes)}) on {len(rec.counts)} topics")
                 if args.duration is not None and now - t0 >= args.duration:
                     break
-            # drain what DDS already delivered, so stopping loses nothing that arrived
-            quiet, deadline = 0, time.monotonic() + 2.0
+            # drain what DDS already delivered, so stopping loses nothing that arrived: a recorder behind a fast
+            # lockstep graph on a loaded machine may hold many steps in its subscriptions' queues
+            quiet, deadline = 0, time.monotonic() + DRAIN_MAX_S
             while quiet < 3 and time.monotonic() < deadline and rec.error is None:
                 before = rec.total
                 executor.spin_once(timeout_sec=0.02)

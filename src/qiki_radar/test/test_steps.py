@@ -86,3 +86,17 @@ def test_sim_step_applies_a_command_command_lag_steps_later_and_counts_a_bad_one
     assert sim.next_step_allowed()              # the agent finished step 0: the sim may take step 1
     sim.step()
     assert sim.pending == {}                    # step 1 applied it
+
+
+def test_sim_step_holds_at_clock_hold_at_s_whatever_the_agent_finished():
+    cfg = SimNodeConfig(scenario_file=str(SCENARIOS / "bot_patrol.yaml"), clock={"hold_at_s": 0.3})
+    sim = SimStep(cfg, Ports())
+    t_ns = sim.publish_step()
+    stamps = [t_ns]
+    for _ in range(10):
+        sim.on_agent_step(t_ns, [])             # the agent is always done: only the hold stops the clock
+        if not sim.next_step_allowed():
+            break
+        t_ns = sim.step()
+        stamps.append(t_ns)
+    assert stamps[-1] == 300_000_000 and len(stamps) == 4 and sim.held()

@@ -19,6 +19,9 @@ class ClockConfig(Strict):
     member_timeout_s: float = Field(1.0, gt=0, description="lockstep: a barrier member that announced no step for "
                                     "this long (crashed, restarting) slows the clock to real time until it is "
                                     "back, leaving the CPU to its restart [s wall]")
+    hold_at_s: float = Field(0.0, ge=0, description="stop stepping once sim time reaches this and hold there, "
+                             "publishing nothing more (`qiki run` sets it to its duration, so every node and "
+                             "watcher ends on the same last step) [s sim]; 0: never")
     agent_timeout_s: float = Field(2.0, ge=0, description="lockstep: when the agent has finished no step for this "
                                    "long, step on without it at real time, vehicle stopped, until it is back "
                                    "[s wall]; 0 waits forever")

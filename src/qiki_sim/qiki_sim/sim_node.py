@@ -51,6 +51,7 @@ class SimNode(GraphNode):
         self.sync.start()
         self.steps_without_agent = 0                    # lockstep steps taken while the agent was silent
         self._started = False
+        self._held_logged = False
         self._wait_start = time.monotonic()
         self._last_progress = time.monotonic()
         self._last_agent_s = time.monotonic()
@@ -117,6 +118,11 @@ class SimNode(GraphNode):
             # (which may be on other machines and take most of start.wait_timeout_s to appear)
             self._last_progress = self._last_agent_s = time.monotonic()
             self.publish_step()
+            return
+        if self.core.held():
+            if not self._held_logged:
+                self._held_logged = True
+                self.get_logger().info(f"holding at t={self.sim.time_s:.3f} s (clock.hold_at_s): no more steps")
             return
         if self.cfg.clock.mode == "realtime":
             self.step()

@@ -57,8 +57,14 @@ class SimStep:
         self.agent_done_step = max(self.agent_done_step, n)
 
     def next_step_allowed(self) -> bool:
-        """Lockstep: has the agent finished the step command_lag_steps before the next one?"""
-        return self.sim.step_index + 1 - self.cfg.clock.command_lag_steps <= self.agent_done_step
+        """Lockstep: has the agent finished the step command_lag_steps before the next one (and is the
+        clock not held)?"""
+        return not self.held() and self.sim.step_index + 1 - self.cfg.clock.command_lag_steps <= self.agent_done_step
+
+    def held(self) -> bool:
+        """Has sim time reached clock.hold_at_s (the last step of a run of that duration)?"""
+        hold = self.cfg.clock.hold_at_s
+        return hold > 0 and self.sim.time_s >= hold - self.sim.dt / 2
 
     def checked_command(self, msg: ActuatorCommand) -> VehicleCommand | None:
         """The command to apply, or None (counted in commands_rejected) when it cannot be applied."""
