@@ -1,0 +1,1 @@
+"""`qiki campaign`: Monte Carlo over dispersed scenarios (spec, dispersions, runner, table; report and figures)."""
