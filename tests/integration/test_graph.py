@@ -109,7 +109,7 @@ def test_bringup_sigterm_stops_everything(domain_id, observer, leftover_processe
 
 
 def test_node_dying_at_start_up_is_named(domain_id, leftover_processes, tmp_path):
-    from qiki.cli import _failure_line
+    from qiki.engines import failure_line
     from qiki.plan import make_plan
     from qiki.supervisor import GraphSupervisor, graph_env
 
@@ -122,7 +122,7 @@ def test_node_dying_at_start_up_is_named(domain_id, leftover_processes, tmp_path
         sup.procs[-1].popen.wait(timeout=60)
         dead = sup.dead()
     assert [p.spec.name for p in dead] == ["agent"]
-    line = _failure_line({"failed": dead})
+    line = failure_line({"failed": dead})
     assert "node 'agent'" in line and "exited with code 2" in line and "tick_hz" in line
     assert "\n" not in line
     assert leftover_processes(domain_id) == []

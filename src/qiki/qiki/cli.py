@@ -16,11 +16,11 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
 from qiki.domains import DomainError, graph_domain, requested_domain
+from qiki.engines import ENGINES, RunRequest, execute, failure_line
 from qiki.graph import ConfigError
 from qiki.layered_config import OVERRIDES_ENV
 from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
@@ -149,74 +149,6 @@ def config_flags(args) -> ConfigFlags:
                        sets=tuple(args.set))
 
 
-def interruption(report: dict, duration_s: float | None) -> dict | bool:
-    """False if the run reached its sim duration, else what stopped it and the sim time reached (for
-    summary.json: an interrupted run must not look finished)."""
-    if report["ended"] == "duration":
-        return False
-    return {"by": report["ended"] or "unknown", "sim_time_s": round(report["observer"].sim_time_s, 3),
-            "duration_s": duration_s}
-
-
-def _summary(plan: GraphPlan, report: dict, duration_s: float | None = None) -> dict:
-    s = report["observer"]
-    families: dict[str, int] = {}
-    codes: dict[str, int] = {}
-    for _, code, _ in s.events:
-        key = f"{code // 100}xx"
-        families[key] = families.get(key, 0) + 1
-        codes[str(code)] = codes.get(str(code), 0) + 1
-    return {
-        "profile": plan.profile,
-        "scenario": plan.scenario,
-        "domain_id": report["domain_id"],
-        "sim_time_s": round(s.sim_time_s, 3),
-        "interrupted": interruption(report, duration_s),
-        "health": s.health.summary([n.name for n in plan.graph.nodes]),
-        "wall_time_s": round(report["wall_time_s"], 3),
-        "rtf": round(s.rtf(), 2) if s.rtf() else None,
-        "nodes": [{"name": n, "exit_code": c} for n, c in report["codes"].items()],
-        "restarts": report["restarts"],
-        "frames": dict(s.frames),
-        "detections": dict(s.detections),
-        "tracks_confirmed": s.tracks_confirmed(),
-        "agent_state_final": s.agent_state,
-        "fsm_transitions": s.fsm_transitions,
-        "events_count": len(s.events),
-        "events_by_family": dict(sorted(families.items())),
-        "events_by_code": dict(sorted(codes.items())),
-        "gospa_mean": {b: round(m.gospa_mean_m, 3) for b, m in sorted(s.scores.items())},
-        "gospa_c_m": next((m.gospa_c_m for m in s.scores.values()), None),
-        "track_counts": {b: {"confirmed": m.distinct_confirmed, "false": m.false_tracks,
-                             "missed": m.missed_targets, "id_switches": m.id_switches}
-                         for b, m in sorted(s.scores.items())},
-        "transponder_tracks": {str(code): [{"t_s": t, "id": tid, "band": band} for t, tid, band in history]
-                               for code, history in sorted(s.coded_tracks.items())},
-        "mission_result": s.mission_result,
-        "min_miss_distance_m": round(s.min_miss_distance_m, 3) if s.min_miss_distance_m < float("inf") else None,
-        "min_miss_object_id": s.min_miss_object or None,
-        "e2e_latency_ms": report["e2e_latency"],
-        "node_health": {name.removeprefix("qiki/"): {"level": d["level"], "message": d["message"], **{
-            k: d["values"][k] for k in HEALTH_SUMMARY_KEYS if k in d["values"]}}
-            for name, d in sorted(s.diagnostics.items()) if "latency_p99_ms" in d["values"]},
-    }
-
-
-HEALTH_SUMMARY_KEYS = ("steps_total", "latency_p50_ms", "latency_p99_ms", "latency_max_ms", "cpu_p50_ms", "cpu_p99_ms",
-                       "input_to_output_p50_ms", "input_to_output_p99_ms", "input_to_output_max_ms")
-
-
-def _failure_line(report: dict) -> str | None:
-    for p in report["failed"]:
-        tail = p.last_lines()
-        return (f"qiki: error: node '{p.spec.name}' ({p.spec.package}/{p.spec.executable}) exited with code "
-                f"{p.popen.returncode}" + (f": {tail}" if tail else ""))
-    bag = report.get("bag")
-    if bag and bag["state"] != "complete":
-        return f"qiki: error: the recording in {bag['path']} did not complete ({bag['state']}): {bag['error']}"
-    return None
-
-
 def cmd_config(args) -> int:
     config = configure_for(make_plan(args.profile, args.scenario), config_flags(args), args.for_command)
     print(json.dumps(config.as_json(), indent=2) if args.json else config.table())
@@ -231,50 +163,35 @@ def cmd_bringup(args) -> int:
           f"{','.join(n.name for n in plan.graph.nodes)} (Ctrl-C to stop)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="qiki-bringup-") as tmp:
         report = supervise(with_params(plan, config, Path(tmp) / "params.yaml"), run_options(args), log_dir=None)
-    line = _failure_line(report)
+    line = failure_line(report)
     if line:
         print(line, file=sys.stderr)
         return 1
     return 0
 
 
+def run_request(args) -> RunRequest:
+    """The engine request of `qiki run`'s arguments (the run directory defaults to runs/<time>-<profile>)."""
+    out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{make_plan(args.profile, args.scenario).profile}"
+    return RunRequest(scenario=args.scenario, out=out, profile=args.profile, engine=args.engine,
+                      duration_s=args.duration, overrides=args.overrides, sets=tuple(args.set), record=args.record,
+                      domain_id=args.domain_id, quiet=False, mode=args.mode, rate=args.rate,
+                      command_lag=args.command_lag, metrics_port=args.metrics_port, standby=not args.no_standby)
+
+
 def cmd_run(args) -> int:
-    plan = make_plan(args.profile, args.scenario)
-    config = configure_for(plan, config_flags(args), "run")
-    if args.duration is None:
-        from qiki_sim.scenario import load_scenario
-        args.duration = load_scenario(plan.scenario_file).duration_s
-    out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{plan.profile}"
-    writable_dir(out, "--out" if args.out else "run directory")
-    claim_domain(plan, args, "qiki run")
-    out.mkdir(parents=True, exist_ok=True)
-    rotate_outputs(out, args.keep_runs, args.max_output_mb, explicit_out=args.out is not None)
-    (out / "config.json").write_text(json.dumps(config.as_json(), indent=2) + "\n")
-    plan = with_params(plan, config, out / "params.yaml")
-    report = supervise(plan, run_options(args), log_dir=out / "logs", bag_dir=out / "bag" if args.record else None)
-    summary = _summary(plan, report, args.duration)
-    summary["plots"] = []
-    summary["config"], summary["params_file"] = "config.json", "params.yaml"
-    plot_note = "none (not recorded: 'qiki run --record' writes them, or 'qiki plot' a bag)"
-    if args.record:
-        summary["bag"] = dict(report["bag"], path="bag")
-        if not report["failed"] and report["bag"]["state"] == "complete":
-            t0 = time.monotonic()
-            try:
-                names = make_plots(out / "bag", out)
-            except ValueError as exc:           # the writers' one-line errors (PlotInputError, BagError)
-                plot_note = f"none ({exc})"
-                print(f"qiki run: warning: no plots: {exc}", file=sys.stderr)
-            else:
-                summary["plots"] = names or []
-                plot_note = (f"{', '.join(names)} ({time.monotonic() - t0:.1f} s)" if names is not None
-                             else "none (no figure writer installed: the qiki_tools package draws them)")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    line = _failure_line(report)
-    if line:
-        print(line, file=sys.stderr)
+    request = run_request(args)
+    if request.engine == "core" and (request.metrics_port or args.no_standby):
+        raise UsageError("--metrics-port and --no-standby are for --engine graph (the core engine has no processes)")
+    out = request.out
+    outcome = execute(request, out_what="--out" if args.out else "run directory",
+                      before_start=lambda: rotate_outputs(out, args.keep_runs, args.max_output_mb,
+                                                          explicit_out=args.out is not None))
+    summary = outcome.summary
+    if outcome.failure:
+        print(outcome.failure, file=sys.stderr)
         return 1
-    print(f"qiki run: profile={summary['profile']} scenario={summary['scenario']} "
+    print(f"qiki run: engine={summary['engine']} profile={summary['profile']} scenario={summary['scenario']} "
           f"sim {summary['sim_time_s']:.1f} s in {summary['wall_time_s']:.1f} s wall (real-time factor {summary['rtf']})")
     print(f"  radar frames      LR {summary['frames']['lr']:5d}  SR {summary['frames']['sr']:5d}")
     print(f"  confirmed tracks  LR {summary['tracks_confirmed']['lr']:5d}  SR {summary['tracks_confirmed']['sr']:5d}")
@@ -286,34 +203,20 @@ def cmd_run(args) -> int:
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
     e2e = summary["e2e_latency_ms"]
-    print(f"  latency truth->cmd p50 {e2e['p50_ms']} ms  p99 {e2e['p99_ms']} ms  max {e2e['max_ms']} ms "
-          f"({e2e['count']} decisions)")
-    print(f"  plots             {plot_note}")
+    if e2e is not None:
+        print(f"  latency truth->cmd p50 {e2e['p50_ms']} ms  p99 {e2e['p99_ms']} ms  max {e2e['max_ms']} ms "
+              f"({e2e['count']} decisions)")
+    print(f"  plots             {outcome.plot_note}")
     print(f"  config            {out / 'config.json'} (every parameter and its source; nodes got params.yaml)")
     print(f"  summary           {out / 'summary.json'}")
     stopped = summary["interrupted"]
     health = summary["health"]
-    print(f"  health            worst {health['level']}" + "".join(
-        f"; {n} {h['worst']}: {h['why']}" for n, h in health["nodes"].items() if h["worst"] != "OK"))
+    if health is not None:
+        print(f"  health            worst {health['level']}" + "".join(
+            f"; {n} {h['worst']}: {h['why']}" for n, h in health["nodes"].items() if h["worst"] != "OK"))
     if stopped:
-        print(f"  interrupted       by {stopped['by']} at sim {stopped['sim_time_s']:.1f} s of {args.duration:g} s")
-    return 0 if report["signal"] is None else 128 + report["signal"]
-
-
-def writable_dir(path: Path, what: str) -> None:
-    """Check that `path` is, or can become, a directory we can write in (UsageError naming it otherwise), without
-    leaving anything behind: a run that cannot write its summary must not start."""
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"{what} {path}: exists and is not a directory (give a new or existing directory)")
-    existing = next(p for p in [path, *path.parents] if p.exists())
-    if not existing.is_dir():
-        raise UsageError(f"{what} {path}: {existing} is not a directory")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: cannot write in {existing} ({exc.strerror}); "
-                         "give a directory you can write to") from None
+        print(f"  interrupted       by {stopped['by']} at sim {stopped['sim_time_s']:.1f} s of {stopped['duration_s']:g} s")
+    return 0 if outcome.signal is None else 128 + outcome.signal
 
 
 def rotate_outputs(out: Path, keep_runs: int | None, max_output_mb: float | None, explicit_out: bool,
@@ -326,22 +229,6 @@ def rotate_outputs(out: Path, keep_runs: int | None, max_output_mb: float | None
     removed = rotate(out.parent, max_bytes=max_bytes, max_count=keep_runs or DEFAULT_MAX_COUNT, keep=out)
     if removed:
         print(f"{prog}: {out.parent}: {describe(removed)}", file=sys.stderr)
-
-
-FIGURES_GROUP = "qiki.run_figures"
-
-
-def make_plots(bag: Path, out: Path) -> list[str] | None:
-    """Figures of a recorded run drawn by the installed figure writers (entry points of group `qiki.run_figures`,
-    e.g. qiki_tools' plots: `writer(bag, out) -> file names`, ValueError with one line when the bag cannot be
-    drawn); None when no writer is installed."""
-    writers = importlib.metadata.entry_points(group=FIGURES_GROUP)
-    if not writers:
-        return None
-    names: list[str] = []
-    for ep in sorted(writers, key=lambda e: e.name):
-        names += [n for n in ep.load()(bag, out) if n not in names]
-    return names
 
 
 def graph_table(graph) -> str:
@@ -379,6 +266,9 @@ class RunVerb:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         graph_args(parser, "lockstep")
+        parser.add_argument("--engine", choices=ENGINES, default="graph",
+                            help="graph: the ROS 2 graph, one process per node (default); core: the same steps "
+                                 "in one process, lockstep, no DDS (much faster, same results)")
         parser.add_argument("--out", type=Path, help="run directory (default: runs/<time>-<profile>)")
         parser.add_argument("--record", action="store_true",
                             help="record the graph's topics into DIR/bag (rosbag2, MCAP)")

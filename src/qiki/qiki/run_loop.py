@@ -88,9 +88,10 @@ def configured_plan(plan: GraphPlan, flags: ConfigFlags, command: str, params_pa
 
 
 def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_dir: Path | None = None,
-              tick=None) -> dict:
+              tick=None, show_progress: bool = True) -> dict:
     """Start the graph, watch it until duration / signal / a node dies / tick(supervisor, observer, latency)
-    returns True (called on every poll), stop it. Returns a report."""
+    returns True (called on every poll), stop it. Returns a report. `show_progress`: show sim time / duration on
+    a terminal when logging to files (a campaign's runs show none)."""
     from qiki.latency_probe import LatencyWatch
     from qiki.observer import GraphObserver
     from qiki.supervisor import GraphSupervisor, graph_env
@@ -123,7 +124,7 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
     sup.start()
     failed, restarts, ended = [], [], None
     # qiki run (logs to files) shows sim time / duration on a terminal; bringup's console has the node logs
-    progress = TerminalProgress("sim", duration or 0.0) if log_dir is not None and duration else None
+    progress = TerminalProgress("sim", duration or 0.0) if show_progress and log_dir is not None and duration else None
     try:
         with progress or nullcontext():
             while not stop.event.is_set():

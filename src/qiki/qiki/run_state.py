@@ -1,0 +1,178 @@
+"""What a run has shown so far (`GraphState`) and how each observed message updates it: the figures of
+summary.json. No rclpy: the ROS observer (qiki.observer) feeds it from its subscriptions, the core engine
+(qiki.core_engine) from the messages its steps emit, so both engines summarise with the same code."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qiki.run_health import HealthHistory
+from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
+from qiki_ros.packing import from_stamp, stamp_ns, unpack
+from qiki_tracks.track_codec import track_set_of
+
+BANDS = {RadarFrame.BAND_LR: "lr", RadarFrame.BAND_SR: "sr"}
+SCORE_BANDS = {**BANDS, RadarFrame.BAND_UNION: "union"}
+
+
+@dataclass
+class GraphState:
+    """What the observer has seen so far."""
+
+    sim_time_s: float = 0.0
+    first_clock: tuple[float, float] | None = None   # (sim time, wall monotonic) of the first /clock
+    last_clock_wall: float = 0.0                       # wall monotonic of the latest /clock
+    first_state_s: float | None = None                 # sim time of the first vehicle state received
+    frames: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
+    detections: dict[str, int] = field(default_factory=lambda: {"lr": 0, "sr": 0})
+    confirmed_ids: dict[str, set] = field(default_factory=lambda: {"lr": set(), "sr": set()})
+    # transponder code -> [(sim time s, track id, band)] of its confirmed tracks, one entry per change
+    coded_tracks: dict[int, list[tuple[float, int, str]]] = field(default_factory=dict)
+    # wall monotonic of the latest: radar frame ('frame'), track array with a confirmed track ('tracks'),
+    # track score ('score'), agent status ('status'), event of each code ('event:<code>')
+    seen_wall: dict[str, float] = field(default_factory=dict)
+    agent_state: str = ""
+    fsm_transitions: list[dict] = field(default_factory=list)
+    events: list[tuple[float, int, str]] = field(default_factory=list)
+    scores: dict[str, TrackScore] = field(default_factory=dict)   # band -> latest TrackScore
+    mission_result: str = "none"
+    min_miss_distance_m: float = float("inf")    # closest ego-object centre distance seen in truth
+    min_miss_object: int = 0
+    # status name (qiki/<node>) -> latest {"level", "message", "values": {key: value}} from /diagnostics
+    diagnostics: dict[str, dict] = field(default_factory=dict)
+    health: HealthHistory = field(default_factory=HealthHistory)   # every status's worst level over the run
+    _ego: dict = field(default_factory=dict)      # stamp -> ego position, until its truth arrives
+
+    def rtf(self) -> float | None:
+        """Real-time factor after start-up: sim seconds per wall second between the first and last clock."""
+        if self.first_clock is None or self.last_clock_wall <= self.first_clock[1]:
+            return None
+        return (self.sim_time_s - self.first_clock[0]) / (self.last_clock_wall - self.first_clock[1])
+
+    def tracks_confirmed(self) -> dict[str, int]:
+        return {band: len(ids) for band, ids in self.confirmed_ids.items()}
+
+
+# Each update takes (state, message, wall monotonic of its arrival) and returns the seen_wall key the
+# message stamps, or None.
+
+def on_clock_time(s: GraphState, t: float, wall: float) -> None:
+    """A /clock tick at sim time t."""
+    s.sim_time_s = max(s.sim_time_s, t)
+    if s.first_clock is None:
+        s.first_clock = (t, wall)
+    s.last_clock_wall = wall
+
+
+def on_clock(s: GraphState, msg, wall: float) -> None:
+    on_clock_time(s, from_stamp(msg.clock), wall)
+
+
+def on_frame(s: GraphState, msg: RadarFrame, wall: float) -> str | None:
+    band = BANDS.get(msg.band)
+    if band is None:
+        return None
+    s.frames[band] += 1
+    s.detections[band] += len(msg.range_m)
+    return "frame"
+
+
+def on_tracks(s: GraphState, msg: TrackArray, wall: float) -> str | None:
+    try:
+        tracks = track_set_of(msg)
+    except ValueError:
+        return None
+    status, ids, bands, codes = tracks.status, tracks.id, tracks.band, tracks.code
+    confirmed = status == TrackArray.STATUS_CONFIRMED
+    coded = (status != TrackArray.STATUS_TENTATIVE) & (codes != 0)
+    t = round(from_stamp(msg.header.stamp), 3)
+    for code, band in BANDS.items():
+        s.confirmed_ids[band].update(ids[confirmed & (bands == code)].tolist())
+    for code, tid, b in zip(codes[coded].tolist(), ids[coded].tolist(), bands[coded].tolist()):
+        band = BANDS.get(b, str(b))
+        history = s.coded_tracks.setdefault(code, [])
+        if not history or history[-1][1:] != (tid, band):
+            history.append((t, tid, band))
+    return "tracks" if confirmed.any() else None
+
+
+def on_status(s: GraphState, msg: AgentStatus, wall: float) -> str:
+    t = from_stamp(msg.header.stamp)
+    if msg.state != s.agent_state and (s.agent_state or msg.previous_state):
+        s.fsm_transitions.append({"t_s": round(t, 3), "from": msg.previous_state or s.agent_state, "to": msg.state})
+    s.agent_state = msg.state
+    s.mission_result = msg.mission_result or s.mission_result
+    return "status"
+
+
+def on_vehicle_state(s: GraphState, msg: VehicleState, wall: float) -> None:
+    p = msg.pose.position
+    sim_s = from_stamp(msg.header.stamp)
+    # /clock is best effort (as rclpy's TimeSource takes it) and a busy observer may lose all of it
+    # for a while; the reliable vehicle state carries the same sim time
+    s.sim_time_s = max(s.sim_time_s, sim_s)
+    if s.first_state_s is None:
+        s.first_state_s = sim_s
+    s._ego[stamp_ns(msg.header.stamp)] = np.array([p.x, p.y, p.z])
+
+
+def on_truth(s: GraphState, msg: WorldTruth, wall: float) -> None:
+    t = stamp_ns(msg.header.stamp)
+    pos = unpack(msg.position)
+    if not len(pos) or len(pos) % 3:
+        return
+    ego = s._ego.pop(t, None)
+    for old in [k for k in s._ego if k < t]:
+        del s._ego[old]
+    if ego is None:
+        return
+    d = np.linalg.norm(pos.reshape(-1, 3) - ego, axis=1)
+    i = int(np.argmin(d))
+    if d[i] < s.min_miss_distance_m:
+        s.min_miss_distance_m, s.min_miss_object = float(d[i]), int(msg.id[i])
+
+
+def on_score(s: GraphState, msg: TrackScore, wall: float) -> str | None:
+    band = SCORE_BANDS.get(msg.band)
+    if not band:
+        return None
+    s.scores[band] = msg
+    return "score"
+
+
+def on_diagnostics(s: GraphState, msg, wall: float) -> None:
+    latest = {st.name: {"level": st.level[0], "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
+              for st in msg.status}
+    s.diagnostics.update(latest)
+    for name, d in latest.items():
+        s.health.add(name, d["level"], d["message"], s.sim_time_s)
+
+
+def on_event(s: GraphState, msg: Event, wall: float) -> str:
+    item = (from_stamp(msg.header.stamp), int(msg.code), msg.message)
+    s.events.append(item)
+    return f"event:{item[1]}"
+
+
+# port of config/graph.yaml ("node.port") -> its update: what the observer subscribes to
+UPDATES = {
+    "sim.clock": on_clock,
+    "agent.status": on_status,
+    "agent.events": on_event,
+    "agent.diagnostics": on_diagnostics,
+    "radar.frame_lr": on_frame,
+    "radar.frame_sr": on_frame,
+    "tracker.tracks": on_tracks,
+    "sim.vehicle_state": on_vehicle_state,
+    "scorer.track_score": on_score,
+    "sim.truth": on_truth,
+}
+STATUS_PORTS = ("sim.clock", "agent.status", "agent.events", "agent.diagnostics")
+
+
+def observe(s: GraphState, update, msg, wall: float) -> None:
+    """Apply one message's update and stamp its seen_wall key."""
+    seen = update(s, msg, wall)
+    if seen is not None:
+        s.seen_wall[seen] = wall
