@@ -44,6 +44,13 @@ def write_run(draw: RunDraw, directory: Path, note: str = "") -> RunFiles:
     return RunFiles(directory, directory / "scenario.yaml", directory / "overrides.yaml", description)
 
 
+def files_of(directory: Path) -> RunFiles:
+    """The files write_run wrote into `directory`."""
+    description = directory / DESCRIPTION_FILE
+    return RunFiles(directory, directory / "scenario.yaml", directory / "overrides.yaml",
+                    description if description.exists() else None)
+
+
 def run_command(files: RunFiles, engine: str) -> str:
     """The `qiki run` command that reproduces the run (into the run's rerun/ directory)."""
     return " ".join(["qiki", "run", "--engine", engine, "--scenario", shlex.quote(str(files.scenario.resolve())),
