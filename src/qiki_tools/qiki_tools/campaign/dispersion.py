@@ -1,12 +1,14 @@
 """Draw run i of a campaign: its seed and every dispersed value, applied to copies of the base documents.
 
-Deterministic from (campaign seed, run index): the run's seed is SeedSequence([seed, i, 0]) and dispersion k
-draws from its own generator SeedSequence([seed, i, 1 + k]), so a value does not change when another
-dispersion is added or removed, and the same file gives the same table on any machine.
+Deterministic from (campaign seed, run index): the run's seed is SeedSequence([seed, i, 0]) and each dispersion
+draws from its own generator SeedSequence([seed, i, 1, key]), key a hash of its path (a fault: its name), so a
+value does not change when another dispersion is added, removed or moved, and the same file gives the same table
+on any machine.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +30,14 @@ def run_seed(campaign_seed: int, run: int) -> int:
     return int(np.random.SeedSequence([campaign_seed, run, 0]).generate_state(1, np.uint64)[0] % SEED_MAX) + 1
 
 
-def dispersion_rng(campaign_seed: int, run: int, k: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([campaign_seed, run, 1 + k]))
+def stream_key(d) -> int:
+    """A dispersion's own stream: a stable 64-bit hash of its path (a fault: "fault." + its name)."""
+    name = d.path if hasattr(d, "path") else f"fault.{d.name}"
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+
+
+def dispersion_rng(campaign_seed: int, run: int, d) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([campaign_seed, run, 1, stream_key(d)]))
 
 
 def param_target(base: BaseDocuments, parts: tuple) -> tuple[str, str, tuple]:
@@ -103,9 +111,14 @@ def draw_value(d, rng: np.random.Generator, base_value: Any) -> tuple[Any, dict[
     return value, {f"[{i}]": c for i, c in enumerate(value)}
 
 
-def draw_fault(d, rng: np.random.Generator, n_thrusters: int) -> tuple[str, dict, dict[str, Any]]:
-    """(scenario list key, entry, {column suffix: value}) of one fault."""
+def draw_fault(d, rng: np.random.Generator, n_thrusters: int) -> tuple[str, dict | None, dict[str, Any]]:
+    """(scenario list key, entry or None when the fault does not happen in this run, {column suffix: value})."""
+    happens = float(rng.uniform()) < d.probability
     at_s = float(rng.uniform(*d.at_s))
+    key = "failures" if isinstance(d, DeviceFailure) else "thruster_faults"
+    if not happens:
+        ranged = isinstance(d, ThrusterFault) and not isinstance(d.efficiency, (int, float))
+        return key, None, {".at_s": math.nan, ".target": "", **({".efficiency": math.nan} if ranged else {})}
     if isinstance(d, DeviceFailure):
         device = d.devices[int(rng.integers(len(d.devices)))]
         return "failures", {"device": device, "at_s": at_s, "level": d.level}, {".at_s": at_s, ".target": device}
@@ -132,11 +145,12 @@ def draw_run(spec: CampaignSpec, base: BaseDocuments, run: int) -> RunDraw:
     description = None
     params: dict[str, dict[str, Any]] = {}
     values: dict[str, Any] = {}
-    for k, d in enumerate(spec.dispersions):
-        rng = dispersion_rng(spec.seed, run, k)
+    for d in spec.dispersions:
+        rng = dispersion_rng(spec.seed, run, d)
         if not hasattr(d, "path"):
             key, entry, columns = draw_fault(d, rng, n_thrusters(base))
-            scenario[key] = list(scenario.get(key) or []) + [entry]
+            if entry is not None:
+                scenario[key] = list(scenario.get(key) or []) + [entry]
             values.update({f"d.fault.{d.name}{s}": v for s, v in columns.items()})
             continue
         parts = d.parts

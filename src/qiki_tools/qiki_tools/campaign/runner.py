@@ -175,8 +175,8 @@ class DaskCluster:
                                                                   f"{time.monotonic_ns()}")
 
     def wait_any(self, pending: set) -> set:
-        from distributed import wait
-        return wait(list(pending), return_when="FIRST_COMPLETED").done
+        from distributed import as_completed
+        return {next(as_completed(list(pending), loop=self.client.loop))}
 
     @staticmethod
     def result(future) -> dict:

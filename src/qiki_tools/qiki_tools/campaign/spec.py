@@ -148,10 +148,12 @@ class Attitude(_Dispersed):
 
 
 class _Fault(KeyedStrict):
-    """A fault at a random time: at_s uniform in [min, max] of sim time; `name` names its table columns."""
+    """A fault at a random time: at_s uniform in [min, max] of sim time, in a share `probability` of the runs (the
+    others have none: at_s NaN, target ""); `name` names its table columns."""
 
     name: str
     at_s: Range
+    probability: float = Field(1.0, ge=0, le=1)
 
     @field_validator("name")
     @classmethod
