@@ -18,6 +18,7 @@ from typing import Callable
 
 import yaml
 
+from qiki.engines import writable_dir
 from qiki.plan import config_dir
 from qiki_tools.campaign.dispersion import draw_run
 from qiki_tools.campaign.materialise import files_of, run_command, run_dir, write_run
@@ -75,6 +76,10 @@ def run_campaign(plan: CampaignPlan, out: Path, *, workers: int, cluster: str | 
                  announce: Callable[[str], None] = say) -> CampaignOutcome:
     """Run every run of `plan` not yet in DIR/runs.parquet and keep the table; see the module docstring."""
     t0 = time.monotonic()
+    if cluster and plan.spec.engine == "graph":
+        raise CampaignStartError("--cluster runs the core engine only: the graph engine's run loop handles signals, "
+                                 "which a Dask worker thread cannot (use the local pool for a graph campaign)")
+    writable_dir(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     table = CampaignTable(out / TABLE_FILE, dispersed_columns(plan), fingerprint(plan))
     if table.path.exists():
@@ -113,6 +118,9 @@ def run_campaign(plan: CampaignPlan, out: Path, *, workers: int, cluster: str | 
             table.flush()
             done += 1
             bar.update(done, note=f"{sum(r['status'] != 'ok' for r in table.rows.values())} errors")
+            if not bar.enabled:     # off a terminal (logs, CI): one line per finished run instead of the bar
+                announce(f"run {row['run']} {row['status']} ({done}/{plan.spec.runs}, {row['wall_time_s']:.1f} s"
+                         + (f": {row['error']})" if row["error"] else f", {row['s.failure_mode'] or 'success'})"))
 
         try:
             progress = run_jobs(backend, ((i, lambda i=i: job(i)) for i in todo), on_row, stop, error_row)
