@@ -80,56 +80,63 @@ def run_campaign(plan: CampaignPlan, out: Path, *, workers: int, cluster: str | 
         raise CampaignStartError("--cluster runs the core engine only: the graph engine's run loop handles signals, "
                                  "which a Dask worker thread cannot (use the local pool for a graph campaign)")
     writable_dir(out, "--out")
-    out.mkdir(parents=True, exist_ok=True)
     table = CampaignTable(out / TABLE_FILE, dispersed_columns(plan), fingerprint(plan))
     if table.path.exists():
         if not resume:
             raise CampaignStartError(f"{table.path} exists: add --resume to continue that campaign, or give a new --out")
         table.resume()
-    radius = safe_radius_m(plan.base.profile)
-    todo = [i for i in range(plan.spec.runs) if i not in table.rows]
     backend = DaskCluster(cluster) if cluster else LocalPool(workers, plan.spec.engine)
-    info = campaign_info(plan, backend.where, None if cluster else workers, cluster)
-    shutil.copyfile(plan.spec_path, out / "spec.yaml")
-    announce(f"{plan.spec.name}: {len(todo)} of {plan.spec.runs} runs to go ({len(table.rows)} in the table) on "
-             f"{backend.where}, engine {plan.spec.engine}; table {table.path}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(plan.spec_path, out / "spec.yaml")
+        info = campaign_info(plan, backend.where, None if cluster else workers, cluster)
+        todo = [i for i in range(plan.spec.runs) if i not in table.rows]
+        announce(f"{plan.spec.name}: {len(todo)} of {plan.spec.runs} runs to go ({len(table.rows)} in the table) on "
+                 f"{backend.where}, engine {plan.spec.engine}; table {table.path}")
+        interrupted = _run_all(plan, out, table, backend, todo, announce)
+    finally:
+        backend.close()
+    wall = time.monotonic() - t0
+    errors = sum(r["status"] != "ok" for r in table.rows.values())
+    info = {**info, "wall_time_s": round(wall, 3), "complete": len(table.rows) == plan.spec.runs}
+    (out / "campaign.json").write_text(json.dumps(info, indent=2) + "\n")
+    return CampaignOutcome(out, len(table.rows), errors, interrupted, wall, info)
+
+
+def _run_all(plan: CampaignPlan, out: Path, table: CampaignTable, backend, todo: list[int],
+             announce: Callable[[str], None]) -> bool:
+    """Materialise and run the runs `todo`, adding each finished one to the table; True if interrupted."""
+    radius = safe_radius_m(plan.base.profile)
+    engine, total = plan.spec.engine, plan.spec.runs
 
     def job(run: int) -> RunJob:
         draw = draw_run(plan.spec, plan.base, run)
         files = write_run(draw, run_dir(out, run), note=f"campaign {plan.spec.name} run {run} seed {draw.seed}")
-        return RunJob(run=run, seed=draw.seed, engine=plan.spec.engine, scenario=str(files.scenario.resolve()),
+        return RunJob(run=run, seed=draw.seed, engine=engine, scenario=str(files.scenario.resolve()),
                       overrides=str(files.overrides.resolve()), out=str(files.dir.resolve()),
-                      command=run_command(files, plan.spec.engine), values=draw.values, safe_radius_m=radius)
+                      command=run_command(files, engine), values=draw.values, safe_radius_m=radius)
 
     def error_row(run: int, error: str) -> dict:
         draw = draw_run(plan.spec, plan.base, run)
-        command = run_command(files_of(run_dir(out, run)), plan.spec.engine)
-        return {"run": run, "seed": draw.seed, "command": command, **draw.values,
-                "status": "error", "error": error, "wall_time_s": float("nan"), **error_figures(radius)}
+        return {"run": run, "seed": draw.seed, "command": run_command(files_of(run_dir(out, run)), engine),
+                **draw.values, "status": "error", "error": error, "wall_time_s": float("nan"), **error_figures(radius)}
 
     stop = StopRequest(announce)
-    with TerminalProgress("campaign", plan.spec.runs, unit="runs") as bar, with_sigint(stop):
-        done = len(table.rows)
-        bar.update(done)
+    with TerminalProgress("campaign", total, unit="runs") as bar, with_sigint(stop):
+        bar.update(len(table.rows))
 
         def on_row(row: dict) -> None:
-            nonlocal done
             table.add(row)
             table.flush()
-            done += 1
+            done = len(table.rows)
             bar.update(done, note=f"{sum(r['status'] != 'ok' for r in table.rows.values())} errors")
             if not bar.enabled:     # off a terminal (logs, CI): one line per finished run instead of the bar
-                announce(f"run {row['run']} {row['status']} ({done}/{plan.spec.runs}, {row['wall_time_s']:.1f} s"
+                announce(f"run {row['run']} {row['status']} ({done}/{total}, {row['wall_time_s']:.1f} s"
                          + (f": {row['error']})" if row["error"] else f", {row['s.failure_mode'] or 'success'})"))
 
         try:
             progress = run_jobs(backend, ((i, lambda i=i: job(i)) for i in todo), on_row, stop, error_row)
         finally:
-            backend.close()
             if table.rows:
                 table.flush()
-    wall = time.monotonic() - t0
-    errors = sum(r["status"] != "ok" for r in table.rows.values())
-    info = {**info, "wall_time_s": round(wall, 3), "complete": len(table.rows) == plan.spec.runs}
-    (out / "campaign.json").write_text(json.dumps(info, indent=2) + "\n")
-    return CampaignOutcome(out, len(table.rows), errors, progress.interrupted, wall, info)
+    return progress.interrupted
