@@ -1,8 +1,202 @@
-"""The core engine: the graph's step classes in one process, in its lockstep order (not yet available)."""
+"""The core engine: the graph's step classes (qiki_sim.sim_step, qiki_radar.radar_step / tracker_step /
+scorer_step, qiki_agent.agent_step) in one process, in the order the lockstep graph's step barrier enforces,
+with no DDS and no rclpy.
+
+Each step n: the sim's outputs of n -> radar(n) -> tracker(n) -> agent(n) (its command applies from step
+n + clock.command_lag_steps, as in the sim node) -> scorer (the step's messages in the order they were sent);
+then the sim steps to n + 1. Messages go from each output port to the ports config/graph.yaml subscribes to
+the same topic, as the same message objects a DDS round trip would rebuild (every float is a float64).
+The run stops after step round(duration / dt): exactly at the duration.
+"""
 from __future__ import annotations
 
-from qiki.plan import UsageError
+import signal as signals
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qiki.layered_config import EffectiveConfig
+from qiki.plan import GraphPlan
+from qiki.run_state import UPDATES, GraphState, observe
+from qiki_ros.params import nest, validate_model
+from qiki_ros.step_ports import WARN, LogThrottle
+
+BARRIER_ORDER = ("radar", "tracker", "agent")     # after the sim, in the order of the graph's upstream chain
+LOG_LINES = 1000                                  # kept per run (throttled per key: at most one a wall second)
 
 
-def run_core(plan, config, duration_s, bag_dir=None, show_progress=True):
-    raise UsageError("--engine core is not available yet in this build")
+@dataclass
+class CoreResult:
+    state: GraphState
+    wall_time_s: float
+    ended: str | None
+    signal: int | None
+    bag: dict | None
+    step_time_s: dict[str, float]                  # node -> cumulative seconds in its step class
+    counters: dict[str, dict[str, int]]            # node -> input counter -> total
+    log: list[str] = field(default_factory=list)
+
+
+class EnginePorts:
+    """StepPorts of one node in the core engine: messages go to the engine's router, counters stay here."""
+
+    def __init__(self, engine: CoreEngine, node: str):
+        self.engine, self.node = engine, node
+        self.counters: Counter = Counter()
+        self.throttle = LogThrottle()
+
+    def publish(self, port: str, msg) -> None:
+        self.engine.route(self.node, port, msg)
+
+    def has_readers(self, port: str) -> bool:
+        return self.engine.has_readers(self.node, port)
+
+    def count_input(self, counter: str, text: str, n: int = 1) -> None:
+        self.counters[counter] += n
+        self.log(WARN, f"{text} ({self.counters[counter]} {counter} so far)", throttle_key=counter)
+
+    def count(self, counter: str) -> int:
+        return self.counters[counter]
+
+    def log(self, level: int, text: str, throttle_key: str | None = None) -> None:
+        if self.throttle.allows(throttle_key):
+            self.engine.log.append(f"[{'WARN' if level >= WARN else 'INFO'}] [{self.node}] {text}")
+
+
+def node_config(plan: GraphPlan, config: EffectiveConfig, node: str):
+    """The node's validated parameter model, from the same settings the graph's params file carries plus
+    the launcher's `files` and `vehicle` parameters (as the node's declare_model would build it)."""
+    spec = plan.graph.node(node)
+    flat = {s.param: s.value for s in config.settings.values() if s.node == node and s.param != "use_sim_time"}
+    launcher = set(spec.files) | set(spec.vehicle)
+    flat.update({k: v for k, v in plan.node_overrides[node].items() if k in launcher})
+    return validate_model(spec.model(), nest(flat), f"node '{node}' parameter")
+
+
+class CoreEngine:
+    """The step classes of one plan, wired by config/graph.yaml's topic table."""
+
+    def __init__(self, plan: GraphPlan, config: EffectiveConfig, recorder=None):
+        from qiki_agent.agent_step import AgentStep
+        from qiki_radar.radar_step import RadarStep
+        from qiki_radar.scorer_step import ScorerStep
+        from qiki_radar.tracker_step import TrackerStep
+        from qiki_sim.sim_step import SimStep
+
+        graph = plan.graph
+        self.log: deque[str] = deque(maxlen=LOG_LINES)
+        self.state = GraphState()
+        self.recorder = recorder
+        self.topic_of = {p: t.name for t in graph.topics for p in t.pub}     # "node.port" -> topic
+        self.subscribers: dict[str, list[tuple[str, str]]] = defaultdict(list)   # topic -> [(node, port)]
+        for t in graph.topics:
+            for s in t.sub:
+                node, _, port = s.partition(".")
+                self.subscribers[t.name].append((node, port))
+        self.updates = {graph.topic_of(port): update for port, update in UPDATES.items()}
+        self.inbox: dict[str, dict[str, list]] = {n: defaultdict(list) for n in BARRIER_ORDER + ("sim",)}
+        self.scorer_queue: list[tuple[str, object]] = []
+        self.ports = {n.name: EnginePorts(self, n.name) for n in graph.nodes}
+        steps = {"sim": SimStep, "radar": RadarStep, "tracker": TrackerStep, "agent": AgentStep,
+                 "scorer": ScorerStep}
+        self.steps = {name: steps[name](node_config(plan, config, name), self.ports[name]) for name in steps}
+        self.sim = self.steps["sim"]
+        self.time_s: Counter = Counter()      # step class (and "route") -> cumulative seconds
+        self._routed = 0.0                    # seconds spent routing so far
+
+    def has_readers(self, node: str, port: str) -> bool:
+        topic = self.topic_of[f"{node}.{port}"]
+        return bool(self.subscribers[topic]) or topic in self.updates or (
+            self.recorder is not None and self.recorder.records(topic))
+
+    def route(self, node: str, port: str, msg) -> None:
+        """A message sent on node.port: to the subscribed ports, the run's state and the recording."""
+        t0 = time.perf_counter()
+        topic = self.topic_of[f"{node}.{port}"]
+        for sub_node, sub_port in self.subscribers[topic]:
+            if sub_node == "scorer":
+                self.scorer_queue.append((sub_port, msg))
+            else:
+                self.inbox[sub_node][sub_port].append(msg)
+        update = self.updates.get(topic)
+        if update is not None:
+            observe(self.state, update, msg, time.monotonic())
+        if self.recorder is not None:
+            self.recorder.write(topic, msg)
+        spent = time.perf_counter() - t0
+        self.time_s["route"] += spent
+        self._routed += spent
+
+    def _timed(self, name: str, fn, *args):
+        """fn(*args), its time counted for `name` (less the routing of what it sent, counted as route)."""
+        t0, routed = time.perf_counter(), self._routed
+        result = fn(*args)
+        self.time_s[name] += time.perf_counter() - t0 - (self._routed - routed)
+        return result
+
+    def run_step(self, t_ns: int) -> None:
+        """Everything the graph does for sim step t_ns once the sim has published it."""
+        for name in BARRIER_ORDER:
+            inputs, self.inbox[name] = self.inbox[name], defaultdict(list)
+            self._timed(name, self.steps[name].step, t_ns, inputs)
+        commands = self.inbox["sim"].pop("cmd", [])
+        self._timed("sim", self.sim.on_agent_step, t_ns, commands)
+        queue, self.scorer_queue = self.scorer_queue, []
+        self._timed("scorer", self._score, queue)
+
+    def _score(self, queue: list) -> None:
+        """The scorer takes the step's messages in the order they were sent (outside the barrier, on arrival)."""
+        scorer = self.steps["scorer"]
+        handlers = {"vehicle_state": scorer.on_ego, "truth": scorer.on_truth, "frame_lr": scorer.on_frame,
+                    "frame_sr": scorer.on_frame, "tracks": scorer.on_tracks}
+        for port, msg in queue:
+            handlers[port](msg)
+
+    def run(self, duration_s: float, progress=None) -> str:
+        """Step until the step at the duration is done; what ended the run."""
+        end_ns = round(duration_s * 1e9)
+        t_ns = self._timed("sim", self.sim.publish_step)
+        next_progress = 0.0
+        while True:
+            self.run_step(t_ns)
+            if t_ns >= end_ns:
+                return "duration"
+            if not self.sim.next_step_allowed():     # cannot happen with command_lag_steps >= 1
+                raise RuntimeError(f"lockstep order broken at t={t_ns * 1e-9:.3f} s")
+            t_ns = self._timed("sim", self.sim.step)
+            if progress is not None and time.monotonic() >= next_progress:
+                next_progress = time.monotonic() + 0.25
+                rtf = self.state.rtf()
+                progress.update(self.state.sim_time_s, f"x{rtf:.1f}" if rtf else "")
+
+
+def run_core(plan: GraphPlan, config: EffectiveConfig, duration_s: float, bag_dir: Path | None = None,
+             show_progress: bool = True, log_path: Path | None = None) -> CoreResult:
+    """Run `plan` with the core engine for duration_s of sim time (recording into bag_dir if given)."""
+    from contextlib import nullcontext
+
+    from qiki_ros.terminal_progress import TerminalProgress
+
+    wall0 = time.monotonic()
+    recorder = None
+    if bag_dir is not None:
+        from qiki.core_recording import CoreRecorder
+        recorder = CoreRecorder(bag_dir, plan.graph)
+    engine = CoreEngine(plan, config, recorder)
+    ended, signal = None, None
+    progress = TerminalProgress("sim", duration_s) if show_progress else None
+    try:
+        with progress or nullcontext():
+            ended = engine.run(duration_s, progress)
+    except KeyboardInterrupt:
+        ended, signal = "SIGINT", int(signals.SIGINT)
+    finally:
+        bag = recorder.finish() if recorder is not None else None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("".join(line + "\n" for line in engine.log))
+    return CoreResult(state=engine.state, wall_time_s=time.monotonic() - wall0, ended=ended, signal=signal, bag=bag,
+                      step_time_s={k: round(v, 3) for k, v in sorted(engine.time_s.items())},
+                      counters={n: dict(p.counters) for n, p in engine.ports.items() if p.counters},
+                      log=list(engine.log))

@@ -113,12 +113,13 @@ def execute(request: RunRequest, out_what: str = "--out",
         if config.settings[f"{clock}.clock.mode"].value != "lockstep":
             raise UsageError("the core engine runs lockstep only (drop --mode realtime / --rate, or use --engine graph)")
         result = run_core(plan, config, duration, bag_dir=out / "bag" if request.record else None,
-                          show_progress=not request.quiet)
+                          show_progress=not request.quiet, log_path=out / "logs" / "core.log")
         facts, state, wall, ended, bag = None, result.state, result.wall_time_s, result.ended, result.bag
         failure = failure_line({"failed": [], "bag": bag})
         signal = result.signal
     summary = run_summary(plan.profile, plan.scenario, node_names, state, engine=request.engine, wall_time_s=wall,
                           ended=ended, duration_s=duration, graph=facts)
+    summary["step_time_s"] = result.step_time_s if request.engine == "core" else None
     summary["plots"] = []
     summary["config"], summary["params_file"] = "config.json", "params.yaml"
     plot_note = "none (not recorded: 'qiki run --record' writes them, or 'qiki plot' a bag)"

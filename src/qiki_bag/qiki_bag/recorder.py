@@ -23,7 +23,6 @@ re-created with the adapted QoS.
 """
 from __future__ import annotations
 
-import fnmatch
 import importlib
 import sys
 import time
@@ -34,11 +33,11 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from qiki_bag.qos import qos_to_bag
+from qiki_bag.topic_choice import DEFAULT_TOPICS, topic_wanted  # noqa: F401 (DEFAULT_TOPICS: the recorders' default)
 from qiki_bag.typestore import ensure_type
 from qiki_bag.writer import BagWriteError, BagWriter
 from qiki_ros.qos import matches
 
-DEFAULT_TOPICS = ("/qiki/*", "/clock", "/diagnostics")
 QUEUE_DEPTH = 1000
 DRAIN_BATCH = 500
 LATCHED_MAX_DEPTH = 10        # transient-local this shallow is a latched state, recorded also without history
@@ -74,15 +73,6 @@ def recording_qos(reliability, durability) -> QoSProfile:
     control (the publisher resends) instead of overwritten; best effort: keep-last QUEUE_DEPTH."""
     history = HistoryPolicy.KEEP_ALL if reliability == ReliabilityPolicy.RELIABLE else HistoryPolicy.KEEP_LAST
     return QoSProfile(history=history, depth=QUEUE_DEPTH, reliability=reliability, durability=durability)
-
-
-def topic_wanted(topic: str, patterns: Iterable[str], exclude: Iterable[str] = (), all_topics: bool = False) -> bool:
-    """Whether a recorder given these ``--topics`` patterns (fnmatch), ``--exclude`` and ``--all`` records `topic`."""
-    if any(fnmatch.fnmatchcase(topic, p) for p in exclude):
-        return False
-    if all_topics:
-        return not topic.startswith(("/rosout", "/parameter_events"))
-    return any(fnmatch.fnmatchcase(topic, p) for p in patterns)
 
 
 def _qos_text(q: QoSProfile) -> str:

@@ -1,139 +1,41 @@
-"""Evaluation node: scores the tracker's LR, SR and union tracks against sim truth (GOSPA and track
-counts, qiki_radar.scoring) and publishes /qiki/eval/track_score. Truth reaches only this node and
-the sim; the tracker and the agent never see it."""
+"""Evaluation node: scores the tracker's LR, SR and union tracks against sim truth (qiki_radar.scorer_step) and
+publishes /qiki/eval/track_score. Outside the step barrier: it scores what arrives, when it arrives."""
 from __future__ import annotations
 
-import numpy as np
-
 from qiki_msgs.msg import RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
-from qiki_radar.scoring import TrackScorer
 from qiki_radar.scorer_config import ScorerNodeConfig
-from qiki_radar.truth_codec import ego_view, truth_objects
+from qiki_radar.scorer_step import ScorerStep
 from qiki_ros.diagnostics import NodeDiagnostics
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
-from qiki_ros.packing import stamp_ns
+from qiki_ros.node_ports import NodePorts
 from qiki_ros.params import declare_model
 from qiki_ros.subscriber_gate import SubscriberGate
-from qiki_tracks.track_codec import tracks_from_msg
-
-BANDS = (RadarFrame.BAND_LR, RadarFrame.BAND_SR, RadarFrame.BAND_UNION)
 
 
 class ScorerNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("scorer")
         self.cfg = declare_model(self, ScorerNodeConfig)
-        g = self.cfg.gospa
-        self.scorers = {b: TrackScorer(c=g.c_m, p=g.p, assoc_distance_m=g.c_m, warmup_frames=g.warmup_frames)
-                        for b in BANDS}
-        self.coverage = {b: None for b in BANDS}            # (min, max) range of each band [m]
-        self.truth: dict[int, WorldTruth] = {}        # by stamp [ns], until their tracks are scored
-        self.ego: dict[int, VehicleState] = {}
-        self._views: dict[int, tuple] = {}
-        self.pending: dict[int, list[TrackArray]] = {}
         self.truth_dropped = 0              # stamps not scored: truth arrays mismatched or ego pose unusable
         self.truth_objects_dropped = 0      # truth objects with NaN/inf/absurd state or RCS
         self.track_arrays_dropped = 0       # TrackArray messages with mismatched arrays
         self.tracks_dropped = 0             # tracks with NaN/inf/absurd state or covariance
         self.diagnostics = NodeDiagnostics(self, self.cfg)   # outside the step barrier: each callback is timed
-        self.pub = self.create_publisher(TrackScore, "track_score", self.diagnostics.ports["track_score"])
+        pub = self.create_publisher(TrackScore, "track_score", self.diagnostics.ports["track_score"])
+        self.core = ScorerStep(self.cfg, NodePorts(self, {"track_score": pub}))
         # outside the barrier, the scorer subscribes only once its scores reach their readers (the sim waits
         # for these subscriptions before stepping): no score is lost at start-up (qiki_ros.subscriber_gate)
         SubscriberGate(self, self.cfg.sync, self.subscribe_inputs).start()
 
     def subscribe_inputs(self) -> None:
         sub = self.diagnostics.subscribe
-        sub(VehicleState, "vehicle_state", self.on_ego)
-        sub(WorldTruth, "truth", self.on_truth)
+        sub(VehicleState, "vehicle_state", self.core.on_ego)
+        sub(WorldTruth, "truth", self.core.on_truth)
         for port in ("frame_lr", "frame_sr"):
-            sub(RadarFrame, port, self.on_frame)
+            sub(RadarFrame, port, self.core.on_frame)
         # the union tracks carry each track's band: the per-band topics would be the same rows again
-        sub(TrackArray, "tracks", self.on_tracks)
-
-    def on_frame(self, frame: RadarFrame) -> None:
-        self.coverage[frame.band] = (frame.min_range_m, frame.max_range_m)
-        lr, sr = self.coverage[RadarFrame.BAND_LR], self.coverage[RadarFrame.BAND_SR]
-        if lr and sr:
-            self.coverage[RadarFrame.BAND_UNION] = (min(lr[0], sr[0]), max(lr[1], sr[1]))
-
-    def on_ego(self, msg: VehicleState) -> None:
-        self.ego[stamp_ns(msg.header.stamp)] = msg
-        self._match()
-
-    def on_truth(self, msg: WorldTruth) -> None:
-        self.truth[stamp_ns(msg.header.stamp)] = msg
-        self._match()
-
-    def on_tracks(self, msg: TrackArray) -> None:
-        self.pending.setdefault(stamp_ns(msg.header.stamp), []).append(msg)
-        self._match()
-
-    def _truth_view(self, t: int):
-        """(ids, positions in the tracking frame, range from the ego) of the truth at stamp t; None when
-        the truth or the ego state of that stamp is unusable (counted)."""
-        if t not in self._views:
-            try:
-                objects, dropped = truth_objects(self.truth[t])
-                view = ego_view(self.cfg.world_frame, self.ego[t], objects)
-            except ValueError as exc:
-                self.count_input("truth_dropped", f"{exc}: truth not scored")
-                self._views[t] = None
-                return None
-            if dropped:
-                self.count_input("truth_objects_dropped", f"{dropped} truth objects with NaN/inf/absurd state "
-                                   "or RCS not scored", dropped)
-            rng = np.linalg.norm(view.target_position - view.sensor_position, axis=1)
-            self._views[t] = (objects.id.copy(), view.target_position, rng)
-        return self._views[t]
-
-    def _match(self) -> None:
-        """Score every track array whose truth and ego state (same stamp) have arrived; forget old stamps."""
-        for t in sorted(self.pending):
-            if t in self.truth and t in self.ego:
-                view = self._truth_view(t)
-                for msg in self.pending.pop(t):
-                    if view is not None:
-                        self.score(msg, *view)
-        newest = max(self.truth, default=0)
-        for d in (self.truth, self.ego, self._views, self.pending):
-            for old in [k for k in d if k < newest - 5_000_000_000]:
-                del d[old]
-
-    def score(self, msg: TrackArray, ids, pos, rng) -> None:
-        """Score the union tracks and, split by their track_band, the LR and SR tracks (what the
-        tracker publishes per band)."""
-        try:
-            tracks, dropped = tracks_from_msg(msg)
-        except ValueError as exc:
-            self.count_input("track_arrays_dropped", f"{exc}: not scored")
-            return
-        if dropped:
-            self.count_input("tracks_dropped", f"{dropped} tracks with NaN/inf/absurd state not scored", dropped)
-        tpos = tracks.state[:, :3]
-        for band in BANDS:
-            rows = np.ones(len(tracks), bool) if band == RadarFrame.BAND_UNION else tracks.band == band
-            self.score_band(band, msg.header, tracks.status[rows], tracks.id[rows], tpos[rows], ids, pos, rng)
-
-    def score_band(self, band: int, header, status, tid, tpos, ids, pos, rng) -> None:
-        cov = self.coverage.get(band)
-        if cov is None:
-            return
-        covered = (rng >= cov[0]) & (rng < cov[1])
-        keep = status != TrackArray.STATUS_TENTATIVE
-        tid, tpos = tid[keep], tpos[keep]
-        scorer = self.scorers[band]
-        res = scorer.update(ids, pos, tid, tpos, covered)
-        if res is None:
-            return
-        s = scorer.summary()
-        out = TrackScore(band=band, gospa_m=float(res.total), gospa_mean_m=float(s.gospa_mean),
-                         gospa_c_m=scorer.c, gospa_p=scorer.p, truth_in_coverage=int(covered.sum()),
-                         tracks_confirmed=int(keep.sum()), distinct_confirmed=int(s.tracks_confirmed),
-                         false_tracks=int(s.false_tracks), missed_targets=int(s.missed_targets),
-                         id_switches=int(s.id_switches))
-        out.header = header
-        self.pub.publish(out)
+        sub(TrackArray, "tracks", self.core.on_tracks)
 
 
 def main(args=None) -> int:

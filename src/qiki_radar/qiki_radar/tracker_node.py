@@ -1,88 +1,35 @@
-"""ROS adapter of the multi-target tracker: LR and SR frames in, LR/SR/union tracks and rviz markers out.
-
-One Tracker holds every track, so an object crossing from the LR band into the SR band keeps its
-track id; the per-band topics carry the tracks whose last detection came from that band.
-"""
+"""ROS adapter of the multi-target tracker (qiki_radar.tracker_step): LR and SR frames in, LR/SR/union tracks
+and rviz markers out."""
 from __future__ import annotations
 
 from visualization_msgs.msg import MarkerArray
 
 from qiki_msgs.msg import RadarFrame, TrackArray
-from qiki_radar.frame_codec import frame_measurements
-from qiki_radar.tracker import Tracker
-from qiki_radar.track_markers import track_markers
 from qiki_radar.tracker_config import TrackerNodeConfig
+from qiki_radar.tracker_step import INPUTS, TRACK_PORTS, TrackerStep
 from qiki_ros.entrypoint import run_node
 from qiki_ros.graph_node import GraphNode
-from qiki_ros.packing import from_stamp
+from qiki_ros.node_ports import NodePorts
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
-from qiki_tracks.track_codec import tracks_to_msg
-from qiki_tracks.track_set import TrackSet
+
 
 class TrackerNode(GraphNode):
     def __init__(self) -> None:
         super().__init__("tracker")
         self.cfg = declare_model(self, TrackerNodeConfig)
-        self.tracker = Tracker(self.cfg.tracker)
         self.frames_rejected_old = 0
         self.frames_dropped_malformed = 0
         self.detections_dropped = 0
         self.sync = StepSync(self, self.cfg, self.on_step)
-        self.pub = {band: self.sync.publisher(TrackArray, port)
-                    for band, port in ((RadarFrame.BAND_LR, "tracks_lr"), (RadarFrame.BAND_SR, "tracks_sr"),
-                                       (RadarFrame.BAND_UNION, "tracks"))}
-        self.pub_markers = self.create_publisher(MarkerArray, "markers", self.sync.ports["markers"])   # for rviz, not stepped
-        self._next_markers_s = 0.0
-        self.band_reach_m: dict[int, float] = {}     # band -> max range of its latest frame [m], for rviz
-        self.frame_topics = [self.sync.subscribe(RadarFrame, port) for port in ("frame_lr", "frame_sr")]
+        pubs = {port: self.sync.publisher(TrackArray, port) for port in TRACK_PORTS.values()}
+        pubs["markers"] = self.create_publisher(MarkerArray, "markers", self.sync.ports["markers"])  # rviz, not stepped
+        self.core = TrackerStep(self.cfg, NodePorts(self, pubs))
+        self.topics = {port: self.sync.subscribe(RadarFrame, port) for port in INPUTS}
         self.sync.start()
 
     def on_step(self, t_ns: int, inputs: dict) -> None:
-        """Sim step t: process its frames LR before SR (order independent of delivery), then publish the
-        tracks once: consumers get one picture per step, not one per band frame (on LR steps that halves
-        the ~0.3 MB arrays on the agent's path)."""
-        frames = [f for topic in self.frame_topics for f in inputs.get(topic, [])]
-        last = None
-        for frame in sorted(frames, key=lambda f: f.band):
-            tracks = self.process(from_stamp(frame.header.stamp), frame)
-            if tracks is not None:
-                last = frame, tracks
-        if last is not None:
-            self.publish(*last)
-
-    def process(self, t: float, frame: RadarFrame) -> TrackSet | None:
-        """The tracks after this frame; None when the frame is rejected (too old or malformed)."""
-        if self.tracker.time is not None and t < self.tracker.time:
-            self.count_input("frames_rejected_old", f"radar frame at t={t:.3f} s is older than the last processed "
-                             f"({self.tracker.time:.3f} s): rejected")
-            return None
-        try:
-            meas, coverage, dropped = frame_measurements(frame, self.cfg.tracker.dim)
-        except ValueError as exc:
-            self.count_input("frames_dropped_malformed", f"radar frame dropped: {exc}")
-            return None
-        if dropped:
-            self.count_input("detections_dropped", f"{dropped} non-finite or out-of-range detections dropped", dropped)
-        self.band_reach_m[frame.band] = frame.max_range_m
-        return self.tracker.step(t, meas, coverage)
-
-    def publish(self, frame: RadarFrame, tracks: TrackSet) -> None:
-        for band, pub in self.pub.items():
-            # the per-band topics feed tools only (rviz, recorder): with 1000 tracks one array is ~0.3 MB
-            # and ~2 ms to publish, on the path to the agent, so they are skipped when nobody listens
-            if band != RadarFrame.BAND_UNION and not pub.get_subscription_count():
-                continue
-            msg = TrackArray(band=band)
-            msg.header.stamp, msg.header.frame_id = frame.header.stamp, self.cfg.world_frame
-            mask = None if band == RadarFrame.BAND_UNION else tracks.band == band
-            pub.publish(tracks_to_msg(tracks, mask, msg))
-        t = from_stamp(frame.header.stamp)
-        if self.pub_markers.get_subscription_count() and t >= self._next_markers_s:
-            self._next_markers_s = t + 1.0 / self.cfg.markers.rate_hz
-            self.pub_markers.publish(track_markers(
-                tracks, self.cfg.world_frame, frame.header.stamp, frame.sensor_pose, self.band_reach_m,
-                self.cfg.markers.max_tracks, self.cfg.markers.scale_m))
+        self.core.step(t_ns, {port: inputs.get(topic, []) for port, topic in self.topics.items()})
 
 
 def main(args=None) -> int:
