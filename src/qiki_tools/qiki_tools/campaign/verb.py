@@ -59,7 +59,11 @@ class CampaignVerb:
         if outcome.interrupted:
             say(f"interrupted; continue with: qiki campaign {args.spec} --out {args.out} --resume")
             return 128 + signal.SIGINT
-        report = write_campaign_report(args.out, outcome.info)
+        try:
+            report = write_campaign_report(args.out, outcome.info)
+        except ValueError as exc:     # the report's one-line errors (ReportInputError): the table stays as written
+            say(f"error: no report: {exc}")
+            return 1
         if report is None:
             say("no report: qiki_tools.campaign.report is not installed")
         else:
