@@ -139,3 +139,27 @@ def test_table_is_replaced_whole_and_resumes_only_its_own_campaign(tmp_path, bot
     stranger = CampaignTable(path, dispersed_columns(bot), fingerprint(bot.__class__(other, bot.spec_path, bot.base)))
     with pytest.raises(TableError, match="the table is of another campaign"):
         stranger.resume()
+
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(finite, finite), min_size=1, max_size=4), st.integers(0, 2**32))
+def test_uniform_and_clipped_normal_draws_stay_in_their_bounds(pairs, seed):
+    from pydantic import ValidationError
+    from qiki_tools.campaign.dispersion import draw_value
+    from qiki_tools.campaign.spec import Normal, Uniform
+    low, high = [a for a, _ in pairs], [b for _, b in pairs]
+    try:
+        d = Uniform(path="scenario.x", dist="uniform", low=low, high=high)
+    except ValidationError as exc:
+        assert any(a > b for a, b in pairs) and "expected low <= high" in str(exc)
+        return
+    value, columns = draw_value(d, np.random.default_rng(seed), [0.0] * len(pairs))
+    assert all(a <= v <= b for a, v, b in zip(low, value, high))
+    assert list(columns) == [f"[{i}]" for i in range(len(pairs))] and list(columns.values()) == value
+    lo, hi = min(low[0], high[0]), max(low[0], high[0])
+    n = Normal(path="scenario.x", dist="normal", mean=low[0], std=abs(high[0]), clip=[lo, hi])
+    v, _ = draw_value(n, np.random.default_rng(seed), 0.0)
+    assert lo <= v <= hi and isinstance(v, float)

@@ -75,6 +75,8 @@ def test_spec_errors_are_one_line_with_key_path(error):
         HEAD + "dispersions:\n  - {path: scenario.ego.x, dist: normal, mean: [1, 2], std: 1}\n")
     assert "dispersions[0].path: 'ego.x': expected a path starting with scenario., description. or params." in error(
         HEAD + "dispersions:\n  - {path: ego.x, dist: uniform, low: 1, high: 2}\n")
+    assert "dispersions[0].path: 'params.radar': expected a path starting with" in error(
+        HEAD + "dispersions:\n  - {path: params.radar, dist: uniform, low: 1, high: 2}\n")
     assert "dispersions[0].path: 'scenario.objects[x]' is not a dotted path: bad part 'objects[x]'" in error(
         HEAD + "dispersions:\n  - {path: 'scenario.objects[x]', dist: uniform, low: 1, high: 2}\n")
     assert "dispersions[1].path: scenario.objects[0].velocity[0] overlaps dispersions[0].path" in error(

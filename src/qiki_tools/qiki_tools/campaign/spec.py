@@ -36,7 +36,9 @@ def _check_path(text: str) -> str:
         parts = dotted_path.parse(text)
     except dotted_path.PathError as exc:
         raise PydanticCustomError("path", str(exc), {}) from None
-    if parts[0] not in TARGETS or len(parts) < 2 or not isinstance(parts[1], str) and parts[0] == "params":
+    named = parts[0] in TARGETS and len(parts) >= 2 and (
+        parts[0] != "params" or len(parts) >= 3 and all(isinstance(p, str) for p in parts[1:3]))
+    if not named:
         raise PydanticCustomError("path", "{p}: expected a path starting with scenario., description. or "
                                   "params.<node>.<param>", {"p": repr(text)})
     return text
