@@ -163,3 +163,10 @@ def test_uniform_and_clipped_normal_draws_stay_in_their_bounds(pairs, seed):
     n = Normal(path="scenario.x", dist="normal", mean=low[0], std=abs(high[0]), clip=[lo, hi])
     v, _ = draw_value(n, np.random.default_rng(seed), 0.0)
     assert lo <= v <= hi and isinstance(v, float)
+
+
+def test_a_runs_error_is_one_line():
+    from qiki_tools.campaign.runner import one_line
+    assert one_line(ValueError("scenario.yaml: ego.x:\n  expected a number")) == "scenario.yaml: ego.x: expected a number"
+    assert one_line(KeyError("x")) == "KeyError: 'x'"
+    assert one_line(RuntimeError()) == "RuntimeError"

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import importlib.util
-from concurrent.futures.process import BrokenProcessPool
 import multiprocessing
 import os
 import signal
 import sys
 import time
-import traceback
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -51,22 +50,12 @@ class RunJob:
 
 
 def one_line(exc: BaseException) -> str:
-    """The exception as one line: the project's errors are one line already; others: type and last line."""
+    """The exception as one line: the project's input errors (ValueError subclasses: SchemaFileError, UsageError,
+    ConfigError, ...) as they are; anything else with its type, e.g. "KeyError: 'x'"."""
     text = " ".join(str(exc).split())
-    return text if text else type(exc).__name__ if not isinstance(exc, Exception) else \
-        traceback.format_exception_only(type(exc), exc)[-1].strip()
-
-
-def _graph_domain() -> int | None:
-    """This worker's ROS domain: its pool slot, or on Dask its worker name when that is a number."""
-    if _worker_domain is not None:
-        return _worker_domain
-    try:
-        from distributed import get_worker
-        name = get_worker().name
-    except (ImportError, ValueError):
-        return None
-    return GRAPH_DOMAIN_BASE + int(name) if isinstance(name, int) else None
+    if isinstance(exc, ValueError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def execute_job(job: RunJob) -> dict:
@@ -79,7 +68,7 @@ def execute_job(job: RunJob) -> dict:
         domain = None
         if job.engine == "graph":
             os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-            domain = _graph_domain()
+            domain = _worker_domain
         summary = run_scenario(RunRequest(scenario=job.scenario, out=Path(job.out), engine=job.engine,
                                           overrides=Path(job.overrides), domain_id=domain, quiet=True))
     except Exception as exc:        # a run that fails is a row with its error, never a lost campaign
