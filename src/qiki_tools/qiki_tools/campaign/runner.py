@@ -78,11 +78,17 @@ def execute_job(job: RunJob) -> dict:
             **summary_figures(summary, job.safe_radius_m)}
 
 
+ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")   # set in workers, as Dask's nanny does
+
+
 def _init_worker(domains) -> None:
     """Pool worker start: Ctrl-C is the parent's to handle (a terminal sends it to the whole process group);
-    take a graph-engine domain of its own."""
+    one BLAS thread (a worker per core already uses the cores: more threads only contend; numpy is not imported
+    yet here); take a graph-engine domain of its own."""
     global _worker_domain
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ONE_THREAD:
+        os.environ.setdefault(name, "1")
     if domains is not None:
         _worker_domain = domains.get()
 
