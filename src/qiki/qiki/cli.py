@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qiki.domains import DomainError, graph_domain, requested_domain
-from qiki.engines import ENGINES, RunRequest, execute, failure_line
+from qiki.engines import ENGINES, RunRequest, execute, failure_line, run_profile
 from qiki.graph import ConfigError
 from qiki.layered_config import OVERRIDES_ENV
 from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
@@ -172,7 +172,8 @@ def cmd_bringup(args) -> int:
 
 def run_request(args) -> RunRequest:
     """The engine request of `qiki run`'s arguments (the run directory defaults to runs/<time>-<profile>)."""
-    out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{make_plan(args.profile, args.scenario).profile}"
+    profile = make_plan(run_profile(args.profile, args.scenario), args.scenario).profile
+    out = args.out or Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{profile}"
     return RunRequest(scenario=args.scenario, out=out, profile=args.profile, engine=args.engine,
                       duration_s=args.duration, overrides=args.overrides, sets=tuple(args.set), record=args.record,
                       domain_id=args.domain_id, quiet=False, mode=args.mode, rate=args.rate,

@@ -11,6 +11,7 @@ The run stops after step round(duration / dt): exactly at the duration.
 from __future__ import annotations
 
 import signal as signals
+import threading
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
@@ -171,9 +172,19 @@ class CoreEngine:
                 progress.update(self.state.sim_time_s, f"x{rtf:.1f}" if rtf else "")
 
 
+class Stopped(Exception):
+    """SIGTERM while the core engine runs (SIGINT is KeyboardInterrupt): the run ends, its summary says so."""
+
+
+def _stop(signum, _frame) -> None:
+    raise Stopped(signum)
+
+
 def run_core(plan: GraphPlan, config: EffectiveConfig, duration_s: float, bag_dir: Path | None = None,
-             show_progress: bool = True, log_path: Path | None = None) -> CoreResult:
-    """Run `plan` with the core engine for duration_s of sim time (recording into bag_dir if given)."""
+             show_progress: bool = True, log_path: Path | None = None, handle_sigterm: bool = True) -> CoreResult:
+    """Run `plan` with the core engine for duration_s of sim time (recording into bag_dir if given).
+    SIGINT, and SIGTERM with handle_sigterm (in the main thread only), end the run early: `ended` names it, the
+    bag is closed. Without handle_sigterm, SIGTERM keeps its caller's meaning (a process pool stops its worker)."""
     from contextlib import nullcontext
 
     from qiki_ros.terminal_progress import TerminalProgress
@@ -186,12 +197,18 @@ def run_core(plan: GraphPlan, config: EffectiveConfig, duration_s: float, bag_di
     engine = CoreEngine(plan, config, recorder)
     ended, signal = None, None
     progress = TerminalProgress("sim", duration_s) if show_progress else None
+    main = handle_sigterm and threading.current_thread() is threading.main_thread()
+    previous = signals.signal(signals.SIGTERM, _stop) if main else None
     try:
         with progress or nullcontext():
             ended = engine.run(duration_s, progress)
     except KeyboardInterrupt:
         ended, signal = "SIGINT", int(signals.SIGINT)
+    except Stopped:
+        ended, signal = "SIGTERM", int(signals.SIGTERM)
     finally:
+        if main:
+            signals.signal(signals.SIGTERM, previous)
         bag = recorder.finish() if recorder is not None else None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)

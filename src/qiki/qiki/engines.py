@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,7 +36,8 @@ class RunRequest:
     sets: tuple[str, ...] = ()         # "node.param=value" entries like `qiki run --set`
     record: bool = False               # write out/bag (rosbag2 MCAP) with the graph's topics
     domain_id: int | None = None       # graph engine only; None: claimed as `qiki run` does
-    quiet: bool = True                 # no terminal output (a campaign runs many)
+    quiet: bool = True                 # no terminal output (a campaign runs many); the core engine then leaves
+                                       # SIGTERM to the caller (a process pool stops its workers with it)
     # `qiki run`'s other flags (ConfigFlags, RunOptions); the core engine is lockstep only
     mode: str | None = None
     rate: float | None = None
@@ -73,7 +76,7 @@ def execute(request: RunRequest, out_what: str = "--out",
     is called once the directory exists (`qiki run` rotates older runs there)."""
     if request.engine not in ENGINES:
         raise UsageError(f"engine '{request.engine}' is not one of {', '.join(ENGINES)}")
-    plan = make_plan(request.profile, request.scenario)
+    plan = make_plan(run_profile(request.profile, request.scenario), request.scenario)
     flags = ConfigFlags(mode=request.mode, rate=request.rate, command_lag=request.command_lag,
                         overrides=request.overrides, sets=tuple(request.sets))
     config = configure_for(plan, flags, "run")
@@ -81,54 +84,93 @@ def execute(request: RunRequest, out_what: str = "--out",
     if duration is None:
         from qiki_sim.scenario import load_scenario
         duration = load_scenario(plan.scenario_file).duration_s
+    clock = next(n.name for n in plan.graph.nodes if not n.use_sim_time)
+    if request.engine == "core" and config.settings[f"{clock}.clock.mode"].value != "lockstep":
+        raise UsageError("the core engine runs lockstep only (drop --mode realtime / --rate, or use --engine graph)")
     out = Path(request.out)
     writable_dir(out, out_what)
-    if request.engine == "graph":
-        from qiki.domains import graph_domain
-        import os
-        import sys
-        domain, chosen = graph_domain(request.domain_id, os.environ, plan.graph, "qiki run")
-        if chosen and not request.quiet:
-            print(f"qiki run: ROS_DOMAIN_ID={domain} (the first without a QIKI graph; attach with: "
-                  f"qiki console --domain-id {domain})", file=sys.stderr)
+    domain = claimed_domain(request, plan) if request.engine == "graph" else None
     out.mkdir(parents=True, exist_ok=True)
     if before_start is not None:
         before_start()
     (out / "config.json").write_text(json.dumps(config.as_json(), indent=2) + "\n")
     plan = with_params(plan, config, out / "params.yaml")
-    node_names = [n.name for n in plan.graph.nodes]
-    if request.engine == "graph":
-        from qiki.run_loop import supervise
-        options = RunOptions(domain_id=domain, duration_s=duration, metrics_port=request.metrics_port,
-                             standby=request.standby)
-        report = supervise(plan, options, log_dir=out / "logs", bag_dir=out / "bag" if request.record else None,
-                           show_progress=not request.quiet)
-        facts = GraphFacts(domain_id=report["domain_id"], codes=report["codes"], restarts=report["restarts"],
-                           e2e_latency=report["e2e_latency"])
-        state, wall, ended, bag = report["observer"], report["wall_time_s"], report["ended"], report["bag"]
-        failure, signal = failure_line(report), report["signal"]
-    else:
-        from qiki.core_engine import run_core
-        clock = next(n.name for n in plan.graph.nodes if not n.use_sim_time)
-        if config.settings[f"{clock}.clock.mode"].value != "lockstep":
-            raise UsageError("the core engine runs lockstep only (drop --mode realtime / --rate, or use --engine graph)")
-        result = run_core(plan, config, duration, bag_dir=out / "bag" if request.record else None,
-                          show_progress=not request.quiet, log_path=out / "logs" / "core.log")
-        facts, state, wall, ended, bag = None, result.state, result.wall_time_s, result.ended, result.bag
-        failure = failure_line({"failed": [], "bag": bag})
-        signal = result.signal
-    summary = run_summary(plan.profile, plan.scenario, node_names, state, engine=request.engine, wall_time_s=wall,
-                          ended=ended, duration_s=duration, graph=facts)
-    summary["step_time_s"] = result.step_time_s if request.engine == "core" else None
+    bag_dir = out / "bag" if request.record else None
+    run = (graph_run(plan, request, duration, out, bag_dir, domain) if request.engine == "graph"
+           else core_run(plan, config, request, duration, out, bag_dir))
+    summary = run_summary(plan.profile, plan.scenario, [n.name for n in plan.graph.nodes], run.state,
+                          engine=request.engine, wall_time_s=run.wall_time_s, ended=run.ended, duration_s=duration,
+                          graph=run.facts)
+    summary["step_time_s"] = run.step_time_s
     summary["plots"] = []
     summary["config"], summary["params_file"] = "config.json", "params.yaml"
     plot_note = "none (not recorded: 'qiki run --record' writes them, or 'qiki plot' a bag)"
     if request.record:
-        summary["bag"] = dict(bag, path="bag")
-        if not failure and request.plots:
+        summary["bag"] = dict(run.bag, path="bag")
+        if not run.failure and request.plots:
             plot_note = draw_plots(out, summary, request.quiet)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return RunOutcome(summary=summary, failure=failure, signal=signal, plot_note=plot_note)
+    return RunOutcome(summary=summary, failure=run.failure, signal=run.signal, plot_note=plot_note)
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """What one engine's run gives the summary."""
+
+    state: object                       # qiki.run_state.GraphState
+    wall_time_s: float
+    ended: str | None
+    signal: int | None
+    bag: dict | None
+    failure: str | None
+    facts: GraphFacts | None            # the graph's own facts (None: core engine)
+    step_time_s: dict | None            # the core engine's seconds per step class (None: graph)
+
+
+def claimed_domain(request: RunRequest, plan) -> int:
+    """The domain the graph runs on: the one asked for if no QIKI graph is there (else DomainError), or with
+    none asked for, a free one (printed unless quiet)."""
+    from qiki.domains import graph_domain
+    domain, chosen = graph_domain(request.domain_id, os.environ, plan.graph, "qiki run")
+    if chosen and not request.quiet:
+        print(f"qiki run: ROS_DOMAIN_ID={domain} (the first without a QIKI graph; attach with: "
+              f"qiki console --domain-id {domain})", file=sys.stderr)
+    return domain
+
+
+def graph_run(plan, request: RunRequest, duration: float, out: Path, bag_dir: Path | None, domain: int) -> EngineRun:
+    """The ROS graph (qiki.run_loop.supervise), watched by its observer."""
+    from qiki.run_loop import supervise
+    options = RunOptions(domain_id=domain, duration_s=duration, metrics_port=request.metrics_port,
+                         standby=request.standby)
+    report = supervise(plan, options, log_dir=out / "logs", bag_dir=bag_dir, show_progress=not request.quiet)
+    facts = GraphFacts(domain_id=report["domain_id"], codes=report["codes"], restarts=report["restarts"],
+                       e2e_latency=report["e2e_latency"])
+    return EngineRun(state=report["observer"], wall_time_s=report["wall_time_s"], ended=report["ended"],
+                     signal=report["signal"], bag=report["bag"], failure=failure_line(report), facts=facts,
+                     step_time_s=None)
+
+
+def core_run(plan, config, request: RunRequest, duration: float, out: Path, bag_dir: Path | None) -> EngineRun:
+    """The step classes in this process (qiki.core_engine)."""
+    from qiki.core_engine import run_core
+    result = run_core(plan, config, duration, bag_dir=bag_dir, show_progress=not request.quiet,
+                      log_path=out / "logs" / "core.log", handle_sigterm=not request.quiet)
+    return EngineRun(state=result.state, wall_time_s=result.wall_time_s, ended=result.ended, signal=result.signal,
+                     bag=result.bag, failure=failure_line({"failed": [], "bag": result.bag}), facts=None,
+                     step_time_s=result.step_time_s)
+
+
+def run_profile(profile: str | None, scenario: str | None) -> str | None:
+    """The profile to run: the one given, else the scenario's own (None: the graph's default profile)."""
+    if profile is not None or scenario is None:
+        return profile
+    from qiki.plan import config_dir
+    from qiki_sim.scenario import ScenarioError, find_scenario, load_scenario
+    try:
+        return load_scenario(find_scenario(scenario, config_dir() / "scenarios")).profile
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def draw_plots(out: Path, summary: dict, quiet: bool) -> str:
@@ -138,7 +180,6 @@ def draw_plots(out: Path, summary: dict, quiet: bool) -> str:
         names = make_plots(out / "bag", out)
     except ValueError as exc:           # the writers' one-line errors (PlotInputError, BagError)
         if not quiet:
-            import sys
             print(f"qiki run: warning: no plots: {exc}", file=sys.stderr)
         return f"none ({exc})"
     summary["plots"] = names or []

@@ -487,3 +487,40 @@ def test_the_agent_never_reads_the_scenario_its_orbit_comes_from_its_navigation_
     agent.on_vehicle_state(0.1, later.position * 1.001, later.quaternion_wxyz, later.velocity_world,
                            later.angular_velocity_body)
     assert agent.mission.params == p
+
+
+def test_agent_step_feeds_the_core_by_port_and_sends_status_command_and_events():
+    """qiki_agent.agent_step (what the agent node and the core engine run): a malformed input is counted,
+    not raised; the first tick boots the core and sends the status, the BIOS report and a command."""
+    from collections import Counter, defaultdict
+
+    from qiki_agent.agent_step import AgentStep
+    from qiki_msgs.msg import DeviceHealth
+
+    class Ports:
+        def __init__(self):
+            self.sent, self.counters = defaultdict(list), Counter()
+
+        def publish(self, port, msg):
+            self.sent[port].append(msg)
+
+        def has_readers(self, port):
+            return True
+
+        def count_input(self, counter, text, n=1):
+            self.counters[counter] += n
+
+        def count(self, counter):
+            return self.counters[counter]
+
+        def log(self, level, text, throttle_key=None):
+            pass
+
+    ports = Ports()
+    step = AgentStep(agent_config("bot"), ports)
+    bad = DeviceHealth(name=["drive", "power"])          # two names, no levels: dropped and counted
+    step.step(0, {"device_health": [bad]})
+    assert ports.counters["inputs_dropped"] == 1
+    assert ports.sent["cmd"] and ports.sent["cmd"][-1].header.stamp.sec == 0
+    assert ports.sent["status"] and ports.sent["events"]
+    assert {e.code for e in ports.sent["events"]} >= {int(EventCode.BOOT_STARTED)}
