@@ -17,7 +17,8 @@ setup(
     license="Apache-2.0",
     entry_points={
         # commands of the `qiki` CLI (qiki.cli.discover_verbs) and the figures of `qiki run --record`
-        "qiki.verbs": ["plot = qiki_tools.verbs:PlotVerb", "console = qiki_tools.verbs:ConsoleVerb"],
+        "qiki.verbs": ["plot = qiki_tools.verbs:PlotVerb", "console = qiki_tools.verbs:ConsoleVerb",
+                       "campaign = qiki_tools.campaign.verb:CampaignVerb"],
         "qiki.run_figures": ["plots = qiki_tools.verbs:run_figures"],
     },
 )

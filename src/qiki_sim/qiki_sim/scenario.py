@@ -237,6 +237,16 @@ class FailureSpec(_Strict):
     value: float | None = Field(None, ge=0, le=1)
 
 
+class ThrusterFaultSpec(_Strict):
+    """Ship: from sim time at_s on, thruster `thruster` (index into the description's RCS list) delivers only
+    `efficiency` of the thrust (and burns only that share of the propellant) it is commanded; 0 = failed off.
+    The agent is not told: it sees the fault only through the vehicle's motion."""
+
+    thruster: int = Field(ge=0)
+    at_s: float = Field(ge=0)
+    efficiency: float = Field(0.0, ge=0, le=1)
+
+
 def _with_profile(data: Any) -> Any:
     """Let the ego and object unions pick their models from the scenario's profile."""
     if not (isinstance(data, dict) and data.get("profile") in PROFILES):
@@ -265,6 +275,7 @@ class Scenario(_Strict):
     random_movers: RandomMoversSpec | None = None  # bot only
     random_debris: RandomDebrisSpec | None = None  # ship only
     failures: list[FailureSpec] = []
+    thruster_faults: list[ThrusterFaultSpec] = []  # ship only
 
     @model_validator(mode="before")
     @classmethod
@@ -281,6 +292,9 @@ class Scenario(_Strict):
         if getattr(self, wrong) is not None:
             raise PydanticCustomError("profile", "{k} does not apply to profile {p}",
                                       {"k": wrong, "p": repr(self.profile)})
+        if self.thruster_faults and self.profile != "ship":
+            raise PydanticCustomError("profile", "thruster_faults does not apply to profile {p}",
+                                      {"p": repr(self.profile)})
         targets = [i for i, o in enumerate(self.objects) if getattr(o, "role", "none") == "target"]
         if len(targets) > 1:
             raise PydanticCustomError("role", "objects[{i}]: more than one object with role 'target'",
@@ -317,6 +331,11 @@ def load_scenario(path: str | Path) -> Scenario:
         if f.device not in description.devices:
             raise ScenarioError(path, f"unknown device {f.device!r} of vehicle {description.name!r}; expected one "
                                 f"of {', '.join(description.devices)}", f"failures[{i}].device")
+    thrusters = len(description.ship.rcs.thrusters) if scenario.profile == "ship" else 0
+    for i, f in enumerate(scenario.thruster_faults):
+        if f.thruster >= thrusters:
+            raise ScenarioError(path, f"thruster {f.thruster} does not exist: vehicle {description.name!r} has "
+                                f"{thrusters} (0..{thrusters - 1})", f"thruster_faults[{i}].thruster")
     return scenario
 
 

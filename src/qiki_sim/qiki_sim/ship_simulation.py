@@ -104,9 +104,24 @@ class ShipSimulation(SteppedSimulation):
         self.throttle = applied
         return ThrottleReport(bool(out.size), u, applied.copy(), reason)
 
+    def thrust_efficiency(self) -> np.ndarray | None:
+        """(N,) share of its commanded thrust each thruster delivers now (the scenario's thruster_faults due by
+        this step's time), or None while no fault is due."""
+        due = [f for f in self.scenario.thruster_faults if f.at_s <= self.time_s]
+        if not due:
+            return None
+        efficiency = np.ones(self.rcs.n)
+        for f in sorted(due, key=lambda f: f.at_s):     # a later fault of the same thruster wins
+            efficiency[f.thruster] = f.efficiency
+        return efficiency
+
     def _advance(self, dt: float) -> None:
-        """Chaser under the held throttles (scaled down if propellant runs out), then objects."""
+        """Chaser under the held throttles (as far as faulty thrusters deliver them; scaled down if propellant
+        runs out), then objects."""
         u = self.throttle
+        efficiency = self.thrust_efficiency()
+        if efficiency is not None:
+            u = u * efficiency
         flow = self.rcs.mass_flow(u)
         if flow * dt > self.propellant_kg:
             u = u * (self.propellant_kg / (flow * dt))

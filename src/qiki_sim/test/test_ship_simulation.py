@@ -9,7 +9,7 @@ from qiki_description.loader import load_description
 from qiki_sim.devices import ERROR, OK, WARN
 from qiki_geometry.lvlh import lvlh_rotation
 from qiki_geometry.orbit_elements import mean_motion_of
-from qiki_sim.scenario import Scenario, ScenarioError, load_scenario
+from qiki_sim.scenario import Scenario, ScenarioError, ThrusterFaultSpec, load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
 from qiki_msgs.msg import WorldTruth
 from file_errors import one_line_error
@@ -200,3 +200,34 @@ def test_objects_by_elements_and_eci_and_ids():
     np.testing.assert_allclose(rel.position[0], [0.0, 6778137.0 * np.radians(0.01), 0.0], atol=0.2)
     r = np.linalg.norm(rel.position[2:], axis=1)
     assert np.all((r >= 1000.0) & (r <= 20000.0))
+
+
+def test_thruster_fault_cuts_that_thruster_from_its_time_on(tmp_path):
+    """thruster_faults: the faulty thruster delivers `efficiency` of its command from at_s; the others are untouched."""
+    scenario = load_scenario(SCENARIOS / "ship_station_keeping.yaml")
+    faulty = ShipSimulation(scenario.model_copy(update={"thruster_faults": [
+        ThrusterFaultSpec(thruster=0, at_s=5.0, efficiency=0.0)]}))
+    healthy = ShipSimulation(scenario)
+    throttle = np.zeros(faulty.rcs.n)
+    throttle[0] = 1.0
+    for sim in (faulty, healthy):
+        sim.command_thrusters(throttle)
+    run(faulty, 5.0)
+    run(healthy, 5.0)
+    np.testing.assert_array_equal(faulty.body.y, healthy.body.y)   # not due yet: bit-identical
+    run(faulty, 5.0)
+    run(healthy, 5.0)
+    assert faulty.ego_state().propellant_kg > healthy.ego_state().propellant_kg   # it burnt nothing after 5 s
+    np.testing.assert_array_equal(faulty.thrust_efficiency(), np.r_[0.0, np.ones(faulty.rcs.n - 1)])
+    assert healthy.thrust_efficiency() is None
+
+    error = one_line_error(tmp_path, "s.yaml", load_scenario, ScenarioError)
+    base = ("name: t\nprofile: ship\nseed: 1\nduration_s: 10\n"
+            "vehicle: {description: ship, mission: m}\nego: {elements: {a_m: 6778137.0}}\n")
+    assert "thruster_faults[0].thruster: thruster 16 does not exist: vehicle 'ship' has 16 (0..15)" in error(
+        base + "thruster_faults: [{thruster: 16, at_s: 1}]\n")
+    assert "thruster_faults[0].efficiency: expected a number <= 1" in error(
+        base + "thruster_faults: [{thruster: 1, at_s: 1, efficiency: 2}]\n")
+    bot = "name: t\nprofile: bot\nseed: 1\nduration_s: 10\nvehicle: {description: bot, mission: m}\nego: {x: 0, y: 0}\n"
+    assert "thruster_faults does not apply to profile 'bot'" in error(
+        bot + "thruster_faults: [{thruster: 1, at_s: 1}]\n")
