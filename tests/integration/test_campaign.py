@@ -161,3 +161,18 @@ def test_dask_local_cluster_gives_the_same_table(spec, local, tmp_path):
     left = [c for c in me.children(recursive=True) if c.pid not in before and c.is_running()
             and c.status() != psutil.STATUS_ZOMBIE and "multiprocessing.resource_tracker" not in " ".join(c.cmdline())]
     assert left == [], [c.cmdline() for c in left]
+
+
+def test_kill_9_of_the_campaign_leaves_no_worker(spec, tmp_path):
+    p = campaign(spec, tmp_path / "campaign", "--workers", "2")
+    for line in p.stderr:                     # a run has finished: the pool's workers are up and busy
+        if " ok (" in line or " error (" in line:
+            break
+    family = psutil.Process(p.pid).children(recursive=True)
+    assert len(family) >= 3, family           # the forkserver and the 2 workers (and a resource tracker)
+    p.kill()
+    p.wait(timeout=TIMEOUT_S)
+    p.stdout.close()
+    p.stderr.close()
+    _gone, alive = psutil.wait_procs(family, timeout=30)
+    assert alive == [], f"outlived the campaign: {[(q.pid, q.name()) for q in alive]}"

@@ -37,3 +37,21 @@ def die_with_parent(nice: int = 0, sig: int = signal.SIGTERM) -> Callable[[], No
         if nice:
             os.nice(nice)
     return setup
+
+
+
+def exit_with(pid: int, code: int = ORPHAN_EXIT_CODE) -> None:
+    """End this process (os._exit) as soon as process `pid` ends, even by SIGKILL: for a pool worker whose
+    parent is not the process it works for (multiprocessing's forkserver outlives that process while its
+    workers hold its liveness pipe, so PR_SET_PDEATHSIG toward it would never fire). Waits on a pidfd in a daemon
+    thread; exits at once when `pid` is already gone."""
+    import select
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(code)
+
+    def watch() -> None:
+        select.select([fd], [], [])        # readable when the process has ended
+        os._exit(code)
+    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()

@@ -81,11 +81,14 @@ def execute_job(job: RunJob) -> dict:
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")   # set in workers, as Dask's nanny does
 
 
-def _init_worker(domains) -> None:
+def _init_worker(campaign_pid: int, domains) -> None:
     """Pool worker start: Ctrl-C is the parent's to handle (a terminal sends it to the whole process group);
     one BLAS thread (a worker per core already uses the cores: more threads only contend; numpy is not imported
-    yet here); take a graph-engine domain of its own."""
+    yet here); take a graph-engine domain of its own. A worker ends when the campaign's process ends, even by
+    SIGKILL (a graph run's node processes then end with it): no run outlives the campaign."""
     global _worker_domain
+    from qiki_ros.parent_death import exit_with
+    exit_with(campaign_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ONE_THREAD:
         os.environ.setdefault(name, "1")
@@ -121,7 +124,7 @@ class LocalPool:
             for k in range(self.slots):
                 domains.put(GRAPH_DOMAIN_BASE + k)
         return concurrent.futures.ProcessPoolExecutor(self.slots, mp_context=ctx, initializer=_init_worker,
-                                                      initargs=(domains,))
+                                                      initargs=(os.getpid(), domains))
 
     def submit(self, job: RunJob):
         try:
