@@ -154,8 +154,9 @@ class CoreEngine:
         for port, msg in queue:
             handlers[port](msg)
 
-    def run(self, duration_s: float, progress=None) -> str:
-        """Step until the step at the duration is done; what ended the run."""
+    def run(self, duration_s: float, progress=None, stop=None) -> str:
+        """Step until the step at the duration (a whole number of sim steps) is done, or `stop` (a
+        qiki_ros.stop_signal.StopRequest) is set between two steps; what ended the run."""
         end_ns = round(duration_s * 1e9)
         t_ns = self._timed("sim", self.sim.publish_step)
         next_progress = 0.0
@@ -163,6 +164,8 @@ class CoreEngine:
             self.run_step(t_ns)
             if t_ns >= end_ns:
                 return "duration"
+            if stop is not None and stop.is_set():
+                return "signal"
             if not self.sim.next_step_allowed():     # cannot happen with command_lag_steps >= 1
                 raise RuntimeError(f"lockstep order broken at t={t_ns * 1e-9:.3f} s")
             t_ns = self._timed("sim", self.sim.step)
@@ -172,21 +175,15 @@ class CoreEngine:
                 progress.update(self.state.sim_time_s, f"x{rtf:.1f}" if rtf else "")
 
 
-class Stopped(Exception):
-    """SIGTERM while the core engine runs (SIGINT is KeyboardInterrupt): the run ends, its summary says so."""
-
-
-def _stop(signum, _frame) -> None:
-    raise Stopped(signum)
-
-
 def run_core(plan: GraphPlan, config: EffectiveConfig, duration_s: float, bag_dir: Path | None = None,
              show_progress: bool = True, log_path: Path | None = None, handle_sigterm: bool = True) -> CoreResult:
     """Run `plan` with the core engine for duration_s of sim time (recording into bag_dir if given).
-    SIGINT, and SIGTERM with handle_sigterm (in the main thread only), end the run early: `ended` names it, the
-    bag is closed. Without handle_sigterm, SIGTERM keeps its caller's meaning (a process pool stops its worker)."""
+    With handle_sigterm (in the main thread only) SIGINT and SIGTERM are stop requests the run checks between two
+    steps: it ends there, `ended` names the signal, the bag is closed. Without it the caller's handlers stay (a
+    process pool stops its worker with SIGTERM; a KeyboardInterrupt still ends the run and closes the bag)."""
     from contextlib import nullcontext
 
+    from qiki_ros.stop_signal import stop_on_signals
     from qiki_ros.terminal_progress import TerminalProgress
 
     wall0 = time.monotonic()
@@ -198,18 +195,16 @@ def run_core(plan: GraphPlan, config: EffectiveConfig, duration_s: float, bag_di
     ended, signal = None, None
     progress = TerminalProgress("sim", duration_s) if show_progress else None
     main = handle_sigterm and threading.current_thread() is threading.main_thread()
-    previous = signals.signal(signals.SIGTERM, _stop) if main else None
-    try:
-        with progress or nullcontext():
-            ended = engine.run(duration_s, progress)
-    except KeyboardInterrupt:
-        ended, signal = "SIGINT", int(signals.SIGINT)
-    except Stopped:
-        ended, signal = "SIGTERM", int(signals.SIGTERM)
-    finally:
-        if main:
-            signals.signal(signals.SIGTERM, previous)
-        bag = recorder.finish() if recorder is not None else None
+    with stop_on_signals() if main else nullcontext(None) as stop:
+        try:
+            with progress or nullcontext():
+                ended = engine.run(duration_s, progress, stop)
+        except KeyboardInterrupt:
+            ended, signal = "SIGINT", int(signals.SIGINT)
+        finally:
+            bag = recorder.finish() if recorder is not None else None
+    if stop is not None and stop.signal is not None:
+        ended, signal = signals.Signals(stop.signal).name, int(stop.signal)
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("".join(line + "\n" for line in engine.log))

@@ -82,10 +82,13 @@ def execute(request: RunRequest, out_what: str = "--out",
         raise UsageError("--nodes and --run-id are for --engine graph (the core engine runs every node in one process)")
     plan = make_plan(run_profile(request.profile, request.scenario), request.scenario, nodes=request.nodes,
                      run_id=request.run_id)
-    duration = request.duration_s
-    if duration is None:
-        from qiki_sim.scenario import load_scenario
-        duration = load_scenario(plan.scenario_file).duration_s
+    from qiki_sim.scenario import load_scenario, whole_steps
+    scenario = load_scenario(plan.scenario_file)
+    duration = scenario.duration_s if request.duration_s is None else request.duration_s
+    if whole_steps(duration, scenario.dt_s) is None:
+        lo = int(duration / scenario.dt_s) * scenario.dt_s
+        raise UsageError(f"--duration {duration:g} s is not a whole number of the scenario's {scenario.dt_s:g} s "
+                         f"steps: use e.g. {lo:g} or {lo + scenario.dt_s:g}")
     flags = ConfigFlags(mode=request.mode, rate=request.rate, command_lag=request.command_lag,
                         overrides=request.overrides, sets=tuple(request.sets), duration_s=duration)
     config = configure_for(plan, flags, "run")
@@ -151,7 +154,7 @@ def graph_run(plan, request: RunRequest, duration: float, out: Path, bag_dir: Pa
     """The ROS graph (qiki.run_loop.supervise), watched by its observer."""
     from qiki.run_loop import supervise
     options = RunOptions(domain_id=domain, duration_s=duration, metrics_port=request.metrics_port,
-                         standby=request.standby)
+                         standby=request.standby, handle_signals=not request.quiet)
     report = supervise(plan, options, log_dir=out / "logs", bag_dir=bag_dir, show_progress=not request.quiet)
     facts = GraphFacts(domain_id=report["domain_id"], codes=report["codes"], restarts=report["restarts"],
                        e2e_latency=report["e2e_latency"])

@@ -40,18 +40,25 @@ class RunOptions:
     duration_s: float | None = None     # sim seconds; None: until a signal or the stop condition
     metrics_port: int | None = None     # node i of the graph serves Prometheus on 127.0.0.1:metrics_port + i
     standby: bool = True                # keep the warm spare processes graph.yaml asks for
+    handle_signals: bool = True         # SIGINT/SIGTERM stop the run (False: the caller's handlers stay)
 
 
 class _Stop:
     """SIGINT/SIGTERM set a flag the supervision loop watches; nodes are stopped in order.
-    The flag is lock-free (qiki_ros.stop_signal.StopRequest): a signal landing inside the handler cannot hang us."""
+    The flag is lock-free (qiki_ros.stop_signal.StopRequest): a signal landing inside the handler cannot hang us.
+    `install=False` leaves the caller's handlers (a campaign worker ignores the terminal's SIGINT: its run must
+    finish); `restore()` puts them back."""
 
-    def __init__(self) -> None:
+    def __init__(self, install: bool = True) -> None:
         from qiki_ros.stop_signal import StopRequest
         self.event = StopRequest()
         self.signal = None
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)} \
+            if install else {}
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
     def _handle(self, signum, _frame) -> None:
         self.signal = signum
@@ -114,7 +121,7 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
 
     env = graph_env(options.domain_id)
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
-    stop = _Stop()
+    stop = _Stop(options.handle_signals)
     recorder = None
     observer = GraphObserver(plan.graph)
     watchers = [observer.watcher]        # the graph's publishers wait for these before the first step
@@ -179,6 +186,7 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
         latency.close()
         if recorder is not None and bag is None:
             bag = recorder.finish()         # never raises: summary.json says it
+        stop.restore()
     if stop.signal is not None:
         ended = signal.Signals(stop.signal).name
     return {"observer": observer.state, "codes": codes, "failed": failed, "wall_time_s": wall,

@@ -302,7 +302,16 @@ class Scenario(_Strict):
         if self.dt_s > self.duration_s:
             raise PydanticCustomError("dt", "dt_s {dt} is longer than duration_s {d}",
                                       {"dt": self.dt_s, "d": self.duration_s})
+        if whole_steps(self.duration_s, self.dt_s) is None:
+            raise PydanticCustomError("dt", "duration_s {d} is not a whole number of dt_s {dt} steps (a run ends "
+                                      "on a step)", {"dt": self.dt_s, "d": self.duration_s})
         return self
+
+
+def whole_steps(duration_s: float, dt_s: float) -> int | None:
+    """How many steps of dt_s make duration_s; None when it is not a whole number of them."""
+    n = round(duration_s / dt_s)
+    return n if abs(n * dt_s - duration_s) <= 1e-9 * max(1.0, duration_s) else None
 
 
 # ---------------------------------------------------------------- loading

@@ -124,10 +124,14 @@ def test_table_is_replaced_whole_and_resumes_only_its_own_campaign(tmp_path, bot
     d = draw_run(bot.spec, bot.base, 2)
     table.add({"run": 2, "seed": d.seed, "status": "error", "error": "boom", "wall_time_s": 0.5, "command": "x",
                **d.values, **error_figures(2.0)})
+    for run, error in ((3, "worker lost: BrokenProcessPool"), (4, "interrupted by SIGINT at sim 3.1 s")):
+        d = draw_run(bot.spec, bot.base, run)   # cut short from outside: --resume runs them again
+        table.add({"run": run, "seed": d.seed, "status": "error", "error": error, "wall_time_s": 0.5, "command": "x",
+                   **d.values, **error_figures(2.0)})
     table.flush()
     assert [p.name for p in tmp_path.iterdir()] == ["runs.parquet"]     # no temporary file left
     rows = pq.read_table(path).to_pylist()
-    assert [r["run"] for r in rows] == [0, 1, 2]
+    assert [r["run"] for r in rows] == [0, 1, 2, 3, 4]
     assert math.isnan(rows[0]["s.min_miss_distance_m"]) and math.isnan(rows[0]["s.rtf"])
     assert rows[0]["s.gospa_mean.lr"] == 1.5 and math.isnan(rows[0]["s.gospa_mean.sr"])
     assert rows[2]["s.failure_mode"] == "error" and rows[2]["s.tracks_confirmed.lr"] is None

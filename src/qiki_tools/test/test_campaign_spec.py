@@ -127,6 +127,21 @@ def test_a_value_the_target_schema_rejects_fails_at_load(error):
         HEAD + "dispersions:\n  - {path: scenario.ego.yaw, dist: choice, values: [north]}\n")
 
 
+def test_a_range_with_any_value_the_target_rejects_fails_at_load(error, tmp_path):
+    """Each dispersion is also checked at each end of its range, whatever run 0 happens to draw."""
+    assert ("scenario.random_movers.count: expected a number >= 0, got -5 (with dispersions[0] at {'low': -5}"
+            in error(HEAD + "dispersions:\n  - {path: scenario.random_movers.count, dist: uniform_int, low: -5, "
+                            "high: 3}\n"))
+    assert "with dispersions[0] at {'values': ['x']}" in error(
+        HEAD + "dispersions:\n  - {path: params.sim.clock.command_lag_steps, dist: choice, values: [1, x]}\n")
+    assert "with dispersions[0] at {'mean': -0.0500" in error(      # 0.15 - 4 * 0.05: an unclipped normal
+        HEAD + "dispersions:\n  - {path: description.radar.sr.range_std_m, dist: normal, mean: 0.15, std: 0.05}\n")
+    clipped = "dispersions:\n  - {path: description.radar.sr.range_std_m, dist: normal, mean: 0.15, std: 0.05, " \
+              "clip: [0.05, 0.4]}\n"
+    (tmp_path / "clipped.yaml").write_text(HEAD + clipped)          # the same normal, clipped: loads
+    assert load_plan(tmp_path / "clipped.yaml").spec.dispersions[0].clip is not None
+
+
 @pytest.mark.parametrize("name", ["bot_crossing_mc", "ship_debris_mc"])
 def test_shipped_campaigns_load(name):
     plan = load_plan(CAMPAIGNS / f"{name}.yaml")

@@ -88,6 +88,7 @@ def run_campaign(plan: CampaignPlan, out: Path, *, workers: int, cluster: str | 
     backend = DaskCluster(cluster) if cluster else LocalPool(workers, plan.spec.engine)
     try:
         out.mkdir(parents=True, exist_ok=True)
+        table.flush()           # a valid table from the start: a Ctrl-C before the first run leaves an empty one
         shutil.copyfile(plan.spec_path, out / "spec.yaml")
         info = campaign_info(plan, backend.where, None if cluster else workers, cluster)
         todo = [i for i in range(plan.spec.runs) if i not in table.rows]

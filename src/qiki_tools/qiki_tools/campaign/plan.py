@@ -1,7 +1,8 @@
 """A campaign checked against what it disperses: `load_plan(file)` reads the spec, loads the base documents,
 checks every dispersion's target (path exists, value shape, devices and thrusters exist, fault times inside the
-run) and validates run 0 with the real scenario, description and parameter loaders, so a spec that would fail
-in every run fails at load, in one line naming the dispersion."""
+run) and validates run 0 with the real scenario, description and parameter loaders, then run 0 again with each
+dispersion in turn at each end of its range (uniform bounds, clip limits, mean +- 4 std of an unclipped normal,
+every choice), so a spec that would fail in some runs fails at load, in one line naming the dispersion."""
 from __future__ import annotations
 
 import tempfile
@@ -116,6 +117,47 @@ def _blame(spec: CampaignSpec, target: str, key: str) -> str:
     return "dispersions"
 
 
+NORMAL_REACH = 4.0      # an unclipped normal is checked at mean +- this many std (clip it to narrow what it draws)
+
+
+def corners(d) -> list:
+    """The dispersion `d` pinned at each end of its range (degenerate distributions drawing exactly that value)."""
+    if isinstance(d, (Uniform, UniformInt)):
+        return [d.model_copy(update={"low": d.low, "high": d.low}), d.model_copy(update={"low": d.high, "high": d.high})]
+    if isinstance(d, Normal):
+        if d.clip is not None:
+            ends = [d.clip[0], d.clip[1]]
+            return [d.model_copy(update={"mean": _fill(d.mean, e), "std": _fill(d.std, 0.0)}) for e in ends]
+        return [d.model_copy(update={"mean": _shift(d.mean, d.std, k), "std": _fill(d.std, 0.0)})
+                for k in (-NORMAL_REACH, NORMAL_REACH)]
+    if isinstance(d, Choice):
+        return [d.model_copy(update={"values": [v], "weights": None}) for v in d.values]
+    return []
+
+
+def _fill(like, value: float):
+    return [value] * len(like) if isinstance(like, list) else value
+
+
+def _shift(mean, std, k: float):
+    return [m + k * s for m, s in zip(mean, std)] if isinstance(mean, list) else mean + k * std
+
+
+def check_corners(plan: CampaignPlan) -> None:
+    """check_run with each dispersion in turn at each end of its range; the error names the end."""
+    for i, d in enumerate(plan.spec.dispersions):
+        for pinned in corners(d):
+            dispersions = list(plan.spec.dispersions)
+            dispersions[i] = pinned
+            at = CampaignPlan(plan.spec.model_copy(update={"dispersions": dispersions}), plan.spec_path, plan.base)
+            try:
+                check_run(at, 0)
+            except CampaignError as exc:
+                end = {k: v for k, v in pinned.model_dump().items() if k in ("low", "mean", "values")}
+                raise CampaignError(plan.spec_path, f"{exc.detail} (with dispersions[{i}] at {end}: a range "
+                                    "must hold only valid values; narrow it or clip it)", exc.key_path) from None
+
+
 def check_run(plan: CampaignPlan, run: int = 0) -> None:
     """Materialise `run` in a temporary directory and validate it as `qiki run` would: the scenario (and through
     it the description) with qiki_sim.scenario, the parameters with qiki.layered_config."""
@@ -152,4 +194,5 @@ def load_plan(path: str | Path, runs: int | None = None) -> CampaignPlan:
     plan = CampaignPlan(spec, path, load_base(spec, path))
     _check_targets(plan)
     check_run(plan, 0)
+    check_corners(plan)
     return plan

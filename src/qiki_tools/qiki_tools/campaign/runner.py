@@ -74,6 +74,10 @@ def execute_job(job: RunJob) -> dict:
     except Exception as exc:        # a run that fails is a row with its error, never a lost campaign
         return {**base, "status": "error", "error": one_line(exc), "wall_time_s": time.monotonic() - t0,
                 **error_figures(job.safe_radius_m)}
+    if summary.get("interrupted"):          # stopped from outside before its duration: not a result
+        stopped = summary["interrupted"]
+        return {**base, "status": "error", "wall_time_s": time.monotonic() - t0, **error_figures(job.safe_radius_m),
+                "error": f"interrupted by {stopped['by']} at sim {stopped['sim_time_s']:g} s (--resume runs it again)"}
     return {**base, "status": "ok", "error": "", "wall_time_s": time.monotonic() - t0,
             **summary_figures(summary, job.safe_radius_m)}
 
@@ -159,9 +163,15 @@ class DaskCluster:
 
     def __init__(self, address: str):
         from distributed import Client
+        from distributed.comm import parse_address, parse_host_port
+        try:                # the address first: a Client half-built from a bad one hangs in its finaliser
+            parse_host_port(parse_address(address)[1])
+        except (ValueError, TypeError) as exc:
+            raise CampaignStartError(f"--cluster {address}: not a scheduler address ({one_line(exc)}); expected "
+                                     "e.g. tcp://10.0.0.5:8786") from None
         try:
             self.client = Client(address, timeout=20, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise CampaignStartError(f"--cluster {address}: cannot reach a Dask scheduler there ({one_line(exc)})") \
                 from None
         threads = sum(self.client.nthreads().values())

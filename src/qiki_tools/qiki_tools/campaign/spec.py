@@ -6,6 +6,8 @@ own; `campaign.plan` checks it against the base scenario, vehicle description an
 """
 from __future__ import annotations
 
+import math
+
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
@@ -25,6 +27,7 @@ MAX_RUNS = 1_000_000
 
 Scalar = Union[bool, int, float, str]
 NumberOrList = Union[float, list[float]]
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 
 
 class CampaignError(SchemaFileError):
@@ -87,6 +90,9 @@ class Uniform(_Dispersed):
         for lo, hi in zip(_components(self.low), _components(self.high)):
             if lo > hi:
                 raise PydanticCustomError("range", "expected low <= high, got low {lo} > high {hi}", {"lo": lo, "hi": hi})
+            if not math.isfinite(hi - lo):
+                raise PydanticCustomError("range", "high - low is too large to draw from (got {lo} .. {hi})",
+                                          {"lo": lo, "hi": hi})
         return self
 
 
@@ -102,6 +108,8 @@ class UniformInt(_Dispersed):
         if self.low > self.high:
             raise PydanticCustomError("range", "expected low <= high, got low {lo} > high {hi}",
                                       {"lo": self.low, "hi": self.high})
+        if not (INT64_MIN <= self.low and self.high < INT64_MAX):
+            raise PydanticCustomError("range", "expected low and high within 64-bit integers", {})
         return self
 
 
@@ -136,7 +144,7 @@ class Choice(_Dispersed):
             if len(self.weights) != len(self.values):
                 raise PydanticCustomError("weights", "weights: expected {n} numbers, one per value, got {m}",
                                           {"n": len(self.values), "m": len(self.weights)})
-            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+            if any(w < 0 for w in self.weights) or not 0 < sum(self.weights) < math.inf:
                 raise PydanticCustomError("weights", "weights: expected numbers >= 0 with a positive sum", {})
         return self
 

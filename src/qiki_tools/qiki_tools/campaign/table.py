@@ -86,6 +86,14 @@ def column_type(values: list[Any]) -> pa.DataType:
     return pa.string()
 
 
+RETRY_ERRORS = ("worker lost", "interrupted")   # error rows of runs cut short by their surroundings, not by the run
+
+
+def retryable(row: dict) -> bool:
+    """Was this run cut short by something outside it (`--resume` runs it again)?"""
+    return row.get("status") == "error" and str(row.get("error", "")).startswith(RETRY_ERRORS)
+
+
 class CampaignTable:
     """The rows of one campaign, by run, written atomically to DIR/runs.parquet on every flush."""
 
@@ -97,7 +105,8 @@ class CampaignTable:
         self.rows: dict[int, dict] = {}
 
     def resume(self) -> None:
-        """Take the rows of the existing table (TableError if it is another campaign's or unreadable)."""
+        """Take the rows of the existing table (TableError if it is another campaign's or unreadable), except the
+        runs that did not end by themselves (a lost worker, an interrupted run): those run again."""
         try:
             old = pq.read_table(self.path)
         except (OSError, pa.ArrowException) as exc:
@@ -106,7 +115,7 @@ class CampaignTable:
         if theirs is None or json.loads(theirs) != self.fingerprint or old.schema.names != self.schema.names:
             raise TableError(f"{self.path}: the table is of another campaign (base scenario, seed, engine or "
                              "dispersions differ); give a new --out or the campaign that wrote it")
-        self.rows = {int(r["run"]): r for r in old.to_pylist()}
+        self.rows = {int(r["run"]): r for r in old.to_pylist() if not retryable(r)}
 
     def add(self, row: dict) -> None:
         self.rows[int(row["run"])] = {name: self._cell(name, row.get(name)) for name in self.schema.names}
