@@ -29,7 +29,8 @@ INJECT_AT_S = 3.0          # sim time of the injections (after boot) [s]
 END_S = 7.0                # results compared up to this sim time [s]
 PATIENT_S = 60.0           # wall-clock timeouts of the barrier and the sim's member watch in these runs [s]
 MARK = "qiki_fault_injector"   # frame_id of the hostile messages: not counted as the graph's outputs
-LEAD_S = 1.5               # near-future stamp of the NaN/mismatched message: within the horizon, before END_S
+LEAD_S = 2.5               # near-future stamp of the NaN/mismatched message: within the horizon, before END_S,
+                           # and far enough ahead that the graph (~150 steps a wall second) has not passed it yet
 
 
 @dataclass

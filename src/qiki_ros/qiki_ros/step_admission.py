@@ -28,13 +28,14 @@ class StepGrid:
     horizon_steps: int = 0     # 0 = no horizon
 
     def judge(self, stamp_ns: int, last_released: int | None, newest_known: int | None) -> str | None:
-        """The reason the stamp is not admitted (PAST, OFF_GRID, FUTURE), or None."""
-        if last_released is not None and stamp_ns <= last_released:
-            return PAST
+        """The reason the stamp is not admitted (OFF_GRID, PAST, FUTURE), or None. Off the grid comes first: it is
+        the stamp's own fault, whenever it arrives."""
         if self.step_ns > 0:
             off = stamp_ns % self.step_ns
             if min(off, self.step_ns - off) > GRID_TOLERANCE_NS:
                 return OFF_GRID
+        if last_released is not None and stamp_ns <= last_released:
+            return PAST
         if self.beyond(stamp_ns, newest_known):
             return FUTURE
         return None
