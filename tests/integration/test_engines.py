@@ -26,6 +26,7 @@ the multiset of each stamp.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -121,7 +122,6 @@ def test_graph_and_core_engines_record_identical_messages(tmp_path, domain_id, l
         print(f"{scenario}: the graph's scorer scored {len(g_scores)} of {len(c_scores)} track arrays")
     # the summaries agree on what the agent decided and where the run ended (the observer's stream counts, e.g.
     # frames, are a watcher's view: under load it may still be behind when the graph is stopped)
-    import json
     g_sum = json.loads((tmp_path / "graph" / "summary.json").read_text())
     decided = ("sim_time_s", "mission_result", "agent_state_final", "fsm_transitions")
     assert {k: g_sum[k] for k in decided} == {k: core_summary[k] for k in decided}

@@ -103,6 +103,9 @@ class CoreEngine:
                  "scorer": ScorerStep}
         self.steps = {name: steps[name](node_config(plan, config, name), self.ports[name]) for name in steps}
         self.sim = self.steps["sim"]
+        scorer = self.steps["scorer"]
+        self.scorer_inputs = {"vehicle_state": scorer.on_ego, "truth": scorer.on_truth, "frame_lr": scorer.on_frame,
+                              "frame_sr": scorer.on_frame, "tracks": scorer.on_tracks}   # its subscriptions
         self.time_s: Counter = Counter()      # step class (and "route") -> cumulative seconds
         self._routed = 0.0                    # seconds spent routing so far
 
@@ -148,11 +151,8 @@ class CoreEngine:
 
     def _score(self, queue: list) -> None:
         """The scorer takes the step's messages in the order they were sent (outside the barrier, on arrival)."""
-        scorer = self.steps["scorer"]
-        handlers = {"vehicle_state": scorer.on_ego, "truth": scorer.on_truth, "frame_lr": scorer.on_frame,
-                    "frame_sr": scorer.on_frame, "tracks": scorer.on_tracks}
         for port, msg in queue:
-            handlers[port](msg)
+            self.scorer_inputs[port](msg)
 
     def run(self, duration_s: float, progress=None, stop=None) -> str:
         """Step until the step at the duration (a whole number of sim steps) is done, or `stop` (a

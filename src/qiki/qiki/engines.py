@@ -86,9 +86,9 @@ def execute(request: RunRequest, out_what: str = "--out",
     scenario = load_scenario(plan.scenario_file)
     duration = scenario.duration_s if request.duration_s is None else request.duration_s
     if whole_steps(duration, scenario.dt_s) is None:
-        lo = int(duration / scenario.dt_s) * scenario.dt_s
+        below = max(1, int(duration / scenario.dt_s))
         raise UsageError(f"--duration {duration:g} s is not a whole number of the scenario's {scenario.dt_s:g} s "
-                         f"steps: use e.g. {lo:g} or {lo + scenario.dt_s:g}")
+                         f"steps: use e.g. " + " or ".join(f"{n * scenario.dt_s:g}" for n in sorted({below, below + 1})))
     flags = ConfigFlags(mode=request.mode, rate=request.rate, command_lag=request.command_lag,
                         overrides=request.overrides, sets=tuple(request.sets), duration_s=duration)
     config = configure_for(plan, flags, "run")

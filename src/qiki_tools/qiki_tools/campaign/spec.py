@@ -77,6 +77,11 @@ class _Dispersed(KeyedStrict):
         return dotted_path.parse(self.path)
 
 
+def _ordered(low, high) -> None:
+    if low > high:
+        raise PydanticCustomError("range", "expected low <= high, got low {lo} > high {hi}", {"lo": low, "hi": high})
+
+
 class Uniform(_Dispersed):
     """Uniform in [low, high]; lists of numbers (one per component) for a vector, e.g. a velocity."""
 
@@ -88,8 +93,7 @@ class Uniform(_Dispersed):
     def _bounds(self) -> Uniform:
         _same_shape("low", self.low, "high", self.high)
         for lo, hi in zip(_components(self.low), _components(self.high)):
-            if lo > hi:
-                raise PydanticCustomError("range", "expected low <= high, got low {lo} > high {hi}", {"lo": lo, "hi": hi})
+            _ordered(lo, hi)
             if not math.isfinite(hi - lo):
                 raise PydanticCustomError("range", "high - low is too large to draw from (got {lo} .. {hi})",
                                           {"lo": lo, "hi": hi})
@@ -105,9 +109,7 @@ class UniformInt(_Dispersed):
 
     @model_validator(mode="after")
     def _bounds(self) -> UniformInt:
-        if self.low > self.high:
-            raise PydanticCustomError("range", "expected low <= high, got low {lo} > high {hi}",
-                                      {"lo": self.low, "hi": self.high})
+        _ordered(self.low, self.high)
         if not (INT64_MIN <= self.low and self.high < INT64_MAX):
             raise PydanticCustomError("range", "expected low and high within 64-bit integers", {})
         return self
