@@ -17,7 +17,8 @@ same graph. Arguments:
   Prometheus metrics on 127.0.0.1:BASE+i; default off).
 
 Discovery: the nodes get `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST` unless the environment sets it (and
-`ROS_STATIC_PEERS`) explicitly, as `qiki bringup` does (qiki_ros.discovery).
+`ROS_STATIC_PEERS`) explicitly, and the project's Fast DDS profile (config/fastdds.xml) unless the environment
+names its own, as `qiki bringup` does (qiki_ros.discovery).
 
 As nav2_bringup does with RewrittenYaml, the arguments are substituted into each node's parameters here (the
 plan rewrites the graph's names for the namespace; the params file is matched by `/**/<node>` keys, so it
@@ -35,8 +36,8 @@ _BOOLEAN = {"true": True, "false": False}
 
 def _graph_nodes(context, *args, **kwargs):
     import yaml
-    from qiki.plan import UsageError, make_plan
-    from qiki_ros.discovery import discovery_env
+    from qiki.plan import UsageError, config_dir, make_plan
+    from qiki_ros.discovery import discovery_env, profiles_env
 
     def arg(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
@@ -68,7 +69,9 @@ def _graph_nodes(context, *args, **kwargs):
             package=spec.package, executable=spec.executable, name=spec.name, namespace=graph.namespace,
             parameters=[str(plan.params_file), overrides], remappings=graph.remappings(spec.name),
             arguments=["--ros-args", "--log-level", log_level],
-            additional_env=discovery_env(os.environ), output="screen",   # LOCALHOST unless set explicitly
+            # LOCALHOST unless set explicitly; the project's Fast DDS profile unless the environment names one
+            additional_env={**discovery_env(os.environ), **profiles_env(os.environ, config_dir() / "fastdds.xml")},
+            output="screen",
             respawn=spec.restart.policy == "on-failure",    # graph.yaml `restart` (no restart count in launch)
             prefix=f"nice -n {spec.nice}" if spec.nice else None,
         ))

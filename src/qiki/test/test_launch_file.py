@@ -21,8 +21,12 @@ def launch_file(monkeypatch):
     return module
 
 
-def test_launch_file_matches_the_runner(launch_file):
-    from qiki.plan import make_plan
+def test_launch_file_matches_the_runner(launch_file, monkeypatch):
+    from qiki.plan import config_dir, make_plan
+    from qiki.supervisor import graph_env
+
+    for name in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"):
+        monkeypatch.delenv(name, raising=False)
 
     desc = launch_file.generate_launch_description()
     assert {a.name for a in desc.entities if isinstance(a, launch_double.DeclareLaunchArgument)} == \
@@ -41,6 +45,8 @@ def test_launch_file_matches_the_runner(launch_file):
         assert kw["parameters"][1]["sync.run_id"] == nodes[0].kwargs["parameters"][1]["sync.run_id"]
         assert kw["remappings"] == plan.graph.remappings(spec.name)
         assert kw["additional_env"]["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+        assert kw["additional_env"]["FASTDDS_DEFAULT_PROFILES_FILE"] == str(config_dir() / "fastdds.xml") \
+            == graph_env(None)["FASTDDS_DEFAULT_PROFILES_FILE"]
         assert kw["arguments"] == ["--ros-args", "--log-level", "info"]
         assert kw["respawn"] is (spec.name != "sim")     # graph.yaml restart policy: all but the sim
         assert kw["prefix"] == ("nice -n 10" if spec.name == "scorer" else None)

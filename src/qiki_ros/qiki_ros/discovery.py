@@ -4,7 +4,8 @@ The default, `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`, keeps a graph on this ma
 several machines (`qiki run|bringup --nodes`) needs the ROS 2 variables set explicitly in the environment, as
 any ROS 2 user sets them: `ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET` and, where multicast does not reach the other
 machines, `ROS_STATIC_PEERS` (their addresses, `;`-separated). Both are passed on unchanged; an empty value
-counts as unset. Pure: no rclpy.
+counts as unset. The project's Fast DDS settings (config/fastdds.xml: what ROS QoS does not expose) reach every
+process the same way, unless the environment names a profiles file of its own. Pure: no rclpy.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Mapping
 
 RANGE = "ROS_AUTOMATIC_DISCOVERY_RANGE"
 PEERS = "ROS_STATIC_PEERS"
+PROFILES = "FASTDDS_DEFAULT_PROFILES_FILE"
+PROFILES_NAMES = (PROFILES, "FASTRTPS_DEFAULT_PROFILES_FILE")   # Fast DDS 3 and 2 spell it differently
 DEFAULT_RANGE = "LOCALHOST"
 RANGES = ("LOCALHOST", "SUBNET", "OFF", "SYSTEM_DEFAULT")   # the values rmw accepts
 
@@ -35,3 +38,11 @@ def discovery_env(environ: Mapping[str, str]) -> dict[str, str]:
                                  f"(e.g. 192.168.1.10;192.168.1.11)")
         out[PEERS] = peers
     return out
+
+
+def profiles_env(environ: Mapping[str, str], profiles_file) -> dict[str, str]:
+    """{variable: value} naming `profiles_file` as the Fast DDS default profiles of a process started from
+    `environ`; empty when `environ` already names one (the user's file wins)."""
+    if any(environ.get(name, "").strip() for name in PROFILES_NAMES):
+        return {}
+    return {PROFILES: str(profiles_file)}

@@ -26,3 +26,11 @@ def test_values_rmw_refuses_are_one_line_naming_the_variable(env):
     with pytest.raises(DiscoveryError) as err:
         discovery_env(env)
     assert str(err.value).startswith("$ROS_") and "\n" not in str(err.value)
+
+
+def test_the_project_profile_is_named_unless_the_environment_names_one():
+    from qiki_ros.discovery import profiles_env
+    assert profiles_env({}, "/cfg/fastdds.xml") == {"FASTDDS_DEFAULT_PROFILES_FILE": "/cfg/fastdds.xml"}
+    assert profiles_env({"FASTDDS_DEFAULT_PROFILES_FILE": " "}, "/cfg/x.xml") == {"FASTDDS_DEFAULT_PROFILES_FILE": "/cfg/x.xml"}
+    for name in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"):
+        assert profiles_env({name: "/mine.xml"}, "/cfg/fastdds.xml") == {}
