@@ -36,7 +36,8 @@ def test_the_project_profile_parses_and_a_broken_one_is_reported(domain_id, tmp_
     assert good.returncode == 0 and "done" in good.stdout, good.stderr
     assert "XML" not in good.stderr, good.stderr
 
-    broken = tmp_path / "broken.xml"
-    broken.write_text((config_dir() / "fastdds.xml").read_text().replace("</heartbeat_period>", ""))
-    bad = probe(dict(env, FASTDDS_DEFAULT_PROFILES_FILE=str(broken)))
-    assert "XML" in bad.stderr, bad.stderr
+    for old, new in (("</heartbeat_period>", ""), (">OFF</intraprocess_delivery>", ">MAYBE</intraprocess_delivery>")):
+        broken = tmp_path / "broken.xml"        # each setting is one Fast DDS reads: spoiling it is reported
+        broken.write_text((config_dir() / "fastdds.xml").read_text().replace(old, new))
+        bad = probe(dict(env, FASTDDS_DEFAULT_PROFILES_FILE=str(broken)))
+        assert "XML" in bad.stderr, (old, bad.stderr)

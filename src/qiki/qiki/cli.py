@@ -25,8 +25,9 @@ from qiki.graph import ConfigError
 from qiki.layered_config import OVERRIDES_ENV
 from qiki.output_rotation import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, describe, rotate
 from qiki.plan import GraphPlan, UsageError, make_plan
+from qiki.share import config_dir
 from qiki.run_loop import ConfigFlags, RunOptions, configure_for, supervise, with_params
-from qiki_ros.discovery import DiscoveryError, discovery_env
+from qiki_ros.discovery import DiscoveryError, discovery_env, profiles_env
 
 
 def positive(text: str) -> float:
@@ -258,7 +259,6 @@ def graph_table(graph) -> str:
 
 def cmd_graph(args) -> int:
     from qiki.graph import load_graph
-    from qiki.plan import config_dir
     print(graph_table(load_graph(config_dir() / "graph.yaml")))
     return 0
 
@@ -337,7 +337,6 @@ class BagVerb:
         add_bag_arguments(parser)
 
     def main(self, args) -> int:
-        from qiki.plan import config_dir
         from qiki_bag.catalog import load_catalog
         from qiki_bag.commands import run_bag
         catalog = None
@@ -356,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "domain_id"):   # every command that joins a domain (bag record/play too), before it starts
             requested_domain(args.domain_id, os.environ)
             discovery_env(os.environ)
+            # its own participants (observer, latency probe, domain probe) read the project's Fast DDS profile too
+            os.environ.update(profiles_env(os.environ, config_dir() / "fastdds.xml"))
         return verb.main(args)
     except errors as exc:   # one line naming the thing and the fix
         print(f"qiki {args.command}: error: {exc}", file=sys.stderr)
