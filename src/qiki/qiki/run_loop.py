@@ -117,13 +117,14 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
     a terminal when logging to files (a campaign's runs show none)."""
     from qiki.latency_probe import LatencyWatch
     from qiki.observer import GraphObserver
+    from qiki.run_state import graph_state
     from qiki.supervisor import GraphSupervisor, graph_env
 
     env = graph_env(options.domain_id)
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
     stop = _Stop(options.handle_signals)
     recorder = None
-    observer = GraphObserver(plan.graph)
+    observer = GraphObserver(plan.graph, state=graph_state(plan))
     watchers = [observer.watcher]        # the graph's publishers wait for these before the first step
     if bag_dir is not None:
         from qiki_bag.background import BackgroundRecorder
@@ -139,7 +140,9 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
     for i, (node, cmd) in enumerate(commands):
         if options.metrics_port:
             cmd += ["-p", f"metrics.port:={options.metrics_port + i}"]
-    latency = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"))
+    first = (plan.graph.vehicles or [""])[0]      # a fleet's end-to-end latency: its first vehicle's
+    latency = LatencyWatch(plan.graph.topic_of("sim.truth"),
+                           plan.graph.topic_of(plan.graph.vehicle_endpoint(first, "agent.cmd")))
     sup = GraphSupervisor(commands, env, log_dir, restart_args=["-p", "sync.join_running:=true"],  # qiki_ros.step_sync
                           standby=options.standby)
     duration = options.duration_s
