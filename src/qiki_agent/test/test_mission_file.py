@@ -14,7 +14,9 @@ def test_every_shipped_mission_loads_and_each_scenario_names_one():
     kinds = {p.stem: type(load_mission(p)) for p in MISSIONS.glob("*.yaml")}
     assert kinds["bot_patrol"] is PatrolMission and kinds["ship_station_keeping"] is StationKeepingMission
     for scenario in (MISSIONS.parent / "scenarios").glob("*.yaml"):
-        assert yaml.safe_load(scenario.read_text())["vehicle"]["mission"] in kinds, scenario
+        data = yaml.safe_load(scenario.read_text())
+        for vehicle in data.get("vehicles") or [data["vehicle"]]:  # a fleet: every vehicle's mission
+            assert vehicle["mission"] in kinds, scenario
 
 
 def test_mission_errors_are_one_line_with_key_path(tmp_path):

@@ -20,8 +20,8 @@ from qiki_geometry.earth import J2, MU, R_E
 from qiki_geometry.lvlh import from_lvlh
 from qiki_geometry.orbit_elements import elements_to_state, mean_motion_of
 
-from .scenario import KIND_BY_NAME
-from .world import Truth, _assign_ids
+from .scenario import KIND_BY_NAME, assign_ids
+from .world import Truth
 
 _J2_Z = np.array([0.0, 0.0, 2.0])  # the z component of the J2 term has (3 - 5 z^2/r^2) instead of (1 - ...)
 
@@ -155,7 +155,7 @@ class OrbitalWorld:
         Objects without an id get the smallest unused ids, then the random debris, in file order.
         """
         n_rand = random_debris.count if random_debris is not None else 0
-        ids = _assign_ids([o.id for o in objects] + [None] * n_rand)
+        ids = np.array(assign_ids([o.id for o in objects] + [None] * n_rand), dtype=np.uint32)
         pos, vel = np.zeros((len(objects), 3)), np.zeros((len(objects), 3))
         lvlh = np.array([o.elements is None and o.encounter is None and o.frame == "lvlh" for o in objects], bool)
         for k, o in enumerate(objects):

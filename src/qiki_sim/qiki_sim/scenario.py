@@ -1,11 +1,17 @@
 """Scenario files: pydantic schema, YAML loader, name resolution.
 
+A scenario holds one world and its vehicles: either one unnamed vehicle (`vehicle:` + `ego:`) or a fleet
+(`vehicles:`, each with a name, description, mission, initial state, truth id and transponder code).
+Everything downstream reads the vehicles through Scenario.fleet(); `vehicle`/`ego` are None for a fleet.
+
 Every load error is a ScenarioError whose str() is one line naming the file, the key path
 and what was expected, e.g. ``bot_patrol.yaml: objects[2].velocity: expected a list of 3 numbers, got 'fast'``.
 """
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -28,6 +34,11 @@ DEFAULT_RCS_M2 = {"obstacle": 20.0, "robot": 8.0, "person": 1.0, "spacecraft": 1
 DEFAULT_RADIUS_M = {"obstacle": 1.0, "robot": 0.4, "person": 0.3, "spacecraft": 5.0, "debris": 0.2}
 UINT32_MAX = 2**32 - 1
 PROFILES = ("bot", "ship")
+# A vehicle's name is a ROS name part (namespace /qiki/<name>): lower case, no repeated or trailing underscore.
+VEHICLE_NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+# Names a vehicle may not take: the graph's nodes and the first parts of its topics under /qiki.
+RESERVED_VEHICLE_NAMES = ("sim", "radar", "tracker", "scorer", "agent", "tracks", "eval", "events", "sync", "cmd",
+                          "observer", "diagnostics", "clock")
 
 
 class ScenarioError(SchemaFileError):
@@ -232,6 +243,7 @@ class FailureSpec(_Strict):
     """Device failure applied when sim time passes at_s."""
 
     device: str
+    vehicle: str = ""  # a fleet: the vehicle whose device fails (required); one-vehicle scenarios leave it out
     at_s: float = Field(ge=0)
     level: int = Field(ge=0, le=3)  # 0 OK (recovery), 1 WARN, 2 ERROR, 3 STALE
     value: float | None = Field(None, ge=0, le=1)
@@ -247,17 +259,75 @@ class ThrusterFaultSpec(_Strict):
     efficiency: float = Field(0.0, ge=0, le=1)
 
 
+class FleetVehicleSpec(_Strict):
+    """One vehicle of a fleet (`vehicles:` list entry)."""
+
+    name: str  # ROS name part [a-z][a-z0-9_]*: its stack runs in namespace /qiki/<name>
+    description: str  # as vehicle.description
+    mission: str  # as vehicle.mission
+    ego: Annotated[Union[BotEgo, ShipEgo], Field(discriminator="profile")]  # initial state
+    id: int | None = Field(None, ge=1, le=UINT32_MAX)  # its id in the truth; default: smallest unused after objects
+    transponder_code: int = Field(0, ge=0, le=UINT32_MAX)  # what the other vehicles' radars read; 0 = none
+    safe_radius_m: float | None = Field(None, gt=0)  # closest approach to another vehicle it must keep
+
+    @field_validator("name")
+    @classmethod
+    def _ros_name(cls, name: str) -> str:
+        if not VEHICLE_NAME.fullmatch(name):
+            raise PydanticCustomError("name", "expected a ROS name part ([a-z][a-z0-9_]*, no repeated or trailing "
+                                      "underscore), got {n}", {"n": repr(name)})
+        if name in RESERVED_VEHICLE_NAMES:
+            raise PydanticCustomError("name", "{n} is a name of the graph (one of {r}); choose another",
+                                      {"n": repr(name), "r": ", ".join(RESERVED_VEHICLE_NAMES)})
+        return name
+
+
+@dataclass(frozen=True)
+class FleetVehicle:
+    """A vehicle of the scenario as every package sees it (Scenario.fleet()).
+
+    name is "" for the one vehicle of a `vehicle:` + `ego:` scenario, whose truth_id is 0: it is not in the
+    truth. A fleet's vehicles are in the truth under truth_id, answering with transponder_code."""
+
+    name: str
+    description: str  # a name or a path (load_scenario resolves a relative path against the scenario file)
+    mission: str
+    truth_id: int
+    transponder_code: int
+    ego: Any  # BotEgo | ShipEgo: initial state
+    safe_radius_m: float | None = None
+
+
 def _with_profile(data: Any) -> Any:
     """Let the ego and object unions pick their models from the scenario's profile."""
     if not (isinstance(data, dict) and data.get("profile") in PROFILES):
         return data
     profile = data["profile"]
+
+    def tagged(d: Any) -> Any:
+        return {**d, "profile": profile} if isinstance(d, dict) else d
+
     if isinstance(data.get("ego"), dict):
-        data = {**data, "ego": {**data["ego"], "profile": profile}}
+        data = {**data, "ego": tagged(data["ego"])}
     if isinstance(data.get("objects"), list):
-        data = {**data, "objects": [{**o, "profile": profile} if isinstance(o, dict) else o
-                                    for o in data["objects"]]}
+        data = {**data, "objects": [tagged(o) for o in data["objects"]]}
+    if isinstance(data.get("vehicles"), list):
+        data = {**data, "vehicles": [{**v, "ego": tagged(v["ego"])} if isinstance(v, dict) and "ego" in v else v
+                                     for v in data["vehicles"]]}
     return data
+
+
+def assign_ids(requested: list[int | None]) -> list[int]:
+    """Keep explicit ids; give the rest the smallest unused ids from 1 up, in order."""
+    taken = {i for i in requested if i is not None}
+    out, nxt = [], 1
+    for i in requested:
+        if i is None:
+            while nxt in taken:
+                nxt += 1
+            i, nxt = nxt, nxt + 1
+        out.append(i)
+    return out
 
 
 class Scenario(_Strict):
@@ -269,8 +339,9 @@ class Scenario(_Strict):
     seed: int = Field(ge=0, le=UINT32_MAX)
     duration_s: float = Field(gt=0)
     dt_s: float = Field(0.05, gt=0, le=1.0)  # physics step
-    vehicle: Vehicle
-    ego: Annotated[Union[BotEgo, ShipEgo], Field(discriminator="profile")]
+    vehicle: Vehicle | None = None  # one unnamed vehicle (with ego), or None for a fleet (vehicles)
+    ego: Annotated[Union[BotEgo, ShipEgo], Field(discriminator="profile")] | None = None
+    vehicles: list[FleetVehicleSpec] | None = None  # a fleet (bot profile), instead of vehicle + ego
     objects: list[Annotated[Union[ObjectSpec, ShipObjectSpec], Field(discriminator="profile")]] = []
     random_movers: RandomMoversSpec | None = None  # bot only
     random_debris: RandomDebrisSpec | None = None  # ship only
@@ -284,6 +355,7 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        self._one_or_fleet()
         ids = [o.id for o in self.objects if o.id is not None]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
@@ -307,6 +379,71 @@ class Scenario(_Strict):
                                       "on a step)", {"dt": self.dt_s, "d": self.duration_s})
         return self
 
+    def _one_or_fleet(self) -> None:
+        """Either vehicle + ego or vehicles (unique names and ids, bot profile), each failure naming its key."""
+        single = [k for k in ("vehicle", "ego") if getattr(self, k) is not None]
+        if self.vehicles is None:
+            if len(single) < 2:
+                missing = "vehicle" if "vehicle" not in single else "ego"
+                raise PydanticCustomError("vehicles", "missing required key {k} (or give vehicles: for a fleet)",
+                                          {"k": missing})
+            named = [i for i, f in enumerate(self.failures) if f.vehicle]
+            if named:
+                raise PydanticCustomError("vehicles", "failures[{i}].vehicle: applies only to a fleet (vehicles:)",
+                                          {"i": named[0]})
+            return
+        if single:
+            raise PydanticCustomError("vehicles", "give either vehicle + ego (one vehicle) or vehicles (a fleet), "
+                                      "not both: remove {k}", {"k": " and ".join(single)})
+        if not self.vehicles:
+            raise PydanticCustomError("vehicles", "vehicles: expected at least one vehicle", {})
+        if self.profile != "bot":
+            raise PydanticCustomError("vehicles", "vehicles: fleets of profile {p} are not supported yet (bot only)",
+                                      {"p": repr(self.profile)})
+        names = [v.name for v in self.vehicles]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise PydanticCustomError("vehicles", "vehicles[{i}].name: {n} is taken by vehicles[{j}]",
+                                          {"i": i, "n": repr(name), "j": names.index(name)})
+        objects = {o.id: j for j, o in enumerate(self.objects) if o.id is not None}
+        vids = [v.id for v in self.vehicles]
+        for i, vid in enumerate(vids):
+            if vid in objects:
+                raise PydanticCustomError("vehicles", "vehicles[{i}].id: id {id} is taken by objects[{j}]",
+                                          {"i": i, "id": vid, "j": objects[vid]})
+            if vid is not None and vid in vids[:i]:
+                raise PydanticCustomError("vehicles", "vehicles[{i}].id: id {id} is taken by vehicles[{j}]",
+                                          {"i": i, "id": vid, "j": vids.index(vid)})
+        for i, f in enumerate(self.failures):
+            if f.vehicle not in names:
+                raise PydanticCustomError("vehicles", "failures[{i}].vehicle: expected one of {n}, got {v}",
+                                          {"i": i, "n": ", ".join(names), "v": repr(f.vehicle)})
+
+    def _random_count(self) -> int:
+        extra = self.random_movers if self.profile == "bot" else self.random_debris
+        return extra.count if extra is not None else 0
+
+    def object_ids(self) -> list[int]:
+        """Truth ids of the objects (file order, then the random movers/debris): explicit ids kept, the rest the
+        smallest unused ids from 1 up, never a fleet vehicle's explicit id."""
+        reserved = [v.id for v in self.vehicles or () if v.id is not None]
+        requested = [o.id for o in self.objects] + [None] * self._random_count()
+        return assign_ids(requested + reserved)[:len(requested)]
+
+    def fleet(self) -> list[FleetVehicle]:
+        """The scenario's vehicles in file order: one unnamed vehicle (name "", truth_id 0: not in the truth) or
+        the fleet, each vehicle without an id taking the smallest unused id after the objects'."""
+        if self.vehicles is None:
+            return [FleetVehicle("", self.vehicle.description, self.vehicle.mission, 0, 0, self.ego)]
+        n_objects = len(self.objects) + self._random_count()
+        ids = assign_ids(self.object_ids() + [v.id for v in self.vehicles])[n_objects:]
+        return [FleetVehicle(v.name, v.description, v.mission, int(i), v.transponder_code, v.ego, v.safe_radius_m)
+                for v, i in zip(self.vehicles, ids)]
+
+    def is_fleet(self) -> bool:
+        """Named vehicles (a `vehicles:` list), each in the truth."""
+        return self.vehicles is not None
+
 
 def whole_steps(duration_s: float, dt_s: float) -> int | None:
     """How many steps of dt_s make duration_s; None when it is not a whole number of them."""
@@ -327,25 +464,40 @@ def load_scenario(path: str | Path) -> Scenario:
     data = read_mapping(path, "scenario", ScenarioError)
     scenario = validate(Scenario, data, path, ScenarioError, lambda loc: key_path(loc, PROFILES, ("ego",)),
                         union_tag="expected profile 'bot' or 'ship'")
-    where = _beside(scenario.vehicle.description, path)
-    scenario = scenario.model_copy(update={"vehicle": scenario.vehicle.model_copy(update={"description": where})})
-    try:
-        description = load_description(where)
-    except DescriptionError as e:
-        raise ScenarioError(path, str(e), "vehicle.description") from None
-    if description.profile != scenario.profile:
-        raise ScenarioError(path, f"vehicle description {description.name!r} is a {description.profile}, not a "
-                            f"{scenario.profile}", "vehicle.description")
+    if scenario.vehicles is None:
+        where = _beside(scenario.vehicle.description, path)
+        scenario = scenario.model_copy(update={"vehicle": scenario.vehicle.model_copy(update={"description": where})})
+        keys = {"": "vehicle.description"}
+    else:
+        vehicles = [v.model_copy(update={"description": _beside(v.description, path)}) for v in scenario.vehicles]
+        scenario = scenario.model_copy(update={"vehicles": vehicles})
+        keys = {v.name: f"vehicles[{i}].description" for i, v in enumerate(vehicles)}
+    descriptions = {v.name: _description_of(v.description, scenario.profile, path, keys[v.name])
+                    for v in scenario.fleet()}
     for i, f in enumerate(scenario.failures):
+        description = descriptions[f.vehicle]
         if f.device not in description.devices:
             raise ScenarioError(path, f"unknown device {f.device!r} of vehicle {description.name!r}; expected one "
                                 f"of {', '.join(description.devices)}", f"failures[{i}].device")
+    description = descriptions[scenario.fleet()[0].name]
     thrusters = len(description.ship.rcs.thrusters) if scenario.profile == "ship" else 0
     for i, f in enumerate(scenario.thruster_faults):
         if f.thruster >= thrusters:
             raise ScenarioError(path, f"thruster {f.thruster} does not exist: vehicle {description.name!r} has "
                                 f"{thrusters} (0..{thrusters - 1})", f"thruster_faults[{i}].thruster")
     return scenario
+
+
+def _description_of(where: str, profile: str, path: Path, key: str):
+    """The vehicle description at `where`, of the scenario's profile (ScenarioError at `key` otherwise)."""
+    try:
+        description = load_description(where)
+    except DescriptionError as e:
+        raise ScenarioError(path, str(e), key) from None
+    if description.profile != profile:
+        raise ScenarioError(path, f"vehicle description {description.name!r} is a {description.profile}, not a "
+                            f"{profile}", key)
+    return description
 
 
 def _beside(name_or_path: str, scenario_path: Path) -> str:

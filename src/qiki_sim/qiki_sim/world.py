@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .scenario import KIND_BY_NAME, ObjectSpec, RandomMoversSpec
+from .scenario import KIND_BY_NAME, ObjectSpec, RandomMoversSpec, assign_ids
 
 BEHAVIOUR_STATIC, BEHAVIOUR_CONSTANT_VELOCITY, BEHAVIOUR_TURN, BEHAVIOUR_STOP_AND_GO = 0, 1, 2, 3
 BEHAVIOUR_BY_NAME = {"static": 0, "constant_velocity": 1, "turn": 2, "stop_and_go": 3}
@@ -77,9 +77,12 @@ class World:
         """Build from a Scenario (its objects and random_movers) or a list of ObjectSpec/dicts.
 
         Objects without an id get the smallest unused ids from 1 up, in file order, then the
-        random movers. Random movers draw position, heading, speed, RCS from rng in that order.
+        random movers (a Scenario's fleet vehicles keep their explicit ids: Scenario.object_ids).
+        Random movers draw position, heading, speed, RCS from rng in that order.
         """
+        reserved: list[int] = []
         if hasattr(objects_spec, "objects"):
+            reserved = [v.id for v in getattr(objects_spec, "vehicles", None) or () if v.id is not None]
             random_movers = getattr(objects_spec, "random_movers", None) if random_movers is None else random_movers
             objects_spec = objects_spec.objects
         specs: Sequence[ObjectSpec] = [o if isinstance(o, ObjectSpec) else ObjectSpec.model_validate(o)
@@ -87,7 +90,8 @@ class World:
         if isinstance(random_movers, dict):
             random_movers = RandomMoversSpec.model_validate(random_movers)
         n_rand = random_movers.count if random_movers is not None else 0
-        ids = _assign_ids([o.id for o in specs] + [None] * n_rand)
+        requested = [o.id for o in specs] + [None] * n_rand
+        ids = np.array(assign_ids(requested + reserved)[:len(requested)], dtype=np.uint32)
 
         kind = [KIND_BY_NAME[o.kind] for o in specs]
         pos = [o.position for o in specs]
@@ -165,16 +169,3 @@ class World:
         """Copies of the object arrays at the current sim time."""
         return Truth(self.time_s, self.id.copy(), self.kind.copy(), self.position.copy(), self.velocity.copy(),
                      self.rcs_m2.copy(), self.radius_m.copy(), self.transponder_code.copy())
-
-
-def _assign_ids(requested: list[int | None]) -> np.ndarray:
-    """Keep explicit ids; give the rest the smallest unused ids from 1 up."""
-    taken = {i for i in requested if i is not None}
-    out, nxt = [], 1
-    for i in requested:
-        if i is None:
-            while nxt in taken:
-                nxt += 1
-            i, nxt = nxt, nxt + 1
-        out.append(i)
-    return np.array(out, dtype=np.uint32)

@@ -114,7 +114,7 @@ def test_missing_file_lists_available(tmp_path):
 def test_unknown_scenario_name_lists_valid_ones():
     with pytest.raises(ScenarioError) as e:
         find_scenario("bot_patrolx", SCENARIOS)
-    assert "bot_crossing, bot_patrol" in str(e.value) and "bot_patrolx" in str(e.value)
+    assert "bot_crossing, bot_fleet, bot_patrol" in str(e.value) and "bot_patrolx" in str(e.value)
     assert find_scenario("bot_patrol", SCENARIOS) == SCENARIOS / "bot_patrol.yaml"
 
 

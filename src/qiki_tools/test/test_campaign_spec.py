@@ -86,6 +86,12 @@ def test_spec_errors_are_one_line_with_key_path(error):
         HEAD + "dispersions:\n  - {dist: device_failure, name: f, devices: [comms], at_s: [9, 1]}\n")
 
 
+def test_a_fleet_base_scenario_is_refused_in_one_line(error):
+    assert "c.yaml: scenario: " in error(HEAD.replace("bot_crossing", "bot_fleet"))
+    assert "bot_fleet.yaml: a fleet scenario (vehicles:) cannot be a campaign's base yet" in error(
+        HEAD.replace("bot_crossing", "bot_fleet"))
+
+
 def test_errors_against_the_base_documents_name_the_dispersion(error):
     assert "dispersions[0].path: scenario.ego.speed: ego.speed: no such key (keys there: x, y, yaw) (in the base " \
            "scenario)" in error(HEAD + "dispersions:\n  - {path: scenario.ego.speed, dist: uniform, low: 0, high: 1}\n")

@@ -75,6 +75,9 @@ def load_base(spec: CampaignSpec, spec_path: Path) -> BaseDocuments:
     try:
         path = scenario_file(spec, spec_path)
         scenario = load_scenario(path)
+        if scenario.is_fleet():  # dispersions address one vehicle's description
+            raise ScenarioError(path, "a fleet scenario (vehicles:) cannot be a campaign's base yet; give a "
+                                      "one-vehicle scenario")
         raw = read_mapping(path, "scenario", ScenarioError)
         desc_path = description_path(scenario.vehicle.description)
         description = load_description(desc_path)
