@@ -78,10 +78,10 @@ def _graph_nodes(context, *args, **kwargs):
             overrides["clock.rate_factor"] = rate
         if metrics_port is not None:
             overrides["metrics.port"] = metrics_port + i
-        # a vehicle's stack takes its namespace from the group that includes it (PushRosNamespace)
-        where = {} if vehicle else {"namespace": graph.namespace}
+        # a vehicle's stack: its own namespace, absolute, so that it is right also when launched alone
+        where = graph.node_namespace(spec.name) if vehicle else graph.namespace
         actions.append(Node(
-            package=spec.package, executable=spec.executable, name=spec.ros_name, **where,
+            package=spec.package, executable=spec.executable, name=spec.ros_name, namespace=where,
             parameters=[str(plan.params_file), overrides], remappings=graph.remappings(spec.name),
             arguments=["--ros-args", "--log-level", log_level],
             # LOCALHOST unless set explicitly; the project's Fast DDS profile unless the environment names one

@@ -99,7 +99,8 @@ def _entities(entities, configs: dict, namespace: str) -> list[Node]:
             nodes += _entities(e.function(LaunchContext(configs)), configs, namespace)
         elif isinstance(e, Node):
             own = e.kwargs.get("namespace") or ""
-            e.namespace = own if own.startswith("/") else "/".join(p for p in (namespace.rstrip("/"), own) if p) or "/"
+            e.namespace = own if own.startswith("/") else "/" + "/".join(p.strip("/") for p in (namespace, own)
+                                                                         if p.strip("/"))
             nodes.append(e)
         elif isinstance(e, GroupAction):
             scope = dict(configs) if e.scoped else configs

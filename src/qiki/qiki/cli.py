@@ -247,12 +247,13 @@ def rotate_outputs(out: Path, keep_runs: int | None, max_output_mb: float | None
 
 def graph_table(graph) -> str:
     """Markdown table of topics and services (the README's table is this output)."""
-    rows = ["| topic / service | type | QoS | rate | publishers -> subscribers |", "|---|---|---|---|---|"]
+    rows = ["| topic / service | scope | type | QoS | rate | publishers -> subscribers |", "|---|---|---|---|---|---|"]
     for t in graph.topics:
-        rows.append(f"| `{t.name}` | `{t.type}` | {t.qos} | {t.rate} | "
+        rows.append(f"| `{t.name}` | {t.scope} | `{t.type}` | {t.qos} | {t.rate} | "
                     f"{', '.join(p.split('.')[0] for p in t.pub)} -> {', '.join(s.split('.')[0] for s in t.sub) or '(tools)'} |")
     for s in graph.services:
-        rows.append(f"| `{s.name}` (service) | `{s.type}` | services | on request | server: {s.server.split('.')[0]} |")
+        rows.append(f"| `{s.name}` (service) | {s.scope} | `{s.type}` | services | on request | "
+                    f"server: {s.server.split('.')[0]} |")
     return "\n".join(rows)
 
 

@@ -151,7 +151,7 @@ class CoreEngine:
             inputs, self.inbox[name] = self.inbox[name], defaultdict(list)
             self._timed(name.rpartition("/")[2], self.steps[name].step, t_ns, inputs)
         commands, self.inbox["sim"] = self.inbox["sim"], defaultdict(list)
-        self._timed("sim", self.sim.on_agent_step, t_ns, SIM_COMMANDS(commands))
+        self._timed("sim", self.sim.on_agents_step, t_ns, commands)   # by port: `cmd` or a fleet's `<vehicle>/cmd`
         queue, self.scorer_queue = self.scorer_queue, []
         self._timed("scorer", self._score, queue)
 

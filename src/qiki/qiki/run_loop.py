@@ -110,6 +110,19 @@ def finish_held(plan: GraphPlan, observer, recorder, duration_s: float, timeout_
     return recorder.finish()
 
 
+def topic_catalog(plan: GraphPlan, run_dir: Path) -> Path:
+    """The graph file a recorder catalogues its topics from: config/graph.yaml, or for a fleet its topics per
+    vehicle, written to run_dir/graph_topics.yaml (qiki_bag.catalog reads the `topics:` list)."""
+    if not plan.graph.vehicles:
+        return config_dir() / "graph.yaml"
+    import yaml
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "graph_topics.yaml"
+    path.write_text(yaml.safe_dump({"topics": [{"name": t.name, "type": t.type, "qos": t.qos}
+                                               for t in plan.graph.topics]}, sort_keys=False))
+    return path
+
+
 def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_dir: Path | None = None,
               tick=None, show_progress: bool = True) -> dict:
     """Start the graph, watch it until duration / signal / a node dies / tick(supervisor, observer, latency)
@@ -130,7 +143,8 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
         from qiki_bag.background import BackgroundRecorder
         try:
             recorder = BackgroundRecorder(bag_dir, options.domain_id, log_path=(log_dir or bag_dir.parent) / "bag.log",
-                                          use_sim_time=True, graph_file=config_dir() / "graph.yaml").start()
+                                          use_sim_time=True, graph_file=topic_catalog(plan, log_dir or bag_dir.parent)
+                                          ).start()
         except BaseException:
             observer.close()
             raise
