@@ -216,6 +216,12 @@ def cmd_run(args) -> int:
           + f" (c = {summary['gospa_c_m']} m, p = 2)")
     print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
           f"(object {summary['min_miss_object_id']})")
+    for name, v in summary.get("vehicles", {}).items():
+        near = v["closest_approach_m"]
+        print(f"  vehicle {name:<9} {v['mission_result']}, final {v['agent_state_final']}, confirmed tracks "
+              f"LR {v['tracks_confirmed']['lr']} SR {v['tracks_confirmed']['sr']}, closest approach {near['objects']} m "
+              f"(object {v['closest_object_id']}), {near['vehicles']} m ({v['closest_vehicle']}), "
+              f"events {v['events_count']}")
     e2e = summary["e2e_latency_ms"]
     if e2e is not None:
         print(f"  latency truth->cmd p50 {e2e['p50_ms']} ms  p99 {e2e['p99_ms']} ms  max {e2e['max_ms']} ms "
