@@ -45,7 +45,7 @@ class RadarStep:
     def scan(self, msg: WorldTruth, ego: VehicleState) -> None:
         t = from_stamp(msg.header.stamp)
         try:
-            objects, dropped = truth_objects(msg)
+            objects, dropped = truth_objects(msg, self.cfg.vehicle.truth_id)
         except ValueError as exc:
             self.ports.count_input("truth_dropped", f"{exc}: truth dropped")
             return

@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from qiki_radar.radar_config import OwnVehicleConfig
 from qiki_ros.node_config import GraphNodeConfig
 from qiki_schema.strict import Strict
 
@@ -16,3 +17,4 @@ class GospaConfig(Strict):
 class ScorerNodeConfig(GraphNodeConfig):
     world_frame: Literal["map", "lvlh"] = Field("map", description="tracking frame the tracks are in")
     gospa: GospaConfig = GospaConfig()
+    vehicle: OwnVehicleConfig = OwnVehicleConfig()   # its own vehicle expects no track

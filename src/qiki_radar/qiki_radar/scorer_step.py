@@ -53,7 +53,7 @@ class ScorerStep:
         the truth or the ego state of that stamp is unusable (counted)."""
         if t not in self._views:
             try:
-                objects, dropped = truth_objects(self.truth[t])
+                objects, dropped = truth_objects(self.truth[t], self.cfg.vehicle.truth_id)
                 view = ego_view(self.cfg.world_frame, self.ego[t], objects)
             except ValueError as exc:
                 self.ports.count_input("truth_dropped", f"{exc}: truth not scored")

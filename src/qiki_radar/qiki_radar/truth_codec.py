@@ -32,8 +32,9 @@ class TruthObjects:
         return int(self.id.size)
 
 
-def truth_objects(msg: WorldTruth) -> tuple[TruthObjects, int]:
-    """The usable objects of `msg` and how many were dropped (non-finite or absurd state, bad RCS).
+def truth_objects(msg: WorldTruth, own_id: int = 0) -> tuple[TruthObjects, int]:
+    """The usable objects of `msg` and how many were dropped (non-finite or absurd state, bad RCS). own_id: the
+    truth id of the reader's own vehicle (a fleet's), left out (not counted as dropped); 0 = none.
 
     Raises ValueError naming the field when the arrays do not describe one set of N objects."""
     a = unpack_items(msg, "object", {"id": (np.uint32, 1), "position": (np.float64, 3),
@@ -42,8 +43,10 @@ def truth_objects(msg: WorldTruth) -> tuple[TruthObjects, int]:
     with np.errstate(invalid="ignore"):
         ok = ((np.abs(a["position"]) < MAX_ABS_STATE).all(axis=1) & (np.abs(a["velocity"]) < MAX_ABS_STATE).all(axis=1)
               & np.isfinite(a["rcs_m2"]) & (a["rcs_m2"] >= 0.0))
-    objects = TruthObjects(*(a[k][ok] for k in ("id", "position", "velocity", "rcs_m2", "transponder_code")))
-    return objects, int((~ok).sum())
+    own = a["id"] == own_id if own_id else np.zeros_like(ok)
+    keep = ok & ~own
+    objects = TruthObjects(*(a[k][keep] for k in ("id", "position", "velocity", "rcs_m2", "transponder_code")))
+    return objects, int((~ok & ~own).sum())
 
 
 def ego_view(frame: str, msg: VehicleState, objects: TruthObjects) -> SensorView:

@@ -1,6 +1,5 @@
 """The step classes the nodes and the core engine share, driven without ROS: the sim's messages through the
 radar, tracker and scorer steps (qiki_sim.sim_step, qiki_radar.radar_step / tracker_step / scorer_step)."""
-from collections import Counter, defaultdict
 from pathlib import Path
 
 from qiki_radar.radar_config import RadarNodeConfig
@@ -11,34 +10,9 @@ from qiki_radar.tracker_config import TrackerNodeConfig
 from qiki_radar.tracker_step import TrackerStep
 from qiki_sim.sim_config import SimNodeConfig
 from qiki_sim.sim_step import SimStep
+from recorded_ports import Ports
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "config" / "scenarios"
-
-
-class Ports:
-    """StepPorts that keep what was sent, per port."""
-
-    def __init__(self, readers=()):
-        self.sent, self.counters, self.lines, self.readers = defaultdict(list), Counter(), [], set(readers)
-
-    def publish(self, port, msg):
-        self.sent[port].append(msg)
-
-    def has_readers(self, port):
-        return port in self.readers
-
-    def count_input(self, counter, text, n=1):
-        self.counters[counter] += n
-
-    def count(self, counter):
-        return self.counters[counter]
-
-    def log(self, level, text, throttle_key=None):
-        self.lines.append(text)
-
-    def take(self):
-        sent, self.sent = self.sent, defaultdict(list)
-        return sent
 
 
 def test_sim_radar_tracker_scorer_steps_run_in_lockstep_without_ros():

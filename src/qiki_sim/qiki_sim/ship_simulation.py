@@ -130,8 +130,8 @@ class ShipSimulation(SteppedSimulation):
         self.body.step(dt, force, torque, flow)
         self.world.step(dt)
 
-    def ego_state(self) -> EgoState:
-        """Chaser state in ECI; energy_fraction is the propellant fraction."""
+    def ego_state(self, vehicle: int = 0) -> EgoState:
+        """Chaser state in ECI (the ship profile has one vehicle); energy_fraction is the propellant fraction."""
         s = self.body.state
         return EgoState(s.position, s.quaternion_wxyz, s.velocity, quat2mat(s.quaternion_wxyz).T @ s.velocity,
                         s.angular_velocity_body, s.mass_kg, self.propellant_fraction, self.propellant_kg)
@@ -142,8 +142,8 @@ class ShipSimulation(SteppedSimulation):
         pos, vel = to_lvlh(y[0:3], y[3:6], t.position, t.velocity)
         return replace(t, position=pos, velocity=vel)
 
-    def device_readings(self):
-        """(names, levels, values) of the ship devices; power is constant (solar), propulsion tracks propellant."""
+    def device_readings(self, vehicle: int = 0):
+        """(names, levels, values) of the ship devices (one vehicle); power is constant (solar), propulsion tracks propellant."""
         names, levels, values = self.devices.readings(self.time_s, 1.0)
         i, frac = names.index("propulsion"), self.propellant_fraction
         floor = ERROR if frac <= 0.0 else WARN if frac < PROPELLANT_WARN_FRACTION else OK

@@ -2,10 +2,13 @@
 health.
 
 The sim owns time (use_sim_time false here, true everywhere else). In realtime mode it steps on a
-wall timer at `clock.rate_factor`; in lockstep mode it steps as soon as the agent has finished the
-step `clock.command_lag_steps` back (see qiki_ros.step_barrier), so the whole graph runs as fast as
-its slowest node and every run of a scenario is identical. Commands stamped at step n apply from
-step n + command_lag_steps in both modes.
+wall timer at `clock.rate_factor`; in lockstep mode it steps as soon as the agent (every agent of a
+fleet: the barrier's upstream) has finished the step `clock.command_lag_steps` back (see
+qiki_ros.step_barrier), so the whole graph runs as fast as its slowest node and every run of a scenario
+is identical. Commands stamped at step n apply from step n + command_lag_steps in both modes.
+Each vehicle of the scenario has its ports (qiki_sim.sim_step): `<vehicle>/vehicle_state`,
+`<vehicle>/device_health`, `<vehicle>/cmd` for a fleet, `vehicle_state`, `device_health`, `cmd` for the
+unnamed single vehicle.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
 from qiki_sim.scenario import ScenarioError
 from qiki_sim.sim_config import SimNodeConfig
-from qiki_sim.sim_step import SimStep
+from qiki_sim.sim_step import VEHICLE_PORTS, SimStep, vehicle_port
 
 
 class SimNode(GraphNode):
@@ -37,15 +40,19 @@ class SimNode(GraphNode):
         self.pub_events = self.create_publisher(Event, "events", self.ports["events"])
         self.sync = StepSync(self, self.cfg, self.on_agent_step, announce=False, watch_members=True, events=self.pub_events)
         self.sync.health.conditions.append(self.members_condition)
-        self.pubs = {
-            "vehicle_state": self.sync.publisher(VehicleState, "vehicle_state"),
-            "truth": self.sync.publisher(WorldTruth, "truth"),
-            "device_health": self.sync.publisher(DeviceHealth, "device_health"),
-        }
-        self.core = SimStep(self.cfg, NodePorts(self, {**self.pubs, "clock": self.sync.publisher(Clock, "clock"),
-                                                       "events": self.pub_events}))
+        self.core = SimStep(self.cfg, NodePorts(self, {}))
+        vehicles = self.core.vehicles     # the scenario's: each its state and health ports
+
+        def per_vehicle(msg_type, port: str) -> dict:
+            return {vehicle_port(v, port): self.sync.publisher(msg_type, vehicle_port(v, port)) for v in vehicles}
+        self.pubs = {**per_vehicle(VehicleState, "vehicle_state"), "truth": self.sync.publisher(WorldTruth, "truth")}
+        self.pubs.update(per_vehicle(DeviceHealth, "device_health"))
+        self.core.ports.publishers.update({**self.pubs, "clock": self.sync.publisher(Clock, "clock"),
+                                           "events": self.pub_events})
         self.sync.set_step(self.sim.dt)      # the sim's own step grid, whatever the runner passed
-        self.cmd_topic = self.sync.subscribe(ActuatorCommand, "cmd")
+        # resolved topic (the barrier's inputs key) -> command port, one per vehicle
+        self.cmd_ports = {self.sync.subscribe(ActuatorCommand, vehicle_port(v, "cmd")): vehicle_port(v, "cmd")
+                          for v in vehicles}
         self.create_service(ResetScenario, "reset", self.on_reset)
         self.create_service(LoadScenario, "load_scenario", self.on_load)
         self.sync.start()
@@ -74,8 +81,8 @@ class SimNode(GraphNode):
 
     # --- inputs -------------------------------------------------------------------------------
     def on_agent_step(self, t_ns: int, inputs: dict) -> None:
-        """The agent finished step n: its command (if any) applies from step n + lag."""
-        self.core.on_agent_step(t_ns, inputs.get(self.cmd_topic, []))
+        """Every agent finished step n: its command (if any) applies from step n + lag."""
+        self.core.on_agents_step(t_ns, {port: inputs.get(topic, []) for topic, port in self.cmd_ports.items()})
         self._last_agent_s = time.monotonic()
         self._agent_silent = False
         if self.cfg.clock.mode == "lockstep":
@@ -100,7 +107,7 @@ class SimNode(GraphNode):
         waited = time.monotonic() - self._wait_start
         if not self.sync.gate.is_open:      # our publishers wait for the subscribers the graph names
             return False
-        missing = [p for p in self.cfg.start.wait_for if self.pubs[p].get_subscription_count() == 0]
+        missing = [p for p in self.waited_ports() if self.pubs[p].get_subscription_count() == 0]
         absent = self.sync.members - self.sync.members_listening()
         if (missing or absent) and waited < self.cfg.start.wait_timeout_s:
             return False
@@ -108,6 +115,11 @@ class SimNode(GraphNode):
             self.get_logger().warning(f"starting without subscribers on {missing}, barrier members absent: "
                                       f"{sorted(absent)}")
         return True
+
+    def waited_ports(self) -> list[str]:
+        """start.wait_for, a vehicle port (vehicle_state, device_health) standing for every vehicle's."""
+        return [vehicle_port(v, p) if p in VEHICLE_PORTS else p for p in self.cfg.start.wait_for
+                for v in (self.core.vehicles if p in VEHICLE_PORTS else [""])]
 
     def on_timer(self) -> None:
         if not self._started:
@@ -180,7 +192,7 @@ class SimNode(GraphNode):
         step with the vehicle stopped, as a drive's command watchdog would, so the graph goes on."""
         if not self._agent_silent:
             self._agent_silent = True
-            self.core.pending.clear()
+            self.core.pending.clear()                   # every vehicle stops until the agents are back
             blocking = self._blocking_agent()
             why = f"{', '.join(blocking)} silent" if blocking else \
                 f"it finished no step for {self.cfg.clock.agent_timeout_s:g} s"

@@ -1,12 +1,13 @@
-"""One simulated world: ego vehicle, scripted objects and device health, advanced in fixed steps.
+"""One simulated world: its vehicles (one, or a fleet), scripted objects and device health, advanced in fixed steps.
 
 Pure Python over numpy (no ROS): the sim node publishes what this produces, tests and benchmarks
 drive it directly. Time advances by exact multiples of the scenario's dt_s, so a run is reproducible
-from (scenario, seed) regardless of wall-clock timing.
+from (scenario, seed) regardless of wall-clock timing. Vehicles are indexed in the scenario's fleet order
+(Scenario.fleet()); a fleet's vehicles are objects of the truth, the unnamed single vehicle is not.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from transforms3d.quaternions import quat2mat
@@ -14,10 +15,9 @@ from transforms3d.quaternions import quat2mat
 from qiki_description.loader import load_description
 from qiki_sim.bot import ClampReport, DiffDriveBot
 from qiki_sim.devices import DeviceHealthModel
-from qiki_sim.scenario import Scenario
+from qiki_msgs.msg import WorldTruth
+from qiki_sim.scenario import DEFAULT_RCS_M2, Scenario
 from qiki_sim.world import Truth, World
-
-
 
 @dataclass(frozen=True)
 class EgoState:
@@ -39,16 +39,22 @@ class EgoState:
 
 class SteppedSimulation:
     """What both profiles share: scenario, seed, device health and the step counter that is the sim's
-    time. Subclasses build their vehicle and world in _reset_models (from self.rng) and advance them by
+    time. Subclasses build their vehicles and world in _reset_models (from self.rng) and advance them by
     one dt in _advance."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, description=None):
-        """description: the vehicle description (None: the one the scenario names)."""
+        """description: the (first) vehicle's description (None: the one the scenario names)."""
         self.scenario = scenario
-        self.description = description or load_description(scenario.vehicle.description)
-        if self.description.profile != scenario.profile:
-            raise ValueError(f"vehicle description {self.description.name!r} is a {self.description.profile}, "
-                             f"not a {scenario.profile}")
+        self.fleet = scenario.fleet()
+        loaded = {}
+        for v in self.fleet[1:]:
+            loaded.setdefault(v.description, load_description(v.description))
+        self.descriptions = [description or load_description(self.fleet[0].description)] + \
+            [loaded[v.description] for v in self.fleet[1:]]
+        self.description = self.descriptions[0]
+        for d in self.descriptions:
+            if d.profile != scenario.profile:
+                raise ValueError(f"vehicle description {d.name!r} is a {d.profile}, not a {scenario.profile}")
         self.seed = seed or scenario.seed
         self.reset()
 
@@ -57,7 +63,9 @@ class SteppedSimulation:
         if seed:
             self.seed = seed
         self.rng = np.random.default_rng(self.seed)
-        self.devices = DeviceHealthModel(self.description.devices, self.scenario.failures)
+        self.devices_of = [DeviceHealthModel(d.devices, [f for f in self.scenario.failures if f.vehicle == v.name])
+                           for v, d in zip(self.fleet, self.descriptions)]
+        self.devices = self.devices_of[0]
         self.step_index = 0
         self._reset_models()
 
@@ -86,26 +94,52 @@ class SteppedSimulation:
 
 
 class BotSimulation(SteppedSimulation):
-    """Ground-robot profile: differential-drive ego among scripted objects."""
+    """Ground-robot profile: differential-drive vehicles (each its own model, command and device health) among
+    scripted objects. `vehicle` arguments index the fleet (0: the first, or the only, vehicle)."""
 
     def _reset_models(self) -> None:
         sc = self.scenario
         self.world = World.from_scenario(sc, self.rng)
-        self.ego = DiffDriveBot(self.description.chassis, sc.ego.x, sc.ego.y, sc.ego.yaw)
+        self.egos = [DiffDriveBot(d.chassis, v.ego.x, v.ego.y, v.ego.yaw)
+                     for v, d in zip(self.fleet, self.descriptions)]
+        self.ego = self.egos[0]
 
     def _advance(self, dt: float) -> None:
-        self.ego.step(dt)
+        for ego in self.egos:
+            ego.step(dt)
         self.world.step(dt)
 
-    def command(self, v: float, w: float) -> ClampReport:
-        return self.ego.command(v, w)
+    def command(self, v: float, w: float, vehicle: int = 0) -> ClampReport:
+        return self.egos[vehicle].command(v, w)
 
-    def ego_state(self) -> EgoState:
-        s = self.ego.state
+    def ego_state(self, vehicle: int = 0) -> EgoState:
+        ego = self.egos[vehicle]
+        s = ego.state
         vx, vy = s.velocity_world
         quat = np.array([np.cos(s.yaw / 2), 0.0, 0.0, np.sin(s.yaw / 2)])
         return EgoState(np.array([s.x, s.y, 0.0]), quat, np.array([vx, vy, 0.0]), np.array([s.v, 0.0, 0.0]),
-                        np.array([0.0, 0.0, s.w]), self.ego.params.mass_kg, s.battery_soc)
+                        np.array([0.0, 0.0, s.w]), ego.params.mass_kg, s.battery_soc)
 
-    def device_readings(self):
-        return self.devices.readings(self.time_s, self.ego.state.battery_soc)
+    def device_readings(self, vehicle: int = 0):
+        return self.devices_of[vehicle].readings(self.time_s, self.egos[vehicle].state.battery_soc)
+
+    def truth(self) -> Truth:
+        """World objects, then (a fleet) every vehicle as a robot: its truth id, footprint radius, a robot's RCS
+        and its transponder code. The unnamed single vehicle is not in the truth."""
+        objects = self.world.truth()
+        if not self.scenario.is_fleet():
+            return objects
+        states = [ego.state for ego in self.egos]
+        n = len(states)
+        position = np.array([[s.x, s.y, 0.0] for s in states])
+        velocity = np.array([[*s.velocity_world, 0.0] for s in states])
+        return replace(
+            objects,
+            id=np.concatenate([objects.id, np.array([v.truth_id for v in self.fleet], np.uint32)]),
+            kind=np.concatenate([objects.kind, np.full(n, WorldTruth.KIND_ROBOT, np.uint8)]),
+            position=np.vstack([objects.position, position]),
+            velocity=np.vstack([objects.velocity, velocity]),
+            rcs_m2=np.concatenate([objects.rcs_m2, np.full(n, DEFAULT_RCS_M2["robot"])]),
+            radius_m=np.concatenate([objects.radius_m, [d.chassis.footprint_radius_m for d in self.descriptions]]),
+            transponder_code=np.concatenate([objects.transponder_code,
+                                             np.array([v.transponder_code for v in self.fleet], np.uint32)]))
