@@ -207,15 +207,16 @@ def cmd_run(args) -> int:
         return 1
     print(f"qiki run: engine={summary['engine']} profile={summary['profile']} scenario={summary['scenario']} "
           f"sim {summary['sim_time_s']:.1f} s in {summary['wall_time_s']:.1f} s wall (real-time factor {summary['rtf']})")
-    print(f"  radar frames      LR {summary['frames']['lr']:5d}  SR {summary['frames']['sr']:5d}")
-    print(f"  confirmed tracks  LR {summary['tracks_confirmed']['lr']:5d}  SR {summary['tracks_confirmed']['sr']:5d}")
-    path = " -> ".join([t["from"] for t in summary["fsm_transitions"][:1]] +
-                       [t["to"] for t in summary["fsm_transitions"]]) or summary["agent_state_final"]
-    print(f"  agent             {path} (final {summary['agent_state_final']}), events {summary['events_count']}")
-    print("  GOSPA mean [m]    " + "  ".join(f"{b.upper()} {v}" for b, v in summary["gospa_mean"].items())
-          + f" (c = {summary['gospa_c_m']} m, p = 2)")
-    print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
-          f"(object {summary['min_miss_object_id']})")
+    if "vehicles" not in summary:      # a fleet's figures are its vehicles'
+        print(f"  radar frames      LR {summary['frames']['lr']:5d}  SR {summary['frames']['sr']:5d}")
+        print(f"  confirmed tracks  LR {summary['tracks_confirmed']['lr']:5d}  SR {summary['tracks_confirmed']['sr']:5d}")
+        path = " -> ".join([t["from"] for t in summary["fsm_transitions"][:1]] +
+                           [t["to"] for t in summary["fsm_transitions"]]) or summary["agent_state_final"]
+        print(f"  agent             {path} (final {summary['agent_state_final']}), events {summary['events_count']}")
+        print("  GOSPA mean [m]    " + "  ".join(f"{b.upper()} {v}" for b, v in summary["gospa_mean"].items())
+              + f" (c = {summary['gospa_c_m']} m, p = 2)")
+        print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
+              f"(object {summary['min_miss_object_id']})")
     for name, v in summary.get("vehicles", {}).items():
         near = v["closest_approach_m"]
         print(f"  vehicle {name:<9} {v['mission_result']}, final {v['agent_state_final']}, confirmed tracks "
