@@ -267,6 +267,9 @@ def graph_table(graph) -> str:
 def cmd_graph(args) -> int:
     from qiki.graph import load_graph
     from qiki.plan import config_dir
+    if args.scenario:       # a fleet's graph: one stack per vehicle (a one-vehicle scenario: as graph.yaml)
+        print(graph_table(make_plan(run_profile(None, args.scenario), args.scenario).graph))
+        return 0
     print(graph_table(load_graph(config_dir() / "graph.yaml")))
     return 0
 
@@ -329,6 +332,7 @@ class GraphVerb:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--profile", help=argparse.SUPPRESS)
+        parser.add_argument("--scenario", help="the graph of this scenario: a fleet's has one stack per vehicle")
 
     def main(self, args) -> int:
         return cmd_graph(args)
