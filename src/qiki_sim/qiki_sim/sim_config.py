@@ -10,8 +10,8 @@ from qiki_schema.strict import Strict
 class ClockConfig(Strict):
     mode: Literal["realtime", "lockstep"] = Field(
         "realtime", description="realtime: step on a wall timer at rate_factor; lockstep: step as soon as "
-                                "the agent has finished the step command_lag_steps back (as fast as the "
-                                "slowest node keeps up)")
+                                "the agent (every agent of a fleet) has finished the step command_lag_steps "
+                                "back (as fast as the slowest node keeps up)")
     rate_factor: float = Field(1.0, gt=0, description="realtime mode: sim seconds per wall second")
     command_lag_steps: int = Field(1, ge=1, description="actuation latency: a command computed at step n "
                                                         "applies from step n + command_lag_steps")
@@ -32,7 +32,8 @@ class PublishConfig(Strict):
 
 class StartConfig(Strict):
     wait_for: list[str] = Field(["truth", "vehicle_state", "device_health"],
-                                description="ports that need a subscriber before the clock starts")
+                                description="ports that need a subscriber before the clock starts (vehicle_state, "
+                                            "device_health: every vehicle's)")
     wait_timeout_s: float = Field(15.0, ge=0, description="start anyway after this many wall seconds")
 
 

@@ -7,6 +7,7 @@ from (scenario, seed) regardless of wall-clock timing. Vehicles are indexed in t
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +38,11 @@ class EgoState:
         return quat2mat(self.quaternion_wxyz)
 
 
+def failures_of(failures, vehicle: str) -> list:
+    """The scheduled failures of one vehicle (FailureSpec or mappings, as DeviceHealthModel takes them)."""
+    return [f for f in failures if (f.get("vehicle", "") if isinstance(f, Mapping) else f.vehicle) == vehicle]
+
+
 class SteppedSimulation:
     """What both profiles share: scenario, seed, device health and the step counter that is the sim's
     time. Subclasses build their vehicles and world in _reset_models (from self.rng) and advance them by
@@ -63,7 +69,7 @@ class SteppedSimulation:
         if seed:
             self.seed = seed
         self.rng = np.random.default_rng(self.seed)
-        self.devices_of = [DeviceHealthModel(d.devices, [f for f in self.scenario.failures if f.vehicle == v.name])
+        self.devices_of = [DeviceHealthModel(d.devices, failures_of(self.scenario.failures, v.name))
                            for v, d in zip(self.fleet, self.descriptions)]
         self.devices = self.devices_of[0]
         self.step_index = 0
