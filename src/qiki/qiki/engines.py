@@ -110,7 +110,7 @@ def execute(request: RunRequest, out_what: str = "--out",
     bag_dir = out / "bag" if request.record else None
     run = (graph_run(plan, request, duration, out, bag_dir, domain) if request.engine == "graph"
            else core_run(plan, config, request, duration, out, bag_dir))
-    summary = run_summary(plan.profile, plan.scenario, [n.name for n in plan.base_graph.nodes], run.state,
+    summary = run_summary(plan.profile, plan.scenario, [n.name for n in plan.graph.nodes], run.state,
                           engine=request.engine, wall_time_s=run.wall_time_s, ended=run.ended, duration_s=duration,
                           graph=run.facts)
     summary["step_time_s"] = run.step_time_s

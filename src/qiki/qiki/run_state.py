@@ -184,12 +184,23 @@ def on_score(s: GraphState, msg: TrackScore, wall: float) -> str | None:
     return "score"
 
 
-def on_diagnostics(s: GraphState, msg, wall: float) -> None:
-    latest = {st.name: {"level": st.level[0], "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
+def on_diagnostics(s: GraphState, msg, wall: float, name_of=lambda st: st.name) -> None:
+    latest = {name_of(st): {"level": st.level[0], "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
               for st in msg.status}
     s.diagnostics.update(latest)
     for name, d in latest.items():
         s.health.add(name, d["level"], d["message"], s.sim_time_s)
+
+
+def fleet_status_name(st) -> str:
+    """A node's status in a fleet, named by its node under the graph's namespace (`qiki/alpha/radar`, from
+    hardware_id /qiki/alpha/radar): every vehicle's radar names its own status `qiki/radar`."""
+    parts = st.hardware_id.split("/")
+    return f"qiki/{'/'.join(parts[2:])}" if len(parts) > 3 and st.name == f"qiki/{parts[-1]}" else st.name
+
+
+def on_fleet_diagnostics(s: GraphState, msg, wall: float) -> None:
+    on_diagnostics(s, msg, wall, fleet_status_name)
 
 
 def on_event(s: GraphState, msg: Event, wall: float) -> str:
@@ -215,7 +226,8 @@ STATUS_PORTS = ("sim.clock", "agent.status", "agent.events", "agent.diagnostics"
 
 
 # a fleet's updates that differ from one vehicle's: its truth has every vehicle; a vehicle's state gives time only
-FLEET_UPDATES = {"sim.truth": on_fleet_truth, "sim.vehicle_state": on_state_time, "sim.events": on_event}
+FLEET_UPDATES = {"sim.truth": on_fleet_truth, "sim.vehicle_state": on_state_time, "sim.events": on_event,
+                 "agent.diagnostics": on_fleet_diagnostics}
 
 
 def in_vehicle(name: str, update):

@@ -181,3 +181,18 @@ def test_fleet_state_and_summary_per_vehicle():
     single = run_summary("bot", "bot_patrol", ["sim"], GraphState(), engine="core", wall_time_s=1.0,
                          ended="duration", duration_s=1.0, graph=None)
     assert "vehicles" not in single and set(summary) - set(single) == {"vehicles"}
+
+
+def test_fleet_node_statuses_are_named_by_vehicle():
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    from qiki.run_state import GraphState, on_fleet_diagnostics
+
+    s = GraphState()
+    on_fleet_diagnostics(s, DiagnosticArray(status=[
+        DiagnosticStatus(level=b"\x00", name="qiki/radar", hardware_id="/qiki/alpha/radar"),
+        DiagnosticStatus(level=b"\x01", name="qiki/radar", hardware_id="/qiki/bravo/radar"),
+        DiagnosticStatus(level=b"\x00", name="qiki/sim", hardware_id="/qiki/sim"),
+        DiagnosticStatus(level=b"\x00", name="qiki/drive", hardware_id="drive")]), 0.0)
+    assert set(s.diagnostics) == {"qiki/alpha/radar", "qiki/bravo/radar", "qiki/sim", "qiki/drive"}
+    assert s.diagnostics["qiki/bravo/radar"]["level"] == 1
