@@ -294,7 +294,7 @@ class FleetVehicle:
     mission: str
     truth_id: int
     transponder_code: int
-    ego: Any  # BotEgo | ShipEgo: initial state
+    ego: BotEgo | ShipEgo  # initial state
     safe_radius_m: float | None = None
 
 
