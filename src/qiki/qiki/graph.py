@@ -264,15 +264,6 @@ class GraphSpec(Strict):
         return next(t.name for t in self.topics if endpoint in t.pub + t.sub)
 
 
-def config_dir() -> Path:
-    """The installed config/ directory (share/qiki/config)."""
-    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-    try:
-        return Path(get_package_share_directory("qiki")) / "config"
-    except PackageNotFoundError:
-        raise ConfigError("package 'qiki' is not installed: run scripts/setup.sh") from None
-
-
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; errors become one line naming the file (and line for syntax errors)."""
     try:

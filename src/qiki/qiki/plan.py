@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from qiki.graph import SYNC_TYPE, ConfigError, GraphSpec, NodeSpec, config_dir, load_graph, load_params  # noqa: F401
+from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+from qiki.graph import SYNC_TYPE, ConfigError, GraphSpec, NodeSpec, load_graph, load_params
 from qiki.supervisor import node_command
 
 
@@ -67,6 +69,14 @@ def expected_param(names: dict[str, list[str]]) -> dict[str, str]:
 
 class UsageError(ValueError):
     """The user asked for something that does not exist (exit code 2, one line)."""
+
+
+def config_dir() -> Path:
+    """The installed config/ directory (share/qiki/config)."""
+    try:
+        return Path(get_package_share_directory("qiki")) / "config"
+    except PackageNotFoundError:
+        raise ConfigError("package 'qiki' is not installed: run scripts/setup.sh") from None
 
 
 @dataclass

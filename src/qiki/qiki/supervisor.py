@@ -64,7 +64,7 @@ def graph_env(domain_id: int | None) -> dict[str, str]:
     """Environment of every process the project starts: loopback discovery unless the environment asks for
     another range explicitly (qiki_ros.discovery), the project's Fast DDS profile (config/fastdds.xml) unless it
     names its own, its own domain."""
-    from qiki.graph import config_dir
+    from qiki.plan import config_dir
     env = dict(os.environ)
     env.update(discovery_env(os.environ))
     env.update(profiles_env(os.environ, config_dir() / "fastdds.xml"))
