@@ -45,8 +45,10 @@ SCORES = "/qiki/eval/track_score"
 BARRIER_EVENTS = {906, 907, 908, 909, 910}
 
 
-def recorded(bag: Path) -> dict[str, dict[int, list[bytes]]]:
-    """topic -> header stamp [ns] -> canonical CDR of its messages, in recorded order."""
+def recorded(bag: Path, topics: tuple[str, ...] = COMPARED + UNORDERED + BEST_EFFORT + (SCORES,)
+             ) -> dict[str, dict[int, list[bytes]]]:
+    """topic -> header stamp [ns] -> canonical CDR of its messages, in recorded order (a fleet's `topics` hold each
+    vehicle's: /qiki/<vehicle>/events, /qiki/<vehicle>/tracks/markers)."""
     from qiki_bag.reader import Bag
     from qiki_bag.typestore import workspace_typestore
     from qiki_tools.replay.outputs import canonical_cdr, config_dirs, from_ns
@@ -54,15 +56,15 @@ def recorded(bag: Path) -> dict[str, dict[int, list[bytes]]]:
     store, dirs = workspace_typestore(), config_dirs()
     out: dict[str, dict[int, list[bytes]]] = defaultdict(lambda: defaultdict(list))
     with Bag(bag) as b:
-        for conn, _t, data in b.messages(topics=list(COMPARED + UNORDERED + BEST_EFFORT + (SCORES,))):
+        for conn, _t, data in b.messages(topics=list(topics)):
             canon = canonical_cdr(data, conn.msgtype, store, dirs)
             msg = store.deserialize_cdr(canon, conn.msgtype)
-            if conn.topic == "/qiki/events" and msg.code in BARRIER_EVENTS:
+            if conn.msgtype == "qiki_msgs/msg/Event" and msg.code in BARRIER_EVENTS:
                 print(f"{bag}: barrier event {msg.code} at t={from_ns(msg.header.stamp) * 1e-9:.1f} s: {msg.message}")
                 continue
             if conn.topic == "/clock":
                 stamp = from_ns(msg.clock)
-            elif conn.topic == "/qiki/tracks/markers":     # a MarkerArray: its markers carry the stamp (not
+            elif conn.topic.endswith("/tracks/markers"):     # a MarkerArray: its markers carry the stamp (not
                 stamp = max((from_ns(m.header.stamp) for m in msg.markers), default=-1)   # the DELETEALL's)
             else:
                 stamp = from_ns(msg.header.stamp)

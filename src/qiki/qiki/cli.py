@@ -208,15 +208,22 @@ def cmd_run(args) -> int:
         return 1
     print(f"qiki run: engine={summary['engine']} profile={summary['profile']} scenario={summary['scenario']} "
           f"sim {summary['sim_time_s']:.1f} s in {summary['wall_time_s']:.1f} s wall (real-time factor {summary['rtf']})")
-    print(f"  radar frames      LR {summary['frames']['lr']:5d}  SR {summary['frames']['sr']:5d}")
-    print(f"  confirmed tracks  LR {summary['tracks_confirmed']['lr']:5d}  SR {summary['tracks_confirmed']['sr']:5d}")
-    path = " -> ".join([t["from"] for t in summary["fsm_transitions"][:1]] +
-                       [t["to"] for t in summary["fsm_transitions"]]) or summary["agent_state_final"]
-    print(f"  agent             {path} (final {summary['agent_state_final']}), events {summary['events_count']}")
-    print("  GOSPA mean [m]    " + "  ".join(f"{b.upper()} {v}" for b, v in summary["gospa_mean"].items())
-          + f" (c = {summary['gospa_c_m']} m, p = 2)")
-    print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
-          f"(object {summary['min_miss_object_id']})")
+    if "vehicles" not in summary:      # a fleet's figures are its vehicles'
+        print(f"  radar frames      LR {summary['frames']['lr']:5d}  SR {summary['frames']['sr']:5d}")
+        print(f"  confirmed tracks  LR {summary['tracks_confirmed']['lr']:5d}  SR {summary['tracks_confirmed']['sr']:5d}")
+        path = " -> ".join([t["from"] for t in summary["fsm_transitions"][:1]] +
+                           [t["to"] for t in summary["fsm_transitions"]]) or summary["agent_state_final"]
+        print(f"  agent             {path} (final {summary['agent_state_final']}), events {summary['events_count']}")
+        print("  GOSPA mean [m]    " + "  ".join(f"{b.upper()} {v}" for b, v in summary["gospa_mean"].items())
+              + f" (c = {summary['gospa_c_m']} m, p = 2)")
+        print(f"  mission           {summary['mission_result']}, closest approach {summary['min_miss_distance_m']} m "
+              f"(object {summary['min_miss_object_id']})")
+    for name, v in summary.get("vehicles", {}).items():
+        near = v["closest_approach_m"]
+        print(f"  vehicle {name:<9} {v['mission_result']}, final {v['agent_state_final']}, confirmed tracks "
+              f"LR {v['tracks_confirmed']['lr']} SR {v['tracks_confirmed']['sr']}, closest approach {near['objects']} m "
+              f"(object {v['closest_object_id']}), {near['vehicles']} m ({v['closest_vehicle']}), "
+              f"events {v['events_count']}")
     e2e = summary["e2e_latency_ms"]
     if e2e is not None:
         print(f"  latency truth->cmd p50 {e2e['p50_ms']} ms  p99 {e2e['p99_ms']} ms  max {e2e['max_ms']} ms "
@@ -248,17 +255,21 @@ def rotate_outputs(out: Path, keep_runs: int | None, max_output_mb: float | None
 
 def graph_table(graph) -> str:
     """Markdown table of topics and services (the README's table is this output)."""
-    rows = ["| topic / service | type | QoS | rate | publishers -> subscribers |", "|---|---|---|---|---|"]
+    rows = ["| topic / service | scope | type | QoS | rate | publishers -> subscribers |", "|---|---|---|---|---|---|"]
     for t in graph.topics:
-        rows.append(f"| `{t.name}` | `{t.type}` | {t.qos} | {t.rate} | "
+        rows.append(f"| `{t.name}` | {t.scope} | `{t.type}` | {t.qos} | {t.rate} | "
                     f"{', '.join(p.split('.')[0] for p in t.pub)} -> {', '.join(s.split('.')[0] for s in t.sub) or '(tools)'} |")
     for s in graph.services:
-        rows.append(f"| `{s.name}` (service) | `{s.type}` | services | on request | server: {s.server.split('.')[0]} |")
+        rows.append(f"| `{s.name}` (service) | {s.scope} | `{s.type}` | services | on request | "
+                    f"server: {s.server.split('.')[0]} |")
     return "\n".join(rows)
 
 
 def cmd_graph(args) -> int:
     from qiki.graph import load_graph
+    if args.scenario:       # a fleet's graph: one stack per vehicle (a one-vehicle scenario: as graph.yaml)
+        print(graph_table(make_plan(run_profile(None, args.scenario), args.scenario).graph))
+        return 0
     print(graph_table(load_graph(config_dir() / "graph.yaml")))
     return 0
 
@@ -321,6 +332,7 @@ class GraphVerb:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--profile", help=argparse.SUPPRESS)
+        parser.add_argument("--scenario", help="the graph of this scenario: a fleet's has one stack per vehicle")
 
     def main(self, args) -> int:
         return cmd_graph(args)

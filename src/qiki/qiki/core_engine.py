@@ -4,7 +4,8 @@ with no DDS and no rclpy.
 
 Each step n: the sim's outputs of n -> radar(n) -> tracker(n) -> agent(n) (its command applies from step
 n + clock.command_lag_steps, as in the sim node) -> scorer (the step's messages in the order they were sent);
-then the sim steps to n + 1. Messages go from each output port to the ports config/graph.yaml subscribes to
+then the sim steps to n + 1. A fleet (the plan's graph expanded per vehicle) runs every vehicle's stack in
+vehicle order: the stacks read only the sim's outputs of step n, never each other's. Messages go from each output port to the ports config/graph.yaml subscribes to
 the same topic, as the same message objects a DDS round trip would rebuild (every float is a float64).
 The run stops after step round(duration / dt): exactly at the duration.
 """
@@ -19,11 +20,14 @@ from pathlib import Path
 
 from qiki.layered_config import EffectiveConfig
 from qiki.plan import GraphPlan
-from qiki.run_state import UPDATES, GraphState, observe
+from qiki.run_state import GraphState, graph_state, observe, routes
 from qiki_ros.params import nest, validate_model
 from qiki_ros.step_ports import WARN, LogThrottle
 
 BARRIER_ORDER = ("radar", "tracker", "agent")     # after the sim, in the order of the graph's upstream chain
+STEP_CLASSES = {"sim": "qiki_sim.sim_step:SimStep", "radar": "qiki_radar.radar_step:RadarStep",
+                "tracker": "qiki_radar.tracker_step:TrackerStep", "agent": "qiki_agent.agent_step:AgentStep",
+                "scorer": "qiki_radar.scorer_step:ScorerStep"}   # graph.yaml node -> its step class
 LOG_LINES = 1000                                  # kept per run (throttled per key: at most one a wall second)
 
 
@@ -67,9 +71,11 @@ class EnginePorts:
 
 def node_config(plan: GraphPlan, config: EffectiveConfig, node: str):
     """The node's validated parameter model, from the same settings the graph's params file carries plus
-    the launcher's `files` and `vehicle` parameters (as the node's declare_model would build it)."""
+    the launcher's `files` and `vehicle` parameters (as the node's declare_model would build it). A fleet's
+    `alpha/radar` takes the settings of graph.yaml's `radar` (one params file) and its own vehicle's."""
     spec = plan.graph.node(node)
-    flat = {s.param: s.value for s in config.settings.values() if s.node == node and s.param != "use_sim_time"}
+    flat = {s.param: s.value for s in config.settings.values()
+            if s.node == spec.ros_name and s.param != "use_sim_time"}
     launcher = set(spec.files) | set(spec.vehicle)
     flat.update({k: v for k, v in plan.node_overrides[node].items() if k in launcher})
     return validate_model(spec.model(), nest(flat), f"node '{node}' parameter")
@@ -79,15 +85,11 @@ class CoreEngine:
     """The step classes of one plan, wired by config/graph.yaml's topic table."""
 
     def __init__(self, plan: GraphPlan, config: EffectiveConfig, recorder=None):
-        from qiki_agent.agent_step import AgentStep
-        from qiki_radar.radar_step import RadarStep
-        from qiki_radar.scorer_step import ScorerStep
-        from qiki_radar.tracker_step import TrackerStep
-        from qiki_sim.sim_step import SimStep
+        import importlib
 
         graph = plan.graph
         self.log: deque[str] = deque(maxlen=LOG_LINES)
-        self.state = GraphState()
+        self.state = graph_state(plan)
         self.recorder = recorder
         self.topic_of = {p: t.name for t in graph.topics for p in t.pub}     # "node.port" -> topic
         self.subscribers: dict[str, list[tuple[str, str]]] = defaultdict(list)   # topic -> [(node, port)]
@@ -95,17 +97,21 @@ class CoreEngine:
             for s in t.sub:
                 node, _, port = s.partition(".")
                 self.subscribers[t.name].append((node, port))
-        self.updates = {graph.topic_of(port): update for port, update in UPDATES.items()}
-        self.inbox: dict[str, dict[str, list]] = {n: defaultdict(list) for n in BARRIER_ORDER + ("sim",)}
-        self.scorer_queue: list[tuple[str, object]] = []
+        self.updates = {topic: update for _, topic, update in routes(graph)}
+        # the barrier's nodes in stepping order: each vehicle's radar, tracker, agent (one unnamed vehicle: as named)
+        self.order = [f"{v}/{b}" if v else b for v in graph.vehicles or [""] for b in BARRIER_ORDER]
+        self.inbox: dict[str, dict[str, list]] = {n: defaultdict(list) for n in self.order + ["sim"]}
+        self.scorer_queue: list[tuple[str, str, object]] = []
         self.ports = {n.name: EnginePorts(self, n.name) for n in graph.nodes}
-        steps = {"sim": SimStep, "radar": RadarStep, "tracker": TrackerStep, "agent": AgentStep,
-                 "scorer": ScorerStep}
-        self.steps = {name: steps[name](node_config(plan, config, name), self.ports[name]) for name in steps}
+        self.steps = {}
+        for n in graph.nodes:
+            module, _, cls = STEP_CLASSES[n.ros_name].partition(":")
+            self.steps[n.name] = getattr(importlib.import_module(module), cls)(node_config(plan, config, n.name),
+                                                                             self.ports[n.name])
         self.sim = self.steps["sim"]
-        scorer = self.steps["scorer"]
-        self.scorer_inputs = {"vehicle_state": scorer.on_ego, "truth": scorer.on_truth, "frame_lr": scorer.on_frame,
-                              "frame_sr": scorer.on_frame, "tracks": scorer.on_tracks}   # its subscriptions
+        self.scorer_inputs = {n.name: {"vehicle_state": s.on_ego, "truth": s.on_truth, "frame_lr": s.on_frame,
+                                       "frame_sr": s.on_frame, "tracks": s.on_tracks}     # its subscriptions
+                              for n in graph.nodes if n.ros_name == "scorer" for s in [self.steps[n.name]]}
         self.time_s: Counter = Counter()      # step class (and "route") -> cumulative seconds
         self._routed = 0.0                    # seconds spent routing so far
 
@@ -119,8 +125,8 @@ class CoreEngine:
         t0 = time.perf_counter()
         topic = self.topic_of[f"{node}.{port}"]
         for sub_node, sub_port in self.subscribers[topic]:
-            if sub_node == "scorer":
-                self.scorer_queue.append((sub_port, msg))
+            if sub_node in self.scorer_inputs:
+                self.scorer_queue.append((sub_node, sub_port, msg))
             else:
                 self.inbox[sub_node][sub_port].append(msg)
         update = self.updates.get(topic)
@@ -141,18 +147,18 @@ class CoreEngine:
 
     def run_step(self, t_ns: int) -> None:
         """Everything the graph does for sim step t_ns once the sim has published it."""
-        for name in BARRIER_ORDER:
+        for name in self.order:
             inputs, self.inbox[name] = self.inbox[name], defaultdict(list)
-            self._timed(name, self.steps[name].step, t_ns, inputs)
-        commands = self.inbox["sim"].pop("cmd", [])
-        self._timed("sim", self.sim.on_agent_step, t_ns, commands)
+            self._timed(name.rpartition("/")[2], self.steps[name].step, t_ns, inputs)
+        commands, self.inbox["sim"] = self.inbox["sim"], defaultdict(list)
+        self._timed("sim", self.sim.on_agents_step, t_ns, commands)   # by port: `cmd` or a fleet's `<vehicle>/cmd`
         queue, self.scorer_queue = self.scorer_queue, []
         self._timed("scorer", self._score, queue)
 
     def _score(self, queue: list) -> None:
-        """The scorer takes the step's messages in the order they were sent (outside the barrier, on arrival)."""
-        for port, msg in queue:
-            self.scorer_inputs[port](msg)
+        """The scorers take the step's messages in the order they were sent (outside the barrier, on arrival)."""
+        for node, port, msg in queue:
+            self.scorer_inputs[node][port](msg)
 
     def run(self, duration_s: float, progress=None, stop=None) -> str:
         """Step until the step at the duration (a whole number of sim steps) is done, or `stop` (a

@@ -56,10 +56,12 @@ def local_graph_pids(domain: int, namespace: str, own_pids: set[int] = frozenset
     """This machine's live node processes of a QIKI graph in `namespace` on `domain` (not ours); with `nodes`,
     only those running one of these node names."""
     from qiki.supervisor import graph_processes
-    names = None if nodes is None else {f"__node:={n}" for n in nodes}
+    # a fleet's node `alpha/radar` runs as __node:=radar in __ns:=/<namespace>/alpha
+    names = None if nodes is None else {(f"__node:={n.rpartition('/')[2]}",
+                                         "__ns:=" + "/".join(["", namespace, *n.split("/")[:-1]])) for n in nodes}
     return sorted(pid for pid, dom, cmd in graph_processes()
                   if dom == domain and pid not in own_pids and "--ros-args" in cmd and f"__ns:=/{namespace}" in cmd
-                  and (names is None or any(a in names for a in cmd.split())))
+                  and (names is None or any(node in cmd.split() and ns in cmd.split() for node, ns in names)))
 
 
 def discovered_graph(domain: int, namespace: str, topics: Iterable[str], wait_s: float = DISCOVERY_WAIT_S,
@@ -82,8 +84,10 @@ def discovered_graph(domain: int, namespace: str, topics: Iterable[str], wait_s:
         deadline = time.monotonic() + wait_s
         while True:
             for name, ns in node.get_node_names_and_namespaces():
-                if ns == prefix and (names is None or name in names):
-                    return f"node {prefix}/{name}"
+                # a fleet's vehicle nodes live in /<namespace>/<vehicle>: named `<vehicle>/<node>` in `nodes`
+                if (ns == prefix or ns.startswith(prefix + "/")) and (
+                        names is None or f"{ns[len(prefix) + 1:]}/{name}".lstrip("/") in names):
+                    return f"node {ns}/{name}"
             for topic, _ in node.get_topic_names_and_types():
                 if topic in watched and node.count_publishers(topic):
                     return f"publisher of {topic}"

@@ -18,6 +18,10 @@ from qiki_schema.strict import Strict
 
 SYNC_TYPE = "qiki_msgs/msg/StepDone"   # the step barrier topic, not data
 NAMESPACE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*")   # a ROS namespace, without slashes
+VEHICLE_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")   # a fleet vehicle's name: one part of a ROS name
+Scope = Literal["world", "vehicle"]
+# the scenario's per-vehicle facts a node can take as parameters (qiki.plan sets them)
+VEHICLE_PARAMS = ("description", "vehicle.truth_id")
 
 
 class RestartPolicy(Strict):
@@ -36,15 +40,26 @@ class RestartPolicy(Strict):
 
 
 class NodeSpec(Strict):
-    name: str
+    name: str                         # in a fleet's expanded graph a vehicle's node is `<vehicle>/<node>`
+    scope: Scope = "world"            # world: once; vehicle: once per vehicle, in /<namespace>/<vehicle>
     package: str
     executable: str
     use_sim_time: bool = True
     files: dict[str, str] = {}
-    vehicle: list[Literal["description"]] = []  # parameters set from the scenario's vehicle section
+    vehicle: list[Literal[VEHICLE_PARAMS]] = []  # parameters set from the scenario's vehicle (qiki.plan)
     config_model: str | None = None   # "module:Class" of the node's pydantic parameter model
     restart: RestartPolicy = RestartPolicy()
     nice: int = Field(0, ge=0, le=19)   # scheduling niceness: >0 yields the CPU to the graph's critical path
+
+    @property
+    def ros_name(self) -> str:
+        """The ROS node name (`radar` for `alpha/radar`)."""
+        return self.name.rpartition("/")[2]
+
+    @property
+    def vehicle_name(self) -> str:
+        """The vehicle this node belongs to in a fleet's expanded graph ("" for world nodes and the template)."""
+        return self.name.rpartition("/")[0]
 
     def model(self) -> type[BaseModel] | None:
         """The node's pydantic parameter model class (imported from `config_model`), or None."""
@@ -56,6 +71,8 @@ class NodeSpec(Strict):
 
 class TopicSpec(Strict):
     name: str
+    scope: Scope = "world"
+    world: list[str] = []             # vehicle topic: world ports that stay on the world topic of this name
     type: str
     qos: str
     rate: str = ""
@@ -65,6 +82,7 @@ class TopicSpec(Strict):
 
 class ServiceSpec(Strict):
     name: str
+    scope: Scope = "world"
     type: str
     server: str
 
@@ -80,10 +98,13 @@ class GraphSpec(Strict):
     nodes: list[NodeSpec]
     topics: list[TopicSpec]
     services: list[ServiceSpec] = []
+    vehicles: list[str] = []          # set by for_fleet(): the fleet's vehicles (empty: one unnamed vehicle)
 
     @model_validator(mode="after")
     def _endpoints_name_nodes(self) -> GraphSpec:
         names = {n.name for n in self.nodes}
+        if len(names) != len(self.nodes):
+            raise ValueError("nodes: node names must be unique")
         for kind, items in (("topics", self.topics), ("services", self.services)):
             for i, item in enumerate(items):
                 ends = [item.server] if kind == "services" else item.pub + item.sub
@@ -101,7 +122,27 @@ class GraphSpec(Strict):
                 if seen.setdefault(end, t.qos) != t.qos:
                     raise ValueError(f"topics[{i}] ({t.name}): endpoint '{end}' has qos '{seen[end]}' on another "
                                      f"topic (a port has one QoS)")
+        if not self.vehicles:
+            self._check_scopes()
         return self
+
+    def _check_scopes(self) -> None:
+        """A vehicle topic or service lives under the graph's namespace (it moves per vehicle) and has a vehicle
+        node's port; a topic's `world` ports are world nodes' ports of that topic."""
+        scope = {n.name: n.scope for n in self.nodes}
+        inside = f"/{self.namespace.strip('/')}/"
+        for kind, items in (("topics", self.topics), ("services", self.services)):
+            for i, item in enumerate(items):
+                ends = [item.server] if kind == "services" else item.pub + item.sub
+                if item.scope == "vehicle" and not item.name.startswith(inside):
+                    raise ValueError(f"{kind}[{i}] ({item.name}): scope vehicle needs a name under {inside} "
+                                     f"(it moves to {inside}<vehicle>/...)")
+                if item.scope == "vehicle" and all(scope[e.partition('.')[0]] == "world" for e in ends):
+                    raise ValueError(f"{kind}[{i}] ({item.name}): scope vehicle needs a port of a vehicle node")
+                for end in getattr(item, "world", []):
+                    if item.scope != "vehicle" or end not in ends or scope[end.partition(".")[0]] != "world":
+                        raise ValueError(f"{kind}[{i}] ({item.name}): world port '{end}' must be a world node's "
+                                         f"port of this vehicle topic")
 
     def port_qos(self, node: str) -> list[str]:
         """`<port>=<profile>` for every topic port of `node`: its `qos.ports` parameter."""
@@ -127,6 +168,79 @@ class GraphSpec(Strict):
             "namespace": ns,
             "topics": [t.model_copy(update={"name": moved(t.name)}) for t in self.topics],
             "services": [s.model_copy(update={"name": moved(s.name)}) for s in self.services]})
+
+    def for_fleet(self, vehicles: list[str]) -> GraphSpec:
+        """The graph of a fleet: the world nodes once and each vehicle node per vehicle (`alpha/radar`, in
+        /<namespace>/alpha), each vehicle topic and service per vehicle (/qiki/tracks -> /qiki/alpha/tracks;
+        a world node's port on it -> `alpha/<port>`), world topics with every vehicle's ports. The identity for
+        one unnamed vehicle ([""] or []). ValueError (one line) for a name that cannot be a vehicle's."""
+        if list(vehicles) in ([], [""]):
+            return self
+        nodes = {n.name: n for n in self.nodes}
+        for v in vehicles:
+            if not VEHICLE_NAME_RE.fullmatch(v or "") or v in nodes or vehicles.count(v) > 1:
+                why = ("is a node name" if v in nodes else "is given twice" if vehicles.count(v) > 1
+                       else "is not [a-z][a-z0-9_]*")
+                raise ValueError(f"vehicle name '{v}' {why} (vehicles: {', '.join(map(str, vehicles))})")
+        inside = f"/{self.namespace.strip('/')}/"
+
+        def per_vehicle(end: str, v: str) -> str:
+            node, _, port = end.partition(".")
+            return f"{v}/{end}" if nodes[node].scope == "vehicle" else f"{node}.{v}/{port}"
+
+        def on_world(ends: list[str]) -> list[str]:
+            return [e2 for e in ends for e2 in ([f"{v}/{e}" for v in vehicles]
+                                                if nodes[e.partition(".")[0]].scope == "vehicle" else [e])]
+
+        topics: list[TopicSpec] = []
+        for t in self.topics:
+            if t.scope == "world":
+                topics.append(t.model_copy(update={"pub": on_world(t.pub), "sub": on_world(t.sub)}))
+                continue
+            if t.world:
+                topics.append(t.model_copy(update={"scope": "world", "world": [],
+                                                   "pub": [e for e in t.pub if e in t.world],
+                                                   "sub": [e for e in t.sub if e in t.world]}))
+            for v in vehicles:
+                topics.append(t.model_copy(update={
+                    "name": f"{inside}{v}/{t.name[len(inside):]}", "world": [],
+                    "pub": [per_vehicle(e, v) for e in t.pub if e not in t.world],
+                    "sub": [per_vehicle(e, v) for e in t.sub if e not in t.world]}))
+        services: list[ServiceSpec] = []
+        for s in self.services:
+            services += [s] if s.scope == "world" else [
+                s.model_copy(update={"name": f"{inside}{v}/{s.name[len(inside):]}", "server": per_vehicle(s.server, v)})
+                for v in vehicles]
+        fleet_nodes = [n for n in self.nodes if n.scope == "world"] + [
+            n.model_copy(update={"name": f"{v}/{n.name}"}) for v in vehicles for n in self.nodes if n.scope == "vehicle"]
+        return GraphSpec.model_validate({**self.model_dump(), "nodes": [n.model_dump() for n in fleet_nodes],
+                                         "topics": [t.model_dump() for t in topics],
+                                         "services": [s.model_dump() for s in services], "vehicles": list(vehicles)})
+
+    def node_namespace(self, node: str) -> str:
+        """The ROS namespace of `node` (`/qiki`; a fleet's `alpha/radar`: `/qiki/alpha`)."""
+        return "/".join(["", self.namespace.strip("/"), *node.split("/")[:-1]])
+
+    def full_name(self, node: str) -> str:
+        """The fully qualified ROS name of `node` (`/qiki/radar`, `/qiki/alpha/radar`)."""
+        return f"/{self.namespace.strip('/')}/{node}"
+
+    def barrier_name(self, node: str) -> str:
+        """How `sync.upstream` / `sync.members` name `node`: relative to the namespace every node shares (as
+        today), or absolute in a fleet, whose nodes live in several namespaces (qiki_ros.step_sync)."""
+        return self.full_name(node) if self.vehicles else node
+
+    def vehicle_endpoint(self, vehicle: str, endpoint: str) -> str:
+        """The template's `<node>.<port>` for one vehicle of this (expanded) graph: `radar.frame_lr` ->
+        `alpha/radar.frame_lr`, `sim.vehicle_state` -> `sim.alpha/vehicle_state`, `sim.truth` stays."""
+        if not vehicle:
+            return endpoint
+        node, _, port = endpoint.partition(".")
+        ends = {e for t in self.topics for e in t.pub + t.sub} | {s.server for s in self.services}
+        for candidate in (f"{vehicle}/{endpoint}", f"{node}.{vehicle}/{port}", endpoint):
+            if candidate in ends:
+                return candidate
+        raise ValueError(f"endpoint '{endpoint}' is not in the graph for vehicle '{vehicle}'")
 
     def remappings(self, node: str) -> list[tuple[str, str]]:
         """(port, topic) pairs that wire `node`'s ports to the graph's topics and services."""

@@ -280,7 +280,7 @@ def configure(plan, environ: Mapping[str, str], *, overrides: Path | None = None
     `run_defaults`: ("node.param", value) the command itself chooses (`qiki run`: lockstep);
     `command_line`: ("node.param", value, source) from named flags; `sets`: `--set` arguments.
     """
-    names = ParameterNames(plan.graph)
+    names = ParameterNames(plan.base_graph)
     cfg = plan.params_file.parent.parent
 
     def named(full: str, value: Any, source: str) -> Setting:
@@ -293,11 +293,11 @@ def configure(plan, environ: Mapping[str, str], *, overrides: Path | None = None
               file_layer(path, names, f"overrides {path}") if path else [],
               env_layer(environ, names),
               [named(*entry) for entry in command_line] + set_layer(list(sets), names)]
-    launcher = {n.name: {"use_sim_time": n.use_sim_time,
-                         **{p: plan.node_overrides[n.name][p] for p in (*n.files, *n.vehicle)}}
-                for n in plan.graph.nodes}
+    shared = plan.launcher_params()
+    launcher = {n.name: {"use_sim_time": n.use_sim_time, **shared[n.name]} for n in plan.base_graph.nodes}
     facts = {"profile": plan.profile, "scenario": plan.scenario, "scenario_file": str(plan.scenario_file),
              "namespace": f"/{plan.graph.namespace}", "config_dir": str(cfg),
+             **({"vehicles": plan.vehicle_params()} if plan.graph.vehicles else {}),
              "overrides_file": f"{path} (from {how})" if path else None,
              "layers": " < ".join(["default", "profile"] + ([RUN_DEFAULT] if run_defaults else [])
                                   + ["overrides", "env QIKI_<NODE>__<PARAM>", "cli"])}

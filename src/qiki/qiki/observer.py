@@ -14,8 +14,8 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from qiki.graph import GraphSpec
-from qiki.plan import OBSERVER_STATUS, OBSERVER_STREAMS, Watcher
-from qiki.run_state import STATUS_PORTS, UPDATES, GraphState, observe
+from qiki.plan import Watcher, observer_topics
+from qiki.run_state import STATUS_PORTS, GraphState, observe, routes
 from qiki_msgs.msg import (AgentStatus, Event, RadarFrame, StepDone, TrackArray, TrackScore, VehicleState,
                            WorldTruth)
 from qiki_ros import qos
@@ -37,12 +37,13 @@ class GraphObserver:
     benchmark that needs only sim time, agent state, events and /diagnostics then does not deserialise
     ~0.5 MB per step on the cores it measures."""
 
-    def __init__(self, graph: GraphSpec, streams: bool = True, name: str | None = None):
+    def __init__(self, graph: GraphSpec, streams: bool = True, name: str | None = None, state: GraphState | None = None):
         # a name of its own: the graph's publishers wait for this observer by name (`watcher`)
         self.node = GraphNode(name or f"qiki_observer_{secrets.token_hex(4)}", context=private_context())
-        self.watcher = Watcher(self.node.get_fully_qualified_name(), OBSERVER_STREAMS if streams else OBSERVER_STATUS)
+        self.watcher = Watcher(self.node.get_fully_qualified_name(), observer_topics(graph, streams))
         self.standbys = sum(n.restart.standby for n in graph.nodes)   # warm spares `qiki run` keeps
-        self.state = GraphState()
+        self.state = state or GraphState()     # a fleet's: qiki.run_state.graph_state(plan)
+        self.namespace = f"/{graph.namespace.strip('/')}/"
         self.received = 0
         self.cond = threading.Condition()
         # the graph's stream QoS (volatile): nothing is lost at start-up because the graph's publishers wait
@@ -53,20 +54,19 @@ class GraphObserver:
         types = {"sim.clock": Clock, "agent.status": AgentStatus, "agent.events": Event,
                  "agent.diagnostics": DiagnosticArray, "radar.frame_lr": RadarFrame, "radar.frame_sr": RadarFrame,
                  "tracker.tracks": TrackArray, "sim.vehicle_state": VehicleState,
-                 "scorer.track_score": TrackScore, "sim.truth": WorldTruth}
+                 "scorer.track_score": TrackScore, "sim.truth": WorldTruth, "sim.events": Event}
         profiles = {"sim.clock": QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT),
-                    "agent.status": latched, "agent.events": latched}
-        for port, update in UPDATES.items():    # the union tracks: their rows carry their band
-            if streams or port in STATUS_PORTS:
-                self.node.create_subscription(types[port], graph.topic_of(port), self._callback(update),
-                                              profiles.get(port, stream))
+                    "agent.status": latched, "agent.events": latched, "sim.events": latched}
+        for port, topic, update in routes(graph):    # the union tracks: their rows carry their band
+            if streams or port in STATUS_PORTS + ("sim.events",):
+                self.node.create_subscription(types[port], topic, self._callback(update), profiles.get(port, stream))
         # the step barrier's announcements: when the run ends, which step each stepping node has finished
-        self.steps_done: dict[str, int] = {}      # node (short name) -> newest step announced [ns]
+        self.steps_done: dict[str, int] = {}      # node (graph name: radar, alpha/radar) -> newest step announced [ns]
         self.node.create_subscription(StepDone, graph.topic_of("sim.step_done"), self._on_step_done, qos.SYNC)
         self._spinner = SpinThread(self.node, "qiki-observer")
 
     def _on_step_done(self, msg: StepDone) -> None:
-        node, t_ns = msg.node.rpartition("/")[2], stamp_ns(msg.header.stamp)
+        node, t_ns = msg.node.removeprefix(self.namespace), stamp_ns(msg.header.stamp)
         with self.cond:
             if t_ns > self.steps_done.get(node, -1):
                 self.steps_done[node] = t_ns

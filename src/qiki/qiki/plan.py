@@ -22,6 +22,15 @@ OBSERVER_STREAMS = OBSERVER_STATUS + ("sim.vehicle_state", "sim.truth", "radar.f
                                       "tracker.tracks", "scorer.track_score")
 
 
+def observer_topics(graph: GraphSpec, streams: bool = True) -> tuple[str, ...]:
+    """What the runner's observer reads of `graph` (OBSERVER_STREAMS, or OBSERVER_STATUS without streams): the
+    endpoints themselves for one unnamed vehicle, each vehicle's topics of them for a fleet."""
+    ends = OBSERVER_STREAMS if streams else OBSERVER_STATUS
+    if not graph.vehicles:
+        return ends
+    return tuple(dict.fromkeys(graph.topic_of(graph.vehicle_endpoint(v, e)) for v in graph.vehicles for e in ends))
+
+
 @dataclass(frozen=True)
 class Watcher:
     """A subscriber outside the graph that must not miss the start of a run (the runner's observer, its
@@ -70,6 +79,35 @@ class GraphPlan:
     params_file: Path
     node_overrides: dict[str, dict[str, str]]   # node -> {param: value} from `files`
     hosted: tuple[str, ...] | None = None       # the nodes started here (None: all); the rest runs elsewhere
+    template: GraphSpec | None = None           # a fleet's graph before its expansion per vehicle (None: graph)
+
+    @property
+    def base_graph(self) -> GraphSpec:
+        """The graph with one node per graph.yaml entry: what the parameter layers and the params file name
+        (one params file for every vehicle, `/**/<node>` keys, as nav2's multi-robot bringup)."""
+        return self.template or self.graph
+
+    def launcher_params(self) -> dict[str, dict[str, str]]:
+        """{graph.yaml node: {param: value}} of the plan's `files` and `vehicle` parameters, for the parameter
+        layers; in a fleet, a vehicle node's parameter only when every vehicle has the same value (the others
+        are on each node's command line only: `vehicle_params()`)."""
+        out: dict[str, dict[str, str]] = {}
+        for base in self.base_graph.nodes:
+            instances = [n.name for n in self.graph.nodes if n.ros_name == base.name]
+            values = [{p: self.node_overrides[i][p] for p in (*base.files, *base.vehicle)} for i in instances]
+            out[base.name] = {p: v for p, v in values[0].items() if all(o[p] == v for o in values)}
+        return out
+
+    def vehicle_params(self) -> dict[str, dict[str, str]]:
+        """{vehicle: {"node.param": value}} of a fleet's per-vehicle parameters that differ between vehicles."""
+        shared = self.launcher_params()
+        out: dict[str, dict[str, str]] = {}
+        for n in self.graph.nodes:
+            spec = self.base_graph.node(n.ros_name)
+            for p in (*spec.files, *spec.vehicle):
+                if n.vehicle_name and p not in shared[spec.name]:
+                    out.setdefault(n.vehicle_name, {})[f"{spec.name}.{p}"] = self.node_overrides[n.name][p]
+        return out
 
     def overrides(self, node: str, watchers: Iterable[Watcher] = (),
                   started: Iterable[str] | None = None) -> dict[str, str]:
@@ -141,10 +179,12 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
         raise UsageError(str(exc)) from None
     if loaded.profile != profile:
         raise UsageError(f"scenario '{scenario}' is for profile '{loaded.profile}', not '{profile}'")
-    mission = loaded.vehicle.mission
-    mission_path = (scenario_file.parent / mission if "/" in mission or mission.endswith((".yaml", ".yml"))
-                    else None)  # a path in the scenario is relative to it; a name is config/missions/<name>.yaml
-    subst = {"profile": profile, "scenario": scenario_file.stem, "mission": mission}
+    fleet = loaded.fleet()
+    template = graph
+    try:
+        graph = graph.for_fleet([v.name for v in fleet])
+    except ValueError as exc:
+        raise UsageError(f"scenario '{scenario}': {exc}") from None
     hosted = hosted_nodes(graph, nodes)
     if run_id is not None and not RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: give 1 to 64 letters, digits, '_', '.' or '-'")
@@ -154,21 +194,52 @@ def make_plan(profile: str | None = None, scenario: str | None = None, cfg: Path
     overrides = {}
     run_id = run_id or f"run-{secrets.token_hex(8)}"
     members = sorted({s.partition(".")[0] for t in graph.topics if t.type == SYNC_TYPE for s in t.sub})
+    vehicles = {v.name: v for v in fleet}
     for node in graph.nodes:
-        overrides[node.name] = {"sync.upstream": "[" + ",".join(graph.upstream(node.name)) + "]",
-                                "sync.members": "[" + ",".join(members) + "]",
-                                # this run's identity (a StepDone of another run is foreign) and step grid
-                                "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9)),
-                                "qos.ports": "[" + ",".join(graph.port_qos(node.name)) + "]"}
-        for param, rel in node.files.items():
-            path = cfg / rel.format(**subst)
-            if param == "scenario_file":
-                path = scenario_file
-            if param == "mission_file" and mission_path is not None:
-                path = mission_path
-            if not path.is_file():
-                raise ConfigError(f"{cfg / 'graph.yaml'}: nodes.{node.name}.files.{param}: no file {path}")
-            overrides[node.name][param] = str(path.resolve())
+        overrides[node.name] = {
+            "sync.upstream": "[" + ",".join(map(graph.barrier_name, graph.upstream(node.name))) + "]",
+            "sync.members": "[" + ",".join(map(graph.barrier_name, members)) + "]",
+            # this run's identity (a StepDone of another run is foreign) and step grid
+            "sync.run_id": run_id, "sync.step_ns": str(round(loaded.dt_s * 1e9)),
+            "qos.ports": "[" + ",".join(graph.port_qos(node.name)) + "]"}
+        # a vehicle's node takes its vehicle's facts; a world node those of the one vehicle of a single-vehicle run
+        vehicle = vehicles.get(node.vehicle_name) if node.vehicle_name or len(fleet) == 1 else None
+        overrides[node.name].update(node_files(node, cfg, scenario_file, profile, vehicle))
         for param in node.vehicle:
-            overrides[node.name][param] = getattr(loaded.vehicle, param)
-    return GraphPlan(graph, profile, scenario_file.stem, scenario_file, params_file, overrides, hosted)
+            if vehicle is None:
+                raise ConfigError(f"{cfg / 'graph.yaml'}: nodes.{node.name}.vehicle: a world node has no vehicle "
+                                  f"in a fleet (give the node scope vehicle)")
+            overrides[node.name][param] = str(vehicle_param(vehicle, param))
+    return GraphPlan(graph, profile, scenario_file.stem, scenario_file, params_file, overrides, hosted,
+                     template if graph is not template else None)
+
+
+def vehicle_param(vehicle, param: str):
+    """The value of graph.yaml's `vehicle:` parameter `param` for one of the scenario's vehicles (FleetVehicle)."""
+    return {"description": vehicle.description, "vehicle.truth_id": vehicle.truth_id}[param]
+
+
+def node_files(node: NodeSpec, cfg: Path, scenario_file: Path, profile: str, vehicle) -> dict[str, str]:
+    """{param: absolute path} of a node's graph.yaml `files`: `{profile}`, `{scenario}` and `{mission}` (its
+    vehicle's mission: a name is config/missions/<name>.yaml, a path is relative to the scenario) substituted."""
+    subst = {"profile": profile, "scenario": scenario_file.stem}
+    mission_path = None
+    if vehicle is not None:
+        mission = subst["mission"] = vehicle.mission
+        if "/" in mission or mission.endswith((".yaml", ".yml")):
+            mission_path = scenario_file.parent / mission
+    out = {}
+    for param, rel in node.files.items():
+        try:
+            path = cfg / rel.format(**subst)
+        except KeyError as exc:
+            raise ConfigError(f"{cfg / 'graph.yaml'}: nodes.{node.name}.files.{param}: {{{exc.args[0]}}} is a "
+                              f"vehicle's (give the node scope vehicle)") from None
+        if param == "scenario_file":
+            path = scenario_file
+        if param == "mission_file" and mission_path is not None:
+            path = mission_path
+        if not path.is_file():
+            raise ConfigError(f"{cfg / 'graph.yaml'}: nodes.{node.name}.files.{param}: no file {path}")
+        out[param] = str(path.resolve())
+    return out

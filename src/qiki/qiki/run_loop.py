@@ -110,6 +110,19 @@ def finish_held(plan: GraphPlan, observer, recorder, duration_s: float, timeout_
     return recorder.finish()
 
 
+def topic_catalog(plan: GraphPlan, run_dir: Path) -> Path:
+    """The graph file a recorder catalogues its topics from: config/graph.yaml, or for a fleet its topics per
+    vehicle, written to run_dir/graph_topics.yaml (qiki_bag.catalog reads the `topics:` list)."""
+    if not plan.graph.vehicles:
+        return config_dir() / "graph.yaml"
+    import yaml
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "graph_topics.yaml"
+    path.write_text(yaml.safe_dump({"topics": [{"name": t.name, "type": t.type, "qos": t.qos}
+                                               for t in plan.graph.topics]}, sort_keys=False))
+    return path
+
+
 def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_dir: Path | None = None,
               tick=None, show_progress: bool = True) -> dict:
     """Start the graph, watch it until duration / signal / a node dies / tick(supervisor, observer, latency)
@@ -117,19 +130,21 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
     a terminal when logging to files (a campaign's runs show none)."""
     from qiki.latency_probe import LatencyWatch
     from qiki.observer import GraphObserver
+    from qiki.run_state import graph_state
     from qiki.supervisor import GraphSupervisor, graph_env
 
     env = graph_env(options.domain_id)
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE") if k in env})
     stop = _Stop(options.handle_signals)
     recorder = None
-    observer = GraphObserver(plan.graph)
+    observer = GraphObserver(plan.graph, state=graph_state(plan))
     watchers = [observer.watcher]        # the graph's publishers wait for these before the first step
     if bag_dir is not None:
         from qiki_bag.background import BackgroundRecorder
         try:
             recorder = BackgroundRecorder(bag_dir, options.domain_id, log_path=(log_dir or bag_dir.parent) / "bag.log",
-                                          use_sim_time=True, graph_file=config_dir() / "graph.yaml").start()
+                                          use_sim_time=True, graph_file=topic_catalog(plan, log_dir or bag_dir.parent)
+                                          ).start()
         except BaseException:
             observer.close()
             raise
@@ -139,7 +154,9 @@ def supervise(plan: GraphPlan, options: RunOptions, log_dir: Path | None, bag_di
     for i, (node, cmd) in enumerate(commands):
         if options.metrics_port:
             cmd += ["-p", f"metrics.port:={options.metrics_port + i}"]
-    latency = LatencyWatch(plan.graph.topic_of("sim.truth"), plan.graph.topic_of("agent.cmd"))
+    first = (plan.graph.vehicles or [""])[0]      # a fleet's end-to-end latency: its first vehicle's
+    latency = LatencyWatch(plan.graph.topic_of("sim.truth"),
+                           plan.graph.topic_of(plan.graph.vehicle_endpoint(first, "agent.cmd")))
     sup = GraphSupervisor(commands, env, log_dir, restart_args=["-p", "sync.join_running:=true"],  # qiki_ros.step_sync
                           standby=options.standby)
     duration = options.duration_s

@@ -1,9 +1,14 @@
 """What a run has shown so far (`GraphState`) and how each observed message updates it: the figures of
 summary.json. No rclpy: the ROS observer (qiki.observer) feeds it from its subscriptions, the core engine
-(qiki.core_engine) from the messages its steps emit, so both engines summarise with the same code."""
+(qiki.core_engine) from the messages its steps emit, so both engines summarise with the same code.
+
+A fleet's state holds one GraphState per vehicle (`vehicles`), fed by that vehicle's topics; the world's
+(clock, truth, the sim's events, /diagnostics) update the fleet's own. `routes(graph)` says which update each
+topic of a graph takes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -43,6 +48,12 @@ class GraphState:
     diagnostics: dict[str, dict] = field(default_factory=dict)
     health: HealthHistory = field(default_factory=HealthHistory)   # every status's worst level over the run
     _ego: dict = field(default_factory=dict)      # stamp -> ego position, until its truth arrives
+    # a fleet: vehicle name -> its own state, and its id in the truth
+    vehicles: dict[str, GraphState] = field(default_factory=dict)
+    truth_ids: dict[str, int] = field(default_factory=dict)
+    # a fleet vehicle's closest approach to another vehicle seen in truth: (distance, the other's name)
+    min_vehicle_distance_m: float = float("inf")
+    min_vehicle: str = ""
 
     def rtf(self) -> float | None:
         """Real-time factor after start-up: sim seconds per wall second between the first and last clock."""
@@ -52,6 +63,10 @@ class GraphState:
 
     def tracks_confirmed(self) -> dict[str, int]:
         return {band: len(ids) for band, ids in self.confirmed_ids.items()}
+
+    def vehicle(self, name: str) -> GraphState:
+        """A fleet vehicle's own state (created empty on first use)."""
+        return self.vehicles.setdefault(name, GraphState())
 
 
 # Each update takes (state, message, wall monotonic of its arrival) and returns the seen_wall key the
@@ -106,14 +121,18 @@ def on_status(s: GraphState, msg: AgentStatus, wall: float) -> str:
     return "status"
 
 
-def on_vehicle_state(s: GraphState, msg: VehicleState, wall: float) -> None:
-    p = msg.pose.position
+def on_state_time(s: GraphState, msg: VehicleState, wall: float) -> None:
+    """The sim time a vehicle state carries: /clock is best effort (as rclpy's TimeSource takes it) and a busy
+    observer may lose all of it for a while; the reliable vehicle state carries the same sim time."""
     sim_s = from_stamp(msg.header.stamp)
-    # /clock is best effort (as rclpy's TimeSource takes it) and a busy observer may lose all of it
-    # for a while; the reliable vehicle state carries the same sim time
     s.sim_time_s = max(s.sim_time_s, sim_s)
     if s.first_state_s is None:
         s.first_state_s = sim_s
+
+
+def on_vehicle_state(s: GraphState, msg: VehicleState, wall: float) -> None:
+    p = msg.pose.position
+    on_state_time(s, msg, wall)
     s._ego[stamp_ns(msg.header.stamp)] = np.array([p.x, p.y, p.z])
 
 
@@ -133,6 +152,30 @@ def on_truth(s: GraphState, msg: WorldTruth, wall: float) -> None:
         s.min_miss_distance_m, s.min_miss_object = float(d[i]), int(msg.id[i])
 
 
+def on_fleet_truth(s: GraphState, msg: WorldTruth, wall: float) -> None:
+    """A fleet's truth holds every vehicle (under its truth id): each vehicle's closest approach to the objects
+    (centre distance, as min_miss_distance_m) and to the other vehicles."""
+    pos = unpack(msg.position)
+    ids = np.asarray(msg.id, dtype=np.int64)
+    if not len(pos) or len(pos) != 3 * len(ids):
+        return
+    pos = pos.reshape(-1, 3)
+    rows = {name: np.flatnonzero(ids == tid) for name, tid in s.truth_ids.items()}
+    is_vehicle = np.isin(ids, list(s.truth_ids.values()))
+    for name, row in rows.items():
+        if len(row) != 1:
+            continue
+        v = s.vehicle(name)
+        d = np.linalg.norm(pos - pos[row[0]], axis=1)
+        objects = np.flatnonzero(~is_vehicle)
+        if len(objects) and d[objects].min() < v.min_miss_distance_m:
+            i = objects[np.argmin(d[objects])]
+            v.min_miss_distance_m, v.min_miss_object = float(d[i]), int(ids[i])
+        for other, orow in rows.items():
+            if other != name and len(orow) == 1 and d[orow[0]] < v.min_vehicle_distance_m:
+                v.min_vehicle_distance_m, v.min_vehicle = float(d[orow[0]]), other
+
+
 def on_score(s: GraphState, msg: TrackScore, wall: float) -> str | None:
     band = SCORE_BANDS.get(msg.band)
     if not band:
@@ -141,12 +184,23 @@ def on_score(s: GraphState, msg: TrackScore, wall: float) -> str | None:
     return "score"
 
 
-def on_diagnostics(s: GraphState, msg, wall: float) -> None:
-    latest = {st.name: {"level": st.level[0], "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
+def on_diagnostics(s: GraphState, msg, wall: float, name_of=lambda st: st.name) -> None:
+    latest = {name_of(st): {"level": st.level[0], "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
               for st in msg.status}
     s.diagnostics.update(latest)
     for name, d in latest.items():
         s.health.add(name, d["level"], d["message"], s.sim_time_s)
+
+
+def fleet_status_name(st) -> str:
+    """A node's status in a fleet, named by its node under the graph's namespace (`qiki/alpha/radar`, from
+    hardware_id /qiki/alpha/radar): every vehicle's radar names its own status `qiki/radar`."""
+    parts = st.hardware_id.split("/")
+    return f"qiki/{'/'.join(parts[2:])}" if len(parts) > 3 and st.name == f"qiki/{parts[-1]}" else st.name
+
+
+def on_fleet_diagnostics(s: GraphState, msg, wall: float) -> None:
+    on_diagnostics(s, msg, wall, fleet_status_name)
 
 
 def on_event(s: GraphState, msg: Event, wall: float) -> str:
@@ -169,6 +223,51 @@ UPDATES = {
     "sim.truth": on_truth,
 }
 STATUS_PORTS = ("sim.clock", "agent.status", "agent.events", "agent.diagnostics")
+
+
+# a fleet's updates that differ from one vehicle's: its truth has every vehicle; a vehicle's state gives time only
+FLEET_UPDATES = {"sim.truth": on_fleet_truth, "sim.vehicle_state": on_state_time, "sim.events": on_event,
+                 "agent.diagnostics": on_fleet_diagnostics}
+
+
+def in_vehicle(name: str, update):
+    """`update` applied to vehicle `name`'s own state of a fleet; the fleet's sim time follows."""
+    def vehicle_update(s: GraphState, msg, wall: float) -> str | None:
+        v = s.vehicle(name)
+        seen = update(v, msg, wall)
+        s.sim_time_s = max(s.sim_time_s, v.sim_time_s)
+        if s.first_state_s is None:
+            s.first_state_s = v.first_state_s
+        return seen
+    return vehicle_update
+
+
+def routes(graph) -> list[tuple[str, str, Callable]]:
+    """(template port, topic, update) of every topic whose messages update the run's state (qiki.graph.GraphSpec
+    `graph`, expanded for a fleet): UPDATES as they are for one unnamed vehicle; for a fleet, a vehicle topic's
+    messages update that vehicle's state (`in_vehicle`), a world topic's (once) the fleet's."""
+    if not graph.vehicles:
+        return [(port, graph.topic_of(port), update) for port, update in UPDATES.items()]
+    out, seen = [], set()
+    scope = {t.name: t.scope for t in graph.topics}
+    for port, update in {**UPDATES, **FLEET_UPDATES}.items():
+        update = FLEET_UPDATES.get(port, update)
+        for name in graph.vehicles:
+            topic = graph.topic_of(graph.vehicle_endpoint(name, port))
+            if topic not in seen:
+                seen.add(topic)
+                out.append((port, topic, in_vehicle(name, update) if scope[topic] == "vehicle" else update))
+    return out
+
+
+def graph_state(plan) -> GraphState:
+    """The empty state of a run of `plan` (qiki.plan.GraphPlan): a fleet's knows its vehicles and their truth ids."""
+    s = GraphState()
+    for name in plan.graph.vehicles:
+        agent = plan.node_overrides.get(f"{name}/radar", {})
+        s.truth_ids[name] = int(agent.get("vehicle.truth_id", 0))
+        s.vehicle(name)
+    return s
 
 
 def observe(s: GraphState, update, msg, wall: float) -> None:

@@ -82,7 +82,7 @@ def node_command(graph: GraphSpec, node: NodeSpec, params_file: Path, overrides:
     except PackageNotFoundError:
         raise ConfigError(f"node '{node.name}': package '{node.package}' is not installed "
                           "(run scripts/setup.sh)") from None
-    cmd = [str(exe), "--ros-args", "-r", f"__node:={node.name}", "-r", f"__ns:=/{graph.namespace}",
+    cmd = [str(exe), "--ros-args", "-r", f"__node:={node.ros_name}", "-r", f"__ns:={graph.node_namespace(node.name)}",
            "--params-file", str(params_file), "-p", f"use_sim_time:={str(node.use_sim_time).lower()}"]
     for key, value in overrides.items():
         cmd += ["-p", f"{key}:={value}"]
@@ -134,8 +134,9 @@ class GraphSupervisor:
         self.procs = [NodeProcess(spec, cmd + ["--disable-external-lib-logs"],
                                   log_dir / f"{spec.name}.log" if log_dir else None)
                       for spec, cmd in commands]
-        if log_dir:
-            log_dir.mkdir(parents=True, exist_ok=True)
+        for p in self.procs:    # a fleet's vehicle node logs to <log_dir>/<vehicle>/<node>.log
+            if p.log_path is not None:
+                p.log_path.parent.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
         self.t0 = time.monotonic()

@@ -64,6 +64,11 @@ def test_a_part_of_the_graph_needs_its_domain_given_and_is_busy_only_for_its_own
     assert local_graph_pids(5, "qiki") == [11, 12]
     assert local_graph_pids(5, "qiki", nodes=["radar", "agent"]) == [12]
     assert local_graph_pids(5, "qiki", nodes=["agent"]) == []
+    # a fleet's node `alpha/radar` is `radar` in /qiki/alpha, not the one-vehicle graph's /qiki/radar
+    procs.append((14, 5, "/x/radar_node --ros-args -r __node:=radar -r __ns:=/qiki/alpha"))
+    assert local_graph_pids(5, "qiki", nodes=["alpha/radar"]) == [14]
+    assert local_graph_pids(5, "qiki", nodes=["bravo/radar"]) == []
+    assert local_graph_pids(5, "qiki", nodes=["radar"]) == [12]
 
 
 def test_a_part_looks_only_for_its_own_names_and_the_topics_only_it_publishes(monkeypatch):

@@ -30,7 +30,8 @@ def test_launch_file_matches_the_runner(launch_file, monkeypatch):
 
     desc = launch_file.generate_launch_description()
     assert {a.name for a in desc.entities if isinstance(a, launch_double.DeclareLaunchArgument)} == \
-        {"profile", "scenario", "namespace", "params_file", "use_sim_time", "log_level", "rate", "metrics_port"}
+        {"profile", "scenario", "namespace", "params_file", "use_sim_time", "log_level", "rate", "metrics_port",
+         "vehicle", "run_id"}
     nodes = launch_double.evaluate(desc, profile="bot")
     plan = make_plan("bot")
     assert [n.kwargs["name"] for n in nodes] == [n.name for n in plan.graph.nodes]
@@ -54,6 +55,46 @@ def test_launch_file_matches_the_runner(launch_file, monkeypatch):
     for node in nodes:
         remaps = [f"{a}:={b}" for a, b in node.kwargs["remappings"]]
         assert all(r in runner[node.kwargs["name"]] for r in remaps)
+
+
+def test_launch_fleet_starts_the_world_and_one_included_stack_per_vehicle(launch_file, monkeypatch):
+    from qiki.plan import make_plan
+    from qiki.supervisor import node_command
+
+    nodes = launch_double.evaluate(launch_file.generate_launch_description(), profile="bot", scenario="bot_fleet",
+                                   metrics_port="9300")
+    plan = make_plan("bot", "bot_fleet")
+    assert plan.graph.vehicles == ["alpha", "bravo", "charlie"]
+    assert [n.namespace for n in nodes] == [plan.graph.node_namespace(n.name) for n in plan.graph.nodes] == \
+        ["/qiki"] + [f"/qiki/{v}" for v in ("alpha", "bravo", "charlie") for _ in range(4)]
+    assert [n.kwargs["name"] for n in nodes] == [n.ros_name for n in plan.graph.nodes]
+    run_ids = {n.kwargs["parameters"][1]["sync.run_id"] for n in nodes}
+    assert len(run_ids) == 1                       # every included stack is part of the world's run
+    for i, (node, spec) in enumerate(zip(nodes, plan.graph.nodes)):
+        kw = node.kwargs
+        assert (kw["package"], kw["executable"]) == (spec.package, spec.executable)
+        own = ("use_sim_time", "sync.run_id", "metrics.port")
+        assert {k: v for k, v in kw["parameters"][1].items() if k not in own} == \
+            {k: yaml.safe_load(v) for k, v in plan.overrides(spec.name).items() if k not in own}
+        assert kw["parameters"][1]["metrics.port"] == 9300 + i
+        assert kw["remappings"] == plan.graph.remappings(spec.name)
+        # the runner starts the same node: name, namespace, parameters and remappings on its command line
+        cmd = node_command(plan.graph, spec, plan.params_file, plan.overrides(spec.name))
+        assert cmd[cmd.index("-r") + 1:cmd.index("-r") + 4] == [f"__node:={kw['name']}", "-r", f"__ns:={node.namespace}"]
+        assert all(f"{a}:={b}" in cmd for a, b in kw["remappings"])
+    agent = dict(nodes[4].kwargs["remappings"])
+    assert agent["cmd"] == "/qiki/alpha/cmd" and agent["vehicle_state"] == "/qiki/alpha/sim/vehicle_state"
+    sim = dict(nodes[0].kwargs["remappings"])
+    assert sim["truth"] == "/qiki/sim/truth" and sim["charlie/cmd"] == "/qiki/charlie/cmd"
+    assert nodes[0].kwargs["parameters"][1]["sync.upstream"] == ["/qiki/alpha/agent", "/qiki/bravo/agent",
+                                                                   "/qiki/charlie/agent"]
+    mission = {n.namespace: n.kwargs["parameters"][1]["mission_file"] for n in nodes if n.kwargs["name"] == "agent"}
+    assert [Path(m).name for m in mission.values()] == [f"bot_fleet_{v}.yaml" for v in ("alpha", "bravo", "charlie")]
+    one = launch_double.evaluate(launch_file.generate_launch_description(), scenario="bot_fleet", vehicle="bravo")
+    assert [(n.namespace, n.kwargs["name"]) for n in one] == [("/qiki/bravo", n) for n in ("radar", "tracker", "scorer", "agent")]
+    from qiki.plan import UsageError
+    with pytest.raises(UsageError, match=r"vehicle:=delta is not a vehicle of the scenario \(vehicles: alpha, bravo"):
+        launch_double.evaluate(launch_file.generate_launch_description(), scenario="bot_fleet", vehicle="delta")
 
 
 def test_launch_rate_argument_reaches_the_sim(launch_file):

@@ -12,7 +12,7 @@ from qiki_schema.strict import Strict
 
 
 class SyncConfig(Strict):
-    upstream: list[str] = Field([], description="nodes whose StepDone this node waits for (from the graph)")
+    upstream: list[str] = Field([], description="nodes whose StepDone this node waits for (from the graph; an entry starting with / is a full node name, any other is in the node's namespace)")
     members: list[str] = Field([], description="every node of the step barrier (from the graph)")
     producer_timeout_s: float = Field(2.0, ge=0.0, description="wall seconds without a StepDone after which an "
                                       "upstream node is dropped from the barrier until it announces again; 0: never")

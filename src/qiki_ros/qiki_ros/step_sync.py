@@ -36,6 +36,12 @@ if TYPE_CHECKING:
     from qiki_ros.node_config import GraphNodeConfig
 
 
+def qualified(namespace: str, name: str) -> str:
+    """A `sync.upstream` / `sync.members` entry as a full node name: an absolute entry (`/qiki/alpha/agent`, a
+    fleet's node in another namespace) as it is, a relative one (`radar`) in the node's own namespace."""
+    return name if name.startswith("/") else f"{namespace}/{name}"
+
+
 class CountedPublisher:
     """A publisher that counts what it sent for the current step (and in total, for diagnostics)."""
 
@@ -55,7 +61,8 @@ class CountedPublisher:
 
 class StepSync:
     """Barrier membership of one node, configured by its `sync.*` and `qos.ports` parameters (`config`: the
-    node's parameter model). Upstream node names come from `sync.upstream`, which the launcher derives from config/graph.yaml (the producers of the topics the node reads).
+    node's parameter model). Upstream node names come from `sync.upstream`, which the launcher derives from config/graph.yaml (the producers of the topics the node reads);
+    an entry starting with `/` is a full node name, any other is in the node's own namespace (`qualified`).
     `announce=False` for the sim, which announces its own steps rather than its inputs' (and times its
     own stepping with `diagnostics.timed()`); otherwise every on_step is timed for /diagnostics.
     `watch_members` (the sim) hears every member's StepDone, so `heard` tells which member went silent."""
@@ -66,8 +73,8 @@ class StepSync:
         sync = config.sync
         ns = node.get_namespace().rstrip("/")
         # every node of the barrier (the sim starts stepping only when all of them listen)
-        self.members = {f"{ns}/{name}" for name in sync.members if name}
-        self.upstream = {f"{ns}/{name}" for name in sync.upstream if name}
+        self.members = {qualified(ns, name) for name in sync.members if name}
+        self.upstream = {qualified(ns, name) for name in sync.upstream if name}
         self.producer_timeout_s = sync.producer_timeout_s
         self.run_id = sync.run_id
         grid = StepGrid(sync.step_ns, sync.horizon_steps)
