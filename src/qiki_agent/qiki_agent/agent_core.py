@@ -5,7 +5,8 @@ tests drive it directly against the simulator cores. Events go out through `emit
 
 AgentCore orchestrates parts with one job each: InputChecks (validated latest inputs), the BIOS self test, the
 YAML state machine, the safety rules, the threat assessment, the MissionLifecycle (what became of the
-mission) and a per-profile pilot (BotPilot / ShipPilot, chosen once from the vehicle description).
+mission) and a per-profile pilot (BotPilot / ShipPilot / StationPilot, chosen once from the vehicle description
+and the mission).
 
 Each tick (`tick(now_s) -> Command`):
   1. BIOS self test when due (periodically, and at once when a device reports a new level);
