@@ -1,8 +1,9 @@
 """What a pilot is: the per-profile part of the agent that turns a state's intent into actuator commands.
 
 AgentCore picks one pilot at construction (BotPilot or ShipPilot by the vehicle description's profile; StationPilot
-for a ship's observe mission) and asks it, each tick, for the command of the FSM state: the mission, the avoidance or a stop. The pilot owns
-its mission, the frame threats are assessed in and its actuator model (rate limiter / thrust allocator).
+for a ship's observe mission) and asks it, each tick, for the command of the FSM state: the mission, the avoidance
+or a stop. The pilot owns its mission, the frame threats are assessed in and its actuator model (rate limiter /
+thrust allocator).
 """
 from __future__ import annotations
 
