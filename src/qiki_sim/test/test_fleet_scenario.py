@@ -154,6 +154,16 @@ def test_ship_fleet_frames_are_checked_in_one_line(error, change, expected):
     assert expected in error(SHIP_FLEET.replace(*change))
 
 
+def test_one_ship_takes_no_lvlh_ego_and_no_vehicle_in_its_thruster_faults(error):
+    one = (SCENARIOS / "ship_station_keeping.yaml").read_text()
+    ego = "  elements: {a_m: 6778137.0, e: 0.0, i_deg: 51.6, raan_deg: 30.0, argp_deg: 0.0, nu_deg: 0.0}  # 400 km circular"
+    assert ego in one
+    assert "ego.frame: 'lvlh' is relative to a fleet's first vehicle" in error(
+        one.replace(ego, "  frame: lvlh\n  position: [0.0, 1.0, 0.0]\n  velocity: [0.0, 0.0, 0.0]"))
+    assert "thruster_faults[0].vehicle: applies only to a fleet (vehicles:)" in error(
+        one + "thruster_faults: [{thruster: 3, vehicle: a, at_s: 1}]\n")
+
+
 def test_thruster_faults_of_a_fleet_name_their_vehicle(tmp_path, error):
     sc = load_scenario(write(tmp_path, SHIP_FLEET + "thruster_faults: [{thruster: 3, vehicle: a, at_s: 1}]\n"))
     assert sc.thruster_faults[0].vehicle == "a"

@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 
 from qiki_msgs.msg import ActuatorCommand, WorldTruth
-from qiki_sim.scenario import load_scenario
+from qiki_sim.scenario import ThrusterFaultSpec, load_scenario
 from qiki_sim.ship_simulation import ShipSimulation
 from qiki_sim.sim_config import SimNodeConfig
 from qiki_sim.sim_step import SimStep, vehicle_port
@@ -54,3 +54,15 @@ def test_a_vehicles_cmd_fires_only_its_thrusters():
     assert len(out[vehicle_port("chaser_b", "vehicle_state")]) == 11 and "vehicle_state" not in out
     assert out[vehicle_port("chaser_b", "vehicle_state")][-1].propellant_kg < 150.0
     assert out[vehicle_port("station", "vehicle_state")][-1].propellant_kg == 5000.0
+
+
+def test_a_thruster_fault_hits_only_its_vehicle():
+    faulty = SHIP_STATION.model_copy(update={"thruster_faults": [
+        ThrusterFaultSpec(thruster=0, vehicle="chaser_b", at_s=0.0, efficiency=0.0)]})
+    sim = ShipSimulation(faulty)
+    for vehicle in (1, 2):
+        sim.command_thrusters(np.r_[1.0, np.zeros(15)], vehicle)
+    for _ in range(10):
+        sim.step()
+    assert sim.thrust_efficiency(1) is None and sim.thrust_efficiency(2)[0] == 0.0
+    assert sim.propellant_kg_of(1) < 150.0 and sim.propellant_kg_of(2) == 150.0
