@@ -1,8 +1,10 @@
 """A fleet's step classes in one loop, without ROS and without the graph (test harness): the sim's step, then per
-vehicle its radar, tracker and agent (parameters from config/params/bot.yaml, as the launcher gives them), every
-agent's command back to the sim, as the lockstep graph orders them."""
+vehicle its radar, tracker and agent (parameters from config/params/<profile>.yaml, as the launcher gives them),
+every agent's command back to the sim, as the lockstep graph orders them. An operator may act between steps
+(run_fleet's `operator`)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +27,9 @@ from recorded_ports import Ports
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
-def params(node: str, model, **launcher):
-    """The node's parameter model from the bot params file plus the launcher's parameters."""
-    file = yaml.safe_load((CONFIG / "params" / "bot.yaml").read_text())
+def params(node: str, model, profile: str = "bot", **launcher):
+    """The node's parameter model from the profile's params file plus the launcher's parameters."""
+    file = yaml.safe_load((CONFIG / "params" / f"{profile}.yaml").read_text())
     data = {**file.get(f"/**/{node}", {}).get("ros__parameters", {}), **launcher}
     return validate_model(model, data, f"node '{node}' parameter")
 
@@ -40,16 +42,17 @@ def mission_path(mission: str) -> str:
 class VehicleStack:
     """One vehicle's radar, tracker and agent."""
 
-    def __init__(self, vehicle):
+    def __init__(self, vehicle, profile: str = "bot"):
         self.vehicle = vehicle
         self.friend_codes: set[int] = set()       # transponder codes of the tracks its tracker called friends
+        self.track_ids: dict[int, set[int]] = {}  # transponder code -> ids of the confirmed tracks answering it
         self.radar_ports, self.tracker_ports, self.agent_ports = Ports(), Ports(), Ports()
-        self.radar = RadarStep(params("radar", RadarNodeConfig, description=vehicle.description,
+        self.radar = RadarStep(params("radar", RadarNodeConfig, profile, description=vehicle.description,
                                       vehicle={"truth_id": vehicle.truth_id}), self.radar_ports)
-        self.tracker = TrackerStep(params("tracker", TrackerNodeConfig), self.tracker_ports)
-        self.agent = AgentStep(params("agent", AgentNodeConfig, description=vehicle.description,
-                                      fsm_file=str(CONFIG / "fsm" / "bot.yaml"),
-                                      rules_file=str(CONFIG / "rules" / "bot.yaml"),
+        self.tracker = TrackerStep(params("tracker", TrackerNodeConfig, profile), self.tracker_ports)
+        self.agent = AgentStep(params("agent", AgentNodeConfig, profile, description=vehicle.description,
+                                      fsm_file=str(CONFIG / "fsm" / f"{profile}.yaml"),
+                                      rules_file=str(CONFIG / "rules" / f"{profile}.yaml"),
                                       mission_file=mission_path(vehicle.mission)),
                                self.agent_ports)
 
@@ -63,16 +66,21 @@ class VehicleStack:
         tracks = self.tracker_ports.take()
         for msg in tracks.get("tracks", []):
             self.friend_codes |= {int(c) for c, iff in zip(msg.transponder_code, msg.iff) if iff == TrackArray.IFF_FRIEND}
+            for i, status, code in zip(msg.id, msg.status, msg.transponder_code):
+                if code and status != TrackArray.STATUS_TENTATIVE:
+                    self.track_ids.setdefault(int(code), set()).add(int(i))
         self.agent.step(t_ns, {**own, "radar_frame": frames.get("frame", []), "tracks": tracks.get("tracks", [])})
         return self.agent_ports.take().get("cmd", [])
 
 
-def run_fleet(scenario_file: Path, duration_s: float | None = None):
-    """Run the scenario's fleet; (sim step, stacks, closest approach record, the truth ids seen per step)."""
+def run_fleet(scenario_file: Path, duration_s: float | None = None,
+              operator: Callable[[int, SimStep, list[VehicleStack]], None] | None = None):
+    """Run the scenario's fleet; (sim step, stacks, closest approach record). operator(t_ns, sim step, stacks) runs
+    before the stacks' step t_ns (e.g. an operator command to an agent)."""
     sim_ports = Ports()
     sim = SimStep(SimNodeConfig(scenario_file=str(scenario_file)), sim_ports)
     fleet = sim.sim.fleet
-    stacks = [VehicleStack(v) for v in fleet]
+    stacks = [VehicleStack(v, sim.sim.scenario.profile) for v in fleet]
     record = ClosestApproachRecord(len(fleet))
     vehicle_ids = [v.truth_id for v in fleet]
     end_ns = round((duration_s or sim.sim.scenario.duration_s) * 1e9)
@@ -83,6 +91,8 @@ def run_fleet(scenario_file: Path, duration_s: float | None = None):
         xyz = [[s.pose.position.x, s.pose.position.y, s.pose.position.z]
                for s in (out[vehicle_port(v.name, "vehicle_state")][-1] for v in fleet)]
         record.update(xyz, vehicle_ids, truth["id"], truth["position"])
+        if operator is not None:
+            operator(t_ns, sim, stacks)
         commands = {vehicle_port(s.vehicle.name, "cmd"): s.step(t_ns, out) for s in stacks}
         sim.on_agents_step(t_ns, commands)
         if t_ns >= end_ns:

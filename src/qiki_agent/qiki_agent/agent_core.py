@@ -5,7 +5,8 @@ tests drive it directly against the simulator cores. Events go out through `emit
 
 AgentCore orchestrates parts with one job each: InputChecks (validated latest inputs), the BIOS self test, the
 YAML state machine, the safety rules, the threat assessment, the MissionLifecycle (what became of the
-mission) and a per-profile pilot (BotPilot / ShipPilot, chosen once from the vehicle description).
+mission) and a per-profile pilot (BotPilot / ShipPilot / StationPilot, chosen once from the vehicle description
+and the mission).
 
 Each tick (`tick(now_s) -> Command`):
   1. BIOS self test when due (periodically, and at once when a device reports a new level);
@@ -31,11 +32,12 @@ from qiki_agent.bot_pilot import BotPilot
 from qiki_agent.ego_state import EgoState
 from qiki_agent.fsm import AgentStateMachine, Transition
 from qiki_agent.input_checks import InputChecks, finite
-from qiki_agent.mission_file import KINDS, PatrolMission, StationKeepingMission, load_mission
+from qiki_agent.mission_file import KINDS, ObserveMission, PatrolMission, StationKeepingMission, load_mission
 from qiki_agent.mission_lifecycle import MissionLifecycle
 from qiki_agent.pilot import Command, Pilot
 from qiki_agent.rules import Facts, RuleEngine
 from qiki_agent.ship_pilot import ShipPilot
+from qiki_agent.station_pilot import StationPilot
 from qiki_agent.threat import ThreatAssessment, ThreatReport
 from qiki_agent.warning_throttle import WarningThrottle
 from qiki_description.loader import load_description
@@ -66,7 +68,7 @@ class AgentCore:
 
     def __init__(self, cfg: AgentNodeConfig, emit: Callable[[int, int, str], None],
                  description: BotDescription | ShipDescription | None = None,
-                 mission: PatrolMission | StationKeepingMission | None = None, rules_file: Optional[str] = None):
+                 mission: PatrolMission | StationKeepingMission | ObserveMission | None = None, rules_file: Optional[str] = None):
         """cfg: node parameters; description: the vehicle (None: load cfg.description); mission: what it flies
         (None: load cfg.mission_file); rules_file: the safety rules (None: cfg.rules_file). The agent never
         reads the scenario (the world): what it knows of its orbit comes from its navigation state. Config
@@ -113,9 +115,9 @@ class AgentCore:
         self.description = description
         self.mission_spec = mission
         self.profile = description.profile
-        if mission.kind != KINDS[self.profile]:
-            raise ValueError(f"agent: a {self.profile} flies a {KINDS[self.profile]} mission, not {mission.kind} "
-                             f"({cfg.mission_file or 'mission'})")
+        if mission.kind not in KINDS[self.profile]:
+            raise ValueError(f"agent: a {self.profile} flies a {' or '.join(KINDS[self.profile])} mission, not "
+                             f"{mission.kind} ({cfg.mission_file or 'mission'})")
         devices = list(description.devices)
         unknown = sorted(set(b.devices) - set(devices))
         if unknown:
@@ -126,7 +128,8 @@ class AgentCore:
             raise ValueError(f"{rules_file}: threat: section missing (the agent needs the threat parameters)")
         self.threat_assessment = ThreatAssessment(self.rules.threat)
         self.pilot: Pilot = (BotPilot(description, mission, self.rules.threat, emit, self.warnings)
-                             if self.profile == "bot" else ShipPilot(description, mission, emit))
+                             if self.profile == "bot" else StationPilot(description, mission, emit)
+                             if mission.kind == "observe" else ShipPilot(description, mission, emit))
 
         self.upstream_silent: tuple[str, ...] = ()   # upstream nodes whose step heartbeat stopped
         self._upstream_gap_t = -math.inf              # sim time an upstream node last came back from a gap
@@ -256,11 +259,14 @@ class AgentCore:
         self._last_cmd_t = now_s
         return cmd
 
-    def command(self, number: int) -> tuple[bool, str]:
-        """Operator command -> (accepted, reason); the resulting state is `self.fsm.state`."""
+    def command(self, number: int, offset_lvlh_m=()) -> tuple[bool, str]:
+        """Operator command -> (accepted, reason); the resulting state is `self.fsm.state`. SET_OFFSET takes
+        offset_lvlh_m (station keeping only)."""
+        if number == _Op.SET_OFFSET:
+            return self._set_offset(offset_lvlh_m)
         trigger = OPERATOR_TRIGGERS.get(number)
         if trigger is None:
-            return False, f"unknown command {number} (valid: {sorted(OPERATOR_TRIGGERS)})"
+            return False, f"unknown command {number} (valid: {sorted([*OPERATOR_TRIGGERS, _Op.SET_OFFSET])})"
         before, commanded = self.fsm.state, self.lifecycle.safe_mode_commanded
         if trigger == "enter_safe_mode":
             self.lifecycle.command_safe_mode()  # set first: the stop action reads it
@@ -270,6 +276,17 @@ class AgentCore:
         reason = f"{trigger} not allowed in state {before}"
         self.emit(EventCode.FSM_TRIGGER_REFUSED, Event.WARN, reason)
         return False, reason
+
+    def _set_offset(self, offset_lvlh_m) -> tuple[bool, str]:
+        """The station-keeping mission holds a new offset (ShipPilot.set_offset); refused in one line otherwise."""
+        set_offset = getattr(self.pilot, "set_offset", None)
+        if set_offset is None:
+            accepted, reason = False, f"SET_OFFSET: mission {self.mission_name} has no station-keeping offset"
+        else:
+            accepted, reason = set_offset(offset_lvlh_m)
+        self.emit(EventCode.MISSION_STARTED if accepted else EventCode.FSM_TRIGGER_REFUSED,
+                  Event.INFO if accepted else Event.WARN, reason)
+        return accepted, reason
 
     # --- decisions ----------------------------------------------------------------------------
     def run_self_test(self) -> BiosResult:

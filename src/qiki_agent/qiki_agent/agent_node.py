@@ -50,7 +50,8 @@ class AgentNode(GraphNode):
         return {name.rpartition("/")[2]: n - seen.get(name, 0) for name, n in counts.items() if n > seen.get(name, 0)}
 
     def on_command(self, request, response):
-        response.accepted, response.reason, response.state = self.core.command(request.command)
+        response.accepted, response.reason, response.state = self.core.command(request.command,
+                                                                                  list(request.offset_lvlh_m))
         return response
 
 

@@ -71,9 +71,10 @@ class AgentStep:
             self.publish_status()           # every transition reaches /qiki/agent/status
         self.ports.log(WARN if severity else INFO, f"[{int(code)}] {text}")
 
-    def command(self, text: str) -> tuple[bool, str, str]:
-        """An operator command: (accepted, reason, the state after it); the status goes out at once."""
-        accepted, reason = self.core.command(text)
+    def command(self, number: int, offset_lvlh_m=()) -> tuple[bool, str, str]:
+        """An operator command (OperatorCommand.srv; SET_OFFSET with its offset): (accepted, reason, the state
+        after it); the status goes out at once."""
+        accepted, reason = self.core.command(number, offset_lvlh_m)
         self.publish_status()
         return accepted, reason, self.core.fsm.state
 

@@ -40,12 +40,20 @@ class StationKeepingMission(KeyedStrict):
     max_force_n: float = Field(gt=0)  # force limit of station keeping and avoidance [N]
 
 
-Mission = Annotated[Union[PatrolMission, StationKeepingMission], Field(discriminator="kind")]
+class ObserveMission(KeyedStrict):
+    """Ship (e.g. a station): track and report what is around, never manoeuvre (every thruster off)."""
+
+    kind: Literal["observe"]
+    duration_s: float = Field(0.0, ge=0)  # mission complete after observing this long; 0 = observe forever
+
+
+Mission = Annotated[Union[PatrolMission, StationKeepingMission, ObserveMission], Field(discriminator="kind")]
 _ADAPTER = TypeAdapter(Mission)
-KINDS = {"bot": "patrol", "ship": "station_keeping"}  # the mission kind each vehicle profile flies
+KINDS = {"bot": ("patrol",), "ship": ("station_keeping", "observe")}  # the mission kinds each vehicle profile flies
 
 
-def load_mission(path: str | Path) -> PatrolMission | StationKeepingMission:
+def load_mission(path: str | Path) -> PatrolMission | StationKeepingMission | ObserveMission:
     """Read and validate a mission file; raises MissionError (one line) on any problem."""
-    return load_model(path, _ADAPTER, "mission", MissionError, union_tag="expected kind 'patrol' or 'station_keeping'",
-                      union_tags=("patrol", "station_keeping"))
+    return load_model(path, _ADAPTER, "mission", MissionError,
+                      union_tag="expected kind 'patrol', 'station_keeping' or 'observe'",
+                      union_tags=("patrol", "station_keeping", "observe"))

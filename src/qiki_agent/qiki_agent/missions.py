@@ -8,7 +8,9 @@
   torque [N m] for the thrust allocator. `avoidance_burn` gives a delta-v away from a threat's
   closest-approach geometry.
 
-Both expose `progress` in [0, 1] and `done`. The only state kept is what a mission must remember
+* Observe (ship, e.g. a station): no manoeuvre at all; done after its duration (if any).
+
+All expose `progress` in [0, 1] and `done`. The only state kept is what a mission must remember
 (waypoint index and lap; initial error and time in tolerance); everything else is an input.
 
 Frames. Bot: map ENU, yaw CCW from +x. Ship LVLH (Hill): x radial (away from the central body),
@@ -417,3 +419,29 @@ class StationKeeping:
         if mag > p.max_torque_nm:
             return torque * (p.max_torque_nm / mag), True
         return torque, False
+
+
+class Observe:
+    """Only watch: progress is the time observed over `duration_s` (0: forever, never done)."""
+
+    def __init__(self, duration_s: float = 0.0) -> None:
+        self.duration_s = duration_s
+        self.reset()
+
+    def reset(self) -> None:
+        self._since: Optional[float] = None
+        self._observed_s = 0.0
+
+    def update(self, now_s: float) -> None:
+        """One more tick of observing."""
+        if self._since is None:
+            self._since = now_s
+        self._observed_s = now_s - self._since
+
+    @property
+    def progress(self) -> float:
+        return min(self._observed_s / self.duration_s, 1.0) if self.duration_s else 0.0
+
+    @property
+    def done(self) -> bool:
+        return bool(self.duration_s) and self._observed_s >= self.duration_s

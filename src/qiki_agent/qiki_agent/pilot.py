@@ -1,8 +1,9 @@
 """What a pilot is: the per-profile part of the agent that turns a state's intent into actuator commands.
 
-AgentCore picks one pilot at construction (BotPilot or ShipPilot, by the vehicle description's profile) and
-asks it, each tick, for the command of the FSM state: the mission, the avoidance or a stop. The pilot owns
-its mission, the frame threats are assessed in and its actuator model (rate limiter / thrust allocator).
+AgentCore picks one pilot at construction (BotPilot or ShipPilot by the vehicle description's profile; StationPilot
+for a ship's observe mission) and asks it, each tick, for the command of the FSM state: the mission, the avoidance
+or a stop. The pilot owns its mission, the frame threats are assessed in and its actuator model (rate limiter /
+thrust allocator).
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class Command:
 
 
 class Pilot(Protocol):
-    """The per-profile interface AgentCore drives (see BotPilot, ShipPilot)."""
+    """The per-profile interface AgentCore drives (see BotPilot, ShipPilot, StationPilot); a pilot whose mission
+    has an LVLH offset also has `set_offset(offset_lvlh_m) -> (accepted, reason)` (operator SET_OFFSET)."""
 
     profile: str
     mission_name: str

@@ -41,6 +41,7 @@ class ShipPilot:
                  emit: Callable[[int, int, str], None]) -> None:
         """Station keeping; its orbit rate and attitude target come from the first navigation state."""
         self.spec, self.emit = spec, emit
+        self.sr_band_m = description.radar.sr_threshold_m  # the farthest offset the operator may set
         p = description.ship
         self.allocator = ThrustAllocator(Rcs(p.rcs))
         self._orbit_known = False
@@ -63,17 +64,22 @@ class ShipPilot:
         self._orbit_known = True
 
     def threat_geometry(self, ego: Optional[EgoState], tracks: TrackSet) -> tuple[np.ndarray, np.ndarray, TrackSet]:
-        """The non-rotating frame aligned with LVLH at this instant, ego at the origin at rest; a track's
-        velocity becomes its inertial relative velocity v + omega x r. In the rotating LVLH frame the Coriolis
-        term bends relative paths by ~n v t^2 (45 m for 19 m/s over 45 s in LEO), while the gravity gradient
-        the inertial straight line neglects is ~1.5 n^2 r t^2 (1.6 m for the same pass)."""
-        if len(tracks):
-            omega = (lvlh_rate(ego.position, ego.velocity_world) if ego is not None
-                     else np.array([0.0, 0.0, self.mission.params.mean_motion_radps]))
-            state = tracks.state.copy()
-            state[:, 3:] += np.cross(omega, state[:, :3])
-            tracks = dataclasses.replace(tracks, state=state)
-        return np.zeros(3), np.zeros(3), tracks
+        return inertial_threat_geometry(ego, tracks, self.mission.params.mean_motion_radps)
+
+    def set_offset(self, offset_lvlh_m) -> tuple[bool, str]:
+        """Operator SET_OFFSET: hold a new offset (chaser minus target, LVLH) from now on; the approach starts
+        over (progress and time in tolerance). Refused (one line) unless 3 finite values within the SR band."""
+        limit = self.sr_band_m
+        values = [float(c) for c in offset_lvlh_m]
+        if len(values) != 3 or not all(math.isfinite(c) for c in values):
+            return False, f"SET_OFFSET: expected offset_lvlh_m as 3 finite numbers [x, y, z] m, got {values}"
+        if math.hypot(*values) > limit:
+            return False, (f"SET_OFFSET: offset {values} m is {math.hypot(*values):.0f} m from the target, beyond "
+                           f"the short-range band ({limit:.0f} m) the mission's tolerance needs")
+        self.spec = self.spec.model_copy(update={"offset_lvlh_m": tuple(values)})
+        self.mission.params = self.mission.params.model_copy(update={"offset_lvlh_m": tuple(values)})
+        self.mission.reset()
+        return True, f"SET_OFFSET: {self.mission_started()}"
 
     def mission_started(self) -> str:
         return f"hold {list(self.spec.offset_lvlh_m)} m LVLH from target {self.spec.target_code}"
@@ -157,3 +163,19 @@ def lvlh_attitude(ego: EgoState) -> tuple[np.ndarray, np.ndarray]:
     lvlh_from_body = lvlh_rotation(ego.position, ego.velocity_world).T @ quat2mat(ego.quaternion_wxyz)
     omega = ego.angular_velocity_body - lvlh_from_body.T @ lvlh_rate(ego.position, ego.velocity_world)
     return mat2quat(lvlh_from_body), omega
+
+
+def inertial_threat_geometry(ego: Optional[EgoState], tracks: TrackSet, mean_motion_radps: float
+                             ) -> tuple[np.ndarray, np.ndarray, TrackSet]:
+    """The non-rotating frame aligned with LVLH at this instant, ego at the origin at rest; a track's
+    velocity becomes its inertial relative velocity v + omega x r. In the rotating LVLH frame the Coriolis
+    term bends relative paths by ~n v t^2 (45 m for 19 m/s over 45 s in LEO), while the gravity gradient
+    the inertial straight line neglects is ~1.5 n^2 r t^2 (1.6 m for the same pass). Without a navigation
+    state the orbit rate is mean_motion_radps about LVLH z."""
+    if len(tracks):
+        omega = (lvlh_rate(ego.position, ego.velocity_world) if ego is not None
+                 else np.array([0.0, 0.0, mean_motion_radps]))
+        state = tracks.state.copy()
+        state[:, 3:] += np.cross(omega, state[:, :3])
+        tracks = dataclasses.replace(tracks, state=state)
+    return np.zeros(3), np.zeros(3), tracks

@@ -28,7 +28,7 @@ def test_mission_errors_are_one_line_with_key_path(tmp_path):
     assert "m.yaml: waypoints[1]: expected a list of 2 numbers [x, y]" in error(  # beyond float range
         patrol.replace("[1, 1]", "[1, 1" + "0" * 400 + "]"))
     assert "m.yaml: waypoints: " in error(patrol.replace("[[0, 0], [1, 1]]", "[]"))
-    assert "m.yaml: kind: expected kind 'patrol' or 'station_keeping'" in error(patrol.replace("patrol", "orbit"))
+    assert "m.yaml: kind: expected kind 'patrol', 'station_keeping' or 'observe'" in error(patrol.replace("patrol", "orbit"))
     assert "m.yaml: unknown key 'loop'" in error(patrol + "loop: true\n")
     assert "m.yaml: invalid YAML at line 1, column 3: while constructing a mapping; found unhashable key" in error(
         "? [a]\n: 1\n")

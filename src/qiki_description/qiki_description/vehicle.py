@@ -59,6 +59,8 @@ class ShipParams(KeyedStrict):
     propellant_kg: float = Field(ge=0)
     inertia_kg_m2: Inertia  # about the CoM, body axes
     rcs: RcsConfig
+    radius_m: float = Field(2.0, gt=0, description="sphere enclosing the spacecraft (its size in a fleet's truth)")
+    rcs_m2: float = Field(10.0, gt=0, description="radar cross-section other vehicles' radars see [m^2]")
 
 
 class BandSpec(KeyedStrict):

@@ -129,8 +129,8 @@ class RandomMoversSpec(_Strict):
 
 
 # ---------------------------------------------------------------- ship profile
-# The ship lives in ECI (see orbit.py); objects are usually placed in the chaser's LVLH frame
-# at t = 0 (lvlh.py: x radial out, y along-track, z orbit normal).
+# The ship lives in ECI (see orbit.py); objects are usually placed in the chaser's LVLH frame at t = 0 (a
+# fleet: its first vehicle's), lvlh.py: x radial out, y along-track, z orbit normal.
 
 class OrbitElements(_Strict):
     """Classical orbital elements in ECI; angles in degrees, nu_deg = true anomaly at t = 0."""
@@ -151,12 +151,13 @@ class OrbitElements(_Strict):
 
 
 class ShipEgo(_Strict):
-    """Own spacecraft (the chaser): initial orbit (elements or ECI state), attitude."""
+    """Own spacecraft (the chaser): initial orbit (elements or a position + velocity), attitude."""
 
     profile: Literal["ship"] = Field("ship", exclude=True)
     elements: OrbitElements | None = None
-    position: Vec3 | None = None  # ECI [m], together with velocity, instead of elements
-    velocity: Vec3 | None = None  # ECI [m/s]
+    position: Vec3 | None = None  # [m] in `frame`, together with velocity, instead of elements
+    velocity: Vec3 | None = None  # [m/s] in `frame`
+    frame: Literal["eci", "lvlh"] = "eci"  # of position/velocity; lvlh: relative to the fleet's first vehicle at t = 0
     attitude_frame: Literal["lvlh", "eci"] = "lvlh"
     attitude_wxyz: Vec4 = (1.0, 0.0, 0.0, 0.0)  # attitude_frame-from-body unit quaternion
     angular_velocity: Vec3 = (0.0, 0.0, 0.0)  # body rate relative to attitude_frame, body axes [rad/s]
@@ -167,7 +168,9 @@ class ShipEgo(_Strict):
         has_state = (self.position is not None, self.velocity is not None)
         if not (all(has_state) if self.elements is None else not any(has_state)):
             raise PydanticCustomError("state", "expected either elements or both position and velocity (ECI)", {})
-        if self.position is not None and math.hypot(*self.position) <= R_E:
+        if self.frame == "lvlh" and self.position is None:
+            raise PydanticCustomError("state", "frame 'lvlh' applies only with position and velocity", {})
+        if self.frame == "eci" and self.position is not None and math.hypot(*self.position) <= R_E:
             raise PydanticCustomError("state", "position is inside the Earth (|r| <= {re} m)",
                                       {"re": R_E})
         return self
@@ -255,6 +258,7 @@ class ThrusterFaultSpec(_Strict):
     The agent is not told: it sees the fault only through the vehicle's motion."""
 
     thruster: int = Field(ge=0)
+    vehicle: str = ""  # a fleet: the vehicle whose thruster fails (required); one-vehicle scenarios leave it out
     at_s: float = Field(ge=0)
     efficiency: float = Field(0.0, ge=0, le=1)
 
@@ -341,7 +345,7 @@ class Scenario(_Strict):
     dt_s: float = Field(0.05, gt=0, le=1.0)  # physics step
     vehicle: Vehicle | None = None  # one unnamed vehicle (with ego), or None for a fleet (vehicles)
     ego: Annotated[Union[BotEgo, ShipEgo], Field(discriminator="profile")] | None = None
-    vehicles: list[FleetVehicleSpec] | None = None  # a fleet (bot profile), instead of vehicle + ego
+    vehicles: list[FleetVehicleSpec] | None = None  # a fleet, instead of vehicle + ego
     objects: list[Annotated[Union[ObjectSpec, ShipObjectSpec], Field(discriminator="profile")]] = []
     random_movers: RandomMoversSpec | None = None  # bot only
     random_debris: RandomDebrisSpec | None = None  # ship only
@@ -387,19 +391,23 @@ class Scenario(_Strict):
                 missing = "vehicle" if "vehicle" not in single else "ego"
                 raise PydanticCustomError("vehicles", "missing required key {k} (or give vehicles: for a fleet)",
                                           {"k": missing})
-            named = [i for i, f in enumerate(self.failures) if f.vehicle]
-            if named:
-                raise PydanticCustomError("vehicles", "failures[{i}].vehicle: applies only to a fleet (vehicles:)",
-                                          {"i": named[0]})
+            for key in ("failures", "thruster_faults"):
+                named = [i for i, f in enumerate(getattr(self, key)) if f.vehicle]
+                if named:
+                    raise PydanticCustomError("vehicles", "{k}[{i}].vehicle: applies only to a fleet (vehicles:)",
+                                              {"k": key, "i": named[0]})
+            if getattr(self.ego, "frame", "eci") == "lvlh":
+                raise PydanticCustomError("vehicles", "ego.frame: 'lvlh' is relative to a fleet's first vehicle; "
+                                          "give the one vehicle's orbit in eci or as elements", {})
             return
         if single:
             raise PydanticCustomError("vehicles", "give either vehicle + ego (one vehicle) or vehicles (a fleet), "
                                       "not both: remove {k}", {"k": " and ".join(single)})
         if not self.vehicles:
             raise PydanticCustomError("vehicles", "vehicles: expected at least one vehicle", {})
-        if self.profile != "bot":
-            raise PydanticCustomError("vehicles", "vehicles: fleets of profile {p} are not supported yet (bot only)",
-                                      {"p": repr(self.profile)})
+        if getattr(self.vehicles[0].ego, "frame", "eci") == "lvlh":
+            raise PydanticCustomError("vehicles", "vehicles[0].ego.frame: the first vehicle is the fleet's LVLH "
+                                      "reference; give its orbit in eci or as elements", {})
         names = [v.name for v in self.vehicles]
         for i, name in enumerate(names):
             if name in names[:i]:
@@ -414,10 +422,11 @@ class Scenario(_Strict):
             if vid is not None and vid in vids[:i]:
                 raise PydanticCustomError("vehicles", "vehicles[{i}].id: id {id} is taken by vehicles[{j}]",
                                           {"i": i, "id": vid, "j": vids.index(vid)})
-        for i, f in enumerate(self.failures):
-            if f.vehicle not in names:
-                raise PydanticCustomError("vehicles", "failures[{i}].vehicle: expected one of {n}, got {v}",
-                                          {"i": i, "n": ", ".join(names), "v": repr(f.vehicle)})
+        for key in ("failures", "thruster_faults"):
+            for i, f in enumerate(getattr(self, key)):
+                if f.vehicle not in names:
+                    raise PydanticCustomError("vehicles", "{k}[{i}].vehicle: expected one of {n}, got {v}",
+                                              {"k": key, "i": i, "n": ", ".join(names), "v": repr(f.vehicle)})
 
     def _random_count(self) -> int:
         extra = self.random_movers if self.profile == "bot" else self.random_debris
@@ -479,9 +488,9 @@ def load_scenario(path: str | Path) -> Scenario:
         if f.device not in description.devices:
             raise ScenarioError(path, f"unknown device {f.device!r} of vehicle {description.name!r}; expected one "
                                 f"of {', '.join(description.devices)}", f"failures[{i}].device")
-    description = descriptions[scenario.fleet()[0].name]
-    thrusters = len(description.ship.rcs.thrusters) if scenario.profile == "ship" else 0
     for i, f in enumerate(scenario.thruster_faults):
+        description = descriptions[f.vehicle]
+        thrusters = len(description.ship.rcs.thrusters)
         if f.thruster >= thrusters:
             raise ScenarioError(path, f"thruster {f.thruster} does not exist: vehicle {description.name!r} has "
                                 f"{thrusters} (0..{thrusters - 1})", f"thruster_faults[{i}].thruster")

@@ -99,7 +99,7 @@ class SimStep:
         """The command to apply, or None (counted in commands_rejected) when it cannot be applied."""
         profile = self.sim.scenario.profile
         try:
-            return command_from_msg(msg, profile, self.sim.rcs.n if profile == "ship" else 0)
+            return command_from_msg(msg, profile, self.sim.rcs_of[vehicle].n if profile == "ship" else 0)
         except ValueError as exc:
             who = self._whose(vehicle)
             self.ports.count_input("commands_rejected", f"{who}{exc}: rejected, holding the last valid command")
@@ -110,7 +110,7 @@ class SimStep:
         if self.sim.scenario.profile == "bot":
             report = self.sim.command(cmd.v, cmd.w, vehicle)
         else:
-            report = self.sim.command_thrusters(cmd.throttle)
+            report = self.sim.command_thrusters(cmd.throttle, vehicle)
         if report:
             who = self._whose(vehicle)
             self.commands_clamped += 1
@@ -119,11 +119,11 @@ class SimStep:
 
     def stop_vehicle(self) -> None:
         """Every vehicle stopped (the agents cannot step)."""
-        if self.sim.scenario.profile == "bot":
-            for i in range(len(self.sim.fleet)):
+        for i in range(len(self.sim.fleet)):
+            if self.sim.scenario.profile == "bot":
                 self.sim.command(0.0, 0.0, i)
-        else:
-            self.sim.command_thrusters(np.zeros(self.sim.rcs.n))
+            else:
+                self.sim.command_thrusters(np.zeros(self.sim.rcs_of[i].n), i)
 
     def reset(self, seed: int) -> str:
         self.sim.reset(seed)

@@ -136,16 +136,22 @@ class BotSimulation(SteppedSimulation):
         if not self.scenario.is_fleet():
             return objects
         states = [ego.state for ego in self.egos]
-        n = len(states)
-        position = np.array([[s.x, s.y, 0.0] for s in states])
-        velocity = np.array([[*s.velocity_world, 0.0] for s in states])
-        return replace(
-            objects,
-            id=np.concatenate([objects.id, np.array([v.truth_id for v in self.fleet], np.uint32)]),
-            kind=np.concatenate([objects.kind, np.full(n, WorldTruth.KIND_ROBOT, np.uint8)]),
-            position=np.vstack([objects.position, position]),
-            velocity=np.vstack([objects.velocity, velocity]),
-            rcs_m2=np.concatenate([objects.rcs_m2, np.full(n, DEFAULT_RCS_M2["robot"])]),
-            radius_m=np.concatenate([objects.radius_m, [d.chassis.footprint_radius_m for d in self.descriptions]]),
-            transponder_code=np.concatenate([objects.transponder_code,
-                                             np.array([v.transponder_code for v in self.fleet], np.uint32)]))
+        return fleet_truth(objects, self.fleet, WorldTruth.KIND_ROBOT, [[s.x, s.y, 0.0] for s in states],
+                           [[*s.velocity_world, 0.0] for s in states], [DEFAULT_RCS_M2["robot"]] * len(states),
+                           [d.chassis.footprint_radius_m for d in self.descriptions])
+
+
+def fleet_truth(objects: Truth, fleet, kind: int, position, velocity, rcs_m2, radius_m) -> Truth:
+    """The objects' truth followed by a fleet's vehicles (file order): their truth ids and transponder codes, one
+    kind, and per vehicle its position, velocity, RCS and radius."""
+    n = len(fleet)
+    return replace(
+        objects,
+        id=np.concatenate([objects.id, np.array([v.truth_id for v in fleet], np.uint32)]),
+        kind=np.concatenate([objects.kind, np.full(n, kind, np.uint8)]),
+        position=np.vstack([objects.position, np.reshape(position, (n, 3))]),
+        velocity=np.vstack([objects.velocity, np.reshape(velocity, (n, 3))]),
+        rcs_m2=np.concatenate([objects.rcs_m2, np.asarray(rcs_m2, float)]),
+        radius_m=np.concatenate([objects.radius_m, np.asarray(radius_m, float)]),
+        transponder_code=np.concatenate([objects.transponder_code,
+                                         np.array([v.transponder_code for v in fleet], np.uint32)]))

@@ -130,12 +130,45 @@ def test_fleet_schema_errors_are_one_line(tmp_path, error, change, expected):
     assert expected in msg, msg
 
 
-def test_ship_fleets_are_refused_in_one_line(error):
-    text = HEAD.replace("profile: bot", "profile: ship") + """\
+SHIP_FLEET = HEAD.replace("profile: bot", "profile: ship") + """\
 vehicles:
-  - {name: a, description: ship, mission: ship_station_keeping, ego: {elements: {a_m: 6778137.0}}}
+  - {name: base, description: station, mission: ship_station_observe, ego: {elements: {a_m: 6778137.0}}}
+  - {name: a, description: ship, mission: ship_station_keeping,
+     ego: {frame: lvlh, position: [0.0, -100.0, 0.0], velocity: [0.0, 0.0, 0.0]}}
 """
-    assert "vehicles: fleets of profile 'ship' are not supported yet (bot only)" in error(text)
+
+
+def test_ship_fleets_load_with_vehicles_placed_in_the_first_ones_lvlh(tmp_path):
+    fleet = load_scenario(write(tmp_path, SHIP_FLEET)).fleet()
+    assert [(v.name, v.truth_id) for v in fleet] == [("base", 1), ("a", 2)]
+    assert fleet[1].ego.frame == "lvlh" and fleet[0].ego.frame == "eci"
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("ego: {elements: {a_m: 6778137.0}}", "ego: {frame: lvlh, position: [0, 1, 0], velocity: [0, 0, 0]}"),
+     "vehicles[0].ego.frame: the first vehicle is the fleet's LVLH reference"),
+    (("frame: lvlh, position: [0.0, -100.0, 0.0], velocity: [0.0, 0.0, 0.0]", "frame: lvlh, elements: {a_m: 7e6}"),
+     "frame 'lvlh' applies only with position and velocity"),
+])
+def test_ship_fleet_frames_are_checked_in_one_line(error, change, expected):
+    assert expected in error(SHIP_FLEET.replace(*change))
+
+
+def test_one_ship_takes_no_lvlh_ego_and_no_vehicle_in_its_thruster_faults(error):
+    one = (SCENARIOS / "ship_station_keeping.yaml").read_text()
+    ego = "  elements: {a_m: 6778137.0, e: 0.0, i_deg: 51.6, raan_deg: 30.0, argp_deg: 0.0, nu_deg: 0.0}  # 400 km circular"
+    assert ego in one
+    assert "ego.frame: 'lvlh' is relative to a fleet's first vehicle" in error(
+        one.replace(ego, "  frame: lvlh\n  position: [0.0, 1.0, 0.0]\n  velocity: [0.0, 0.0, 0.0]"))
+    assert "thruster_faults[0].vehicle: applies only to a fleet (vehicles:)" in error(
+        one + "thruster_faults: [{thruster: 3, vehicle: a, at_s: 1}]\n")
+
+
+def test_thruster_faults_of_a_fleet_name_their_vehicle(tmp_path, error):
+    sc = load_scenario(write(tmp_path, SHIP_FLEET + "thruster_faults: [{thruster: 3, vehicle: a, at_s: 1}]\n"))
+    assert sc.thruster_faults[0].vehicle == "a"
+    assert "thruster_faults[0].vehicle: expected one of base, a, got 'b'" in error(
+        SHIP_FLEET + "thruster_faults: [{thruster: 3, vehicle: b, at_s: 1}]\n")
 
 
 def test_fleet_failures_are_read_per_vehicle(tmp_path):

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from qiki_tools.console_model import (COMMAND_KEYS, LEVEL_NAMES, LEVEL_STYLES, MAX_ROWS, SEVERITY_NAMES,
+from qiki_tools.console_model import (COMMAND_KEYS, LEVEL_NAMES, LEVEL_STYLES, MAX_ROWS, SET_OFFSET, SEVERITY_NAMES,
                                 SEVERITY_STYLES, Snapshot, answer_line, status_line, track_rows,
                                 unreachable_message)
 
@@ -44,9 +44,12 @@ class ConsoleApp(App):
         Binding("q", "quit", "quit"), Binding("pagedown", "page(1)", "tracks down"),
         Binding("pageup", "page(-1)", "tracks up"), Binding("home", "page(0)", "nearest", show=False)]
 
-    def __init__(self, source, refresh_hz: float = 5.0, unreachable_after_s: float = 3.0, max_rows: int = MAX_ROWS):
+    def __init__(self, source, refresh_hz: float = 5.0, unreachable_after_s: float = 3.0, max_rows: int = MAX_ROWS,
+                 offset_lvlh_m: tuple[float, float, float] | None = None):
+        """offset_lvlh_m: what key o (SET_OFFSET) sends; None: the agent refuses the empty offset in one line."""
         super().__init__()
         self.source = source
+        self.offset_lvlh_m = offset_lvlh_m
         self.refresh_s = 1.0 / refresh_hz
         self.unreachable_after_s = unreachable_after_s
         self.max_rows = max_rows
@@ -177,18 +180,23 @@ class ConsoleApp(App):
         self.refresh_view()
 
     def action_command(self, number: int) -> None:
-        self.source.command(number)
+        if number == SET_OFFSET:
+            self.source.command(number, offset_lvlh_m=self.offset_lvlh_m or ())
+        else:
+            self.source.command(number)
         self.refresh_view()
 
 
-def run_console(domain_id: int, profile: str | None, unreachable_after_s: float = 3.0) -> int:
-    """Attach to the graph on `domain_id` and run the console until the operator quits."""
+def run_console(domain_id: int, profile: str | None, unreachable_after_s: float = 3.0,
+                offset_lvlh_m: tuple[float, float, float] | None = None) -> int:
+    """Attach to the graph on `domain_id` and run the console until the operator quits; key o sends
+    SET_OFFSET with offset_lvlh_m."""
     from qiki_tools.console_ros import ConsoleAdapter
     from qiki.plan import make_plan
 
     plan = make_plan(profile)
     adapter = ConsoleAdapter(plan.graph, domain_id=domain_id, profile=plan.profile)
-    app = ConsoleApp(adapter, unreachable_after_s=unreachable_after_s)
+    app = ConsoleApp(adapter, unreachable_after_s=unreachable_after_s, offset_lvlh_m=offset_lvlh_m)
     # In the terminal Ctrl-C is a key (raw mode); SIGINT/SIGTERM from outside quit like `q` does.
     previous = {sig: signal.signal(sig, lambda *_: app.exit()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

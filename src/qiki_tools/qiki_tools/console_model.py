@@ -31,14 +31,17 @@ SEVERITY_STYLES = {Event.INFO: "", Event.WARN: "yellow", Event.ERROR: "bold red"
 
 START_MISSION, ABORT, SAFE_MODE, RESET = (OperatorCommand.Request.START_MISSION, OperatorCommand.Request.ABORT,
                                           OperatorCommand.Request.SAFE_MODE, OperatorCommand.Request.RESET)
+SET_OFFSET = OperatorCommand.Request.SET_OFFSET
 #: console key -> (command number, label)
 COMMAND_KEYS = {
     "s": (SAFE_MODE, "safe mode"),
     "r": (RESET, "reset / resume (reboot: self test -> IDLE)"),
     "m": (START_MISSION, "start mission"),
     "a": (ABORT, "abort mission"),
+    "o": (SET_OFFSET, "set offset (the console's --offset X,Y,Z)"),
 }
-COMMAND_NAMES = {SAFE_MODE: "SAFE_MODE", RESET: "RESET", START_MISSION: "START_MISSION", ABORT: "ABORT"}
+COMMAND_NAMES = {SAFE_MODE: "SAFE_MODE", RESET: "RESET", START_MISSION: "START_MISSION", ABORT: "ABORT",
+                 SET_OFFSET: "SET_OFFSET"}
 
 MAX_ROWS = 100          # most track rows the table shows at once (nearest first; fewer if the screen is smaller)
 MAX_TRANSITIONS = 8     # FSM transitions kept

@@ -115,8 +115,9 @@ class ConsoleAdapter:
             s.last_status_age_s = None if self._status_wall is None else now - self._status_wall
             return copy.copy(s)
 
-    def command(self, number: int, argument: str = "") -> None:
-        """Send an operator command without waiting; the answer (or its absence) shows in the snapshot."""
+    def command(self, number: int, argument: str = "", offset_lvlh_m=()) -> None:
+        """Send an operator command (SET_OFFSET: with offset_lvlh_m) without waiting; the answer (or its absence)
+        shows in the snapshot."""
         name = COMMAND_NAMES.get(number, str(number))
         with self._lock:
             if self._snap.pending:
@@ -126,7 +127,8 @@ class ConsoleAdapter:
                 self._snap.answer = Answer(name, None, f"service {self.client.srv_name} not available")
                 return
             self._snap.pending, self._pending_since = name, time.monotonic()
-        future = self.client.call_async(OperatorCommand.Request(command=number, argument=argument))
+        future = self.client.call_async(OperatorCommand.Request(command=number, argument=argument,
+                                                                   offset_lvlh_m=[float(c) for c in offset_lvlh_m]))
         future.add_done_callback(lambda f: self._on_answer(name, f))
 
     def _on_answer(self, name: str, future) -> None:

@@ -3,7 +3,9 @@
 `qiki run --record` finds through the group `qiki.run_figures`."""
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -58,19 +60,32 @@ class PlotVerb:
         return 0
 
 
+def offset_lvlh(text: str) -> tuple[float, float, float]:
+    """argparse type: 'X,Y,Z' -> three finite numbers [m]."""
+    try:
+        values = tuple(float(c) for c in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(c) for c in values):
+        raise argparse.ArgumentTypeError(f"'{text}' is not three finite numbers X,Y,Z (metres, LVLH)")
+    return values
+
+
 class ConsoleVerb:
     order = 50
-    help = "terminal console on a running graph: FSM, BIOS, tracks, events, operator commands (keys s, r, m, a)"
+    help = "terminal console on a running graph: FSM, BIOS, tracks, events, operator commands (keys s, r, m, a, o)"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--profile", help="vehicle profile of the graph (default: the graph's default_profile)")
         parser.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID of the graph (default: $ROS_DOMAIN_ID or 0)")
         parser.add_argument("--wait", type=positive, default=3.0, metavar="S",
                             help="say that no graph is reachable after S seconds without agent status (default 3)")
+        parser.add_argument("--offset", type=offset_lvlh, metavar="X,Y,Z",
+                            help="station keeping: the LVLH offset [m] key o sends (SET_OFFSET)")
 
     def main(self, args) -> int:
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         domain = command_domain(args)
         os.environ["ROS_DOMAIN_ID"] = str(domain)
         from qiki_tools.console import run_console
-        return run_console(domain, args.profile, unreachable_after_s=args.wait)
+        return run_console(domain, args.profile, unreachable_after_s=args.wait, offset_lvlh_m=args.offset)

@@ -11,13 +11,14 @@ from qiki_tools.console import ConsoleApp
 
 class FakeSource:
     def __init__(self, snap: cm.Snapshot):
-        self.snap, self.sent = snap, []
+        self.snap, self.sent, self.offsets = snap, [], []
 
     def snapshot(self) -> cm.Snapshot:
         return self.snap
 
-    def command(self, number: int, argument: str = "") -> None:
+    def command(self, number: int, argument: str = "", offset_lvlh_m=()) -> None:
         self.sent.append(number)
+        self.offsets.append(tuple(offset_lvlh_m))
         self.snap.answer = cm.Answer(cm.COMMAND_NAMES[number], True, "ok", "SAFE_MODE")
 
 
@@ -69,6 +70,19 @@ def test_console_renders_1000_tracks_capped_and_keys_send_commands():
     print(f"1000 tracks: refresh_view median {np.median(refresh) * 1e3:.1f} ms, "
           f"refresh + repaint median {np.median(times) * 1e3:.1f} ms, max {max(times) * 1e3:.1f} ms")
     assert np.median(refresh) < 0.1     # well inside the 200 ms refresh period on 2 cores
+
+
+def test_key_o_sends_the_console_offset():
+    source = FakeSource(cm.Snapshot(agent_seen=True, state="MISSION_ACTIVE"))
+
+    async def scenario():
+        app = ConsoleApp(source, offset_lvlh_m=(0.0, 150.0, 0.0))
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.press("o")
+            await pilot.pause()
+
+    asyncio.run(scenario())
+    assert source.sent == [cm.SET_OFFSET] and source.offsets == [(0.0, 150.0, 0.0)]
 
 
 def test_console_says_plainly_when_no_graph_answers():

@@ -1,4 +1,5 @@
 """The console's pure model: track rows from arrays (range, bearing, closing speed), IFF colours, caps."""
+import argparse
 import re
 import time
 from pathlib import Path
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from qiki_tools import console_model as cm
+from qiki_tools.verbs import offset_lvlh
 from qiki_tracks.track_set import TrackSet
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -126,3 +128,10 @@ def test_answer_and_status_lines():
 def test_transition_events_are_parsed():
     assert cm.parse_transition("BOOTING -> IDLE (self_test_passed)") == ("BOOTING", "IDLE", "self_test_passed")
     assert cm.parse_transition("mission patrol started: 4 waypoint(s)") is None
+
+
+def test_console_offset_option_takes_three_finite_numbers():
+    assert offset_lvlh("0,150,-2.5") == (0.0, 150.0, -2.5)
+    for bad in ("0,150", "0,x,0", "0,nan,0", "1,2,3,4"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not three finite numbers X,Y,Z"):
+            offset_lvlh(bad)
