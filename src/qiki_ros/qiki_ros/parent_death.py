@@ -4,6 +4,9 @@ PR_SET_PDEATHSIG, set in the child between fork and exec, survives the exec and 
 the signal when the parent goes away. Two gaps it leaves are closed here:
 - it is armed only from the prctl call on: a parent that dies between fork and prctl sends nothing,
   so the child checks that its parent is still the process that forked it, and exits otherwise;
+- until exec the child still has the parent's signal handlers: a death signal arriving between prctl and exec
+  would be taken by the parent's (Python) handler and lost, and the exec'd program would never hear it; the
+  child resets that signal to its default action (terminate) first;
 - "the parent" is the THREAD that forked: started from a thread that ends first, the child gets the
   signal then (too early, never too late). Start children from a thread that lives as long as the
   process (the main thread) -- `die_with_parent` refuses others.
@@ -31,6 +34,7 @@ def die_with_parent(nice: int = 0, sig: int = signal.SIGTERM) -> Callable[[], No
     libc = ctypes.CDLL("libc.so.6", use_errno=True)   # loaded before the fork: nothing to load in the child
 
     def setup() -> None:
+        signal.signal(sig, signal.SIG_DFL)
         libc.prctl(_PR_SET_PDEATHSIG, sig)
         if os.getppid() != parent:        # the parent died before the line above: nobody will signal us
             os._exit(ORPHAN_EXIT_CODE)

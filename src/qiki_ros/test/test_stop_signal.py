@@ -77,6 +77,20 @@ if os.fork() == 0:
 print(os.waitstatus_to_exitcode(os.wait()[1]), flush=True)
 """
 
+# a forked child still runs its parent's handlers until exec: the death signal must not be swallowed by them
+HANDLED_CHILD = r"""
+import os, signal
+from qiki_ros.parent_death import die_with_parent
+signal.signal(signal.SIGTERM, lambda *_: None)       # the parent's own handler, inherited by the fork
+setup = die_with_parent()
+pid = os.fork()
+if pid == 0:
+    setup()
+    os.kill(os.getpid(), signal.SIGTERM)             # the parent's death signal, between prctl and exec
+    os._exit(0)                                      # reached only if the signal was swallowed
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
 
 def child(code: str, **subs) -> subprocess.Popen:
     for name, value in subs.items():
@@ -150,3 +164,9 @@ def test_children_are_started_from_the_main_thread_only():
     worker.start()
     worker.join()
     assert errors and "main thread" in str(errors[0].value)
+
+
+def test_the_death_signal_between_prctl_and_exec_ends_the_child_not_an_inherited_handler():
+    proc = child(HANDLED_CHILD)
+    out = finish(proc)
+    assert proc.returncode == 0 and out.strip() == str(-signal.SIGTERM), out
