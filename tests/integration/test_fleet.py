@@ -76,3 +76,47 @@ def test_bot_fleet_runs_three_stacks_and_the_engines_agree(tmp_path, domain_id, 
     print(f"bot_fleet: {compared} messages identical; vehicles: "
           + ", ".join(f"{n} {v['mission_result']} closest vehicle {v['closest_approach_m']['vehicles']} m"
                       for n, v in core_summary["vehicles"].items()))
+
+
+def test_ship_station_on_the_graph_moves_the_commanded_ship_and_the_other_holds(tmp_path, domain_id,
+                                                                                 leftover_processes):
+    """ship_station on the real graph: the operator moves chaser_b from 250 m to 150 m ahead of the station through
+    its namespaced command service (a malformed offset is refused in one line), chaser_a holds 200 m behind."""
+    import subprocess
+
+    import rclpy
+
+    from qiki_msgs.srv import OperatorCommand
+    from qiki_ros.spin_thread import SpinThread, private_context
+    from test_engines import QIKI
+    from test_graph import call
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([str(QIKI), "run", "--profile", "ship", "--scenario", "ship_station", "--duration", "150",
+                             "--out", str(out), "--domain-id", str(domain_id)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    context = private_context(domain_id)
+    node = rclpy.create_node("qiki_test_operator", context=context, start_parameter_services=False)
+    spin = SpinThread(node)
+    try:
+        client = node.create_client(OperatorCommand, "/qiki/chaser_b/agent/command")
+        assert client.wait_for_service(timeout_sec=60), "no /qiki/chaser_b/agent/command"
+        bad = call(client, OperatorCommand.Request(command=OperatorCommand.Request.SET_OFFSET, offset_lvlh_m=[0.0, 150.0]))
+        assert not bad.accepted and "\n" not in bad.reason and "offset_lvlh_m" in bad.reason, bad
+        good = call(client, OperatorCommand.Request(command=OperatorCommand.Request.SET_OFFSET,
+                                                    offset_lvlh_m=[0.0, 150.0, 0.0]))
+        assert good.accepted, good
+        _, err = proc.communicate(timeout=600)
+    finally:
+        spin.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert leftover_processes(domain_id) == []
+    vehicles = json.loads((out / "summary.json").read_text())["vehicles"]
+    assert set(vehicles) == {"station", "chaser_a", "chaser_b"}
+    # chaser_b came from 250 m to near its new 150 m; chaser_a never left its 200 m (its nearest is the station)
+    assert vehicles["chaser_b"]["closest_approach_m"]["vehicles"] < 175.0, vehicles["chaser_b"]
+    assert vehicles["chaser_a"]["closest_approach_m"]["vehicles"] > 190.0, vehicles["chaser_a"]
+    assert vehicles["station"]["agent_state_final"] and vehicles["chaser_b"]["fsm_transitions"]
