@@ -5,8 +5,9 @@ goes (each node kind's CPU per step, summed over the vehicles).
 The fleets come from config/scenarios/bot_fleet.yaml: its first vehicles (alpha, bravo, charlie) and, for 5, two
 more (delta, echo) flying alpha's and bravo's loops 150 m east (written beside the scenario copy, with their
 missions). Real-time factor: summary.json's (sim seconds per wall second between the first and the last /clock,
-start-up excluded); wall per step = 1000 / (RTF x steps per sim second); CPU per step of a node kind: the nodes'
-`cpu_p50_ms` from summary.json's node_health, summed over the vehicles (median step, not the mean); the lockstep
+start-up excluded); wall per step = 1000 / (RTF x steps per sim second); `<kind> ms`: per step, summed over the
+vehicles, on the graph the nodes' `cpu_p50_ms` (summary.json's node_health: CPU of the median step), on the core
+engine the mean time in the step class (summary.json's step_time_s / steps); the lockstep
 critical path of one step is the sim, then every vehicle's radar -> tracker -> agent (2 cores share the stacks),
 then the DDS hops; `e2e p50/p99`: truth publish -> the first vehicle's command (summary.json e2e_latency_ms).
 Usage: .venv/bin/python bench/bench_fleet.py [--duration S] [--sizes 1,3,5] [--engines graph,core] [--domain-id N]
@@ -69,9 +70,12 @@ def run(engine: str, scenario: Path, duration: float, domain_id: int) -> dict:
         return {**json.loads((Path(tmp) / "summary.json").read_text()), "cpu_s": children_cpu_s() - cpu0}
 
 
-def cpu_by_kind(summary: dict) -> dict[str, float]:
-    """Node kind -> cpu_p50_ms summed over the vehicles (node_health keys are `<vehicle>/<kind>` in a fleet)."""
+def ms_by_kind(summary: dict, steps: int) -> dict[str, float]:
+    """Node kind -> milliseconds per step summed over the vehicles: the graph's nodes' cpu_p50_ms (node_health keys
+    are `<vehicle>/<kind>` in a fleet), the core engine's mean time in each step class (step_time_s / steps)."""
     out = dict.fromkeys(KINDS, 0.0)
+    if summary.get("engine") == "core":
+        return {k: 1000.0 * float((summary.get("step_time_s") or {}).get(k, 0.0)) / steps for k in KINDS}
     for name, health in (summary.get("node_health") or {}).items():
         kind = name.rsplit("/", 1)[-1]
         if kind in out and "cpu_p50_ms" in health:
@@ -87,7 +91,7 @@ def main() -> int:
     ap.add_argument("--domain-id", type=int, default=161, help="ROS_DOMAIN_ID of the graph runs")
     args = ap.parse_args()
     print(bench_header())
-    print("| vehicles | engine | RTF | wall per step ms | CPU s | " + " | ".join(f"{k} CPU p50 ms" for k in KINDS)
+    print("| vehicles | engine | RTF | wall per step ms | CPU s | " + " | ".join(f"{k} ms" for k in KINDS)
           + " | e2e p50 / p99 ms | mission results |")
     print("|---|---|---|---|---|" + "---|" * len(KINDS) + "---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,7 +101,7 @@ def main() -> int:
             for engine in args.engines.split(","):
                 s = run(engine, scenario, args.duration, args.domain_id)
                 rtf = float(s["rtf"] or 0.0)
-                cpu = cpu_by_kind(s)
+                cpu = ms_by_kind(s, round(args.duration * steps_per_s))
                 e2e = s.get("e2e_latency_ms") or {}
                 results = ", ".join(f"{k} {v.get('mission_result')}" for k, v in (s.get("vehicles") or {}).items())
                 print(f"| {n} | {engine} | {rtf:.2f} | {1000.0 / (rtf * steps_per_s) if rtf else float('nan'):.1f} | "
