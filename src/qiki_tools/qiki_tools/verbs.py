@@ -14,14 +14,15 @@ from qiki_tools.plots import PlotInputError
 
 
 def run_figures(bag: Path, out: Path) -> list[str]:
-    """Figures of a bag into out; returns the file names. Raises PlotInputError / BagError (one line)."""
-    from qiki_tools.plots import load_run, write_plots
-    return write_plots(load_run(bag), out)
+    """Figures of a bag into out (a fleet's: a world view and each vehicle's figures in <vehicle>/); returns the
+    file names relative to out. Raises PlotInputError / BagError (one line)."""
+    from qiki_tools.plots import load_fleet, write_fleet_plots
+    return write_fleet_plots(load_fleet(bag), out)
 
 
 class PlotVerb:
     order = 40
-    help = "PNG figures of a recorded run: radar scope, FSM timeline, GOSPA"
+    help = "PNG figures of a recorded run: radar scope, FSM timeline, GOSPA (a fleet's: per vehicle, and a world view)"
     errors = (PlotInputError,)
 
     def add_arguments(self, parser) -> None:
