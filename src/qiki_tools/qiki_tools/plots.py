@@ -313,6 +313,17 @@ def _note(ax, text: str) -> None:
             bbox={"facecolor": "white", "edgecolor": "0.7"})
 
 
+def _square_plan(ax, xs: list[np.ndarray], ys: list[np.ndarray]) -> None:
+    """Equal-aspect plan axes holding every point of xs/ys, centred, with a margin, and a light grid."""
+    if xs:
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        half = 0.55 * max(np.ptp(x), np.ptp(y), 1.0)
+        ax.set_xlim(x.min() + np.ptp(x) / 2 - half, x.min() + np.ptp(x) / 2 + half)
+        ax.set_ylim(y.min() + np.ptp(y) / 2 - half, y.min() + np.ptp(y) / 2 + half)
+    ax.set_aspect("equal", adjustable="box")
+    ax.grid(True, lw=0.3)
+
+
 def _paths(t: np.ndarray, ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     """Per-id polylines (sorted by time) as a list of (M, 2) arrays for a LineCollection."""
     if not len(ids):
@@ -362,13 +373,7 @@ def scope_figure(data: RunData, max_labels: int = 25, title: str = ""):
         ax.add_patch(Circle((cx, cy), r, fill=False, ls="--", color="tab:green",
                             label=f"LR/SR boundary {r:g} m (SR max range)"))
         xs.append(np.array([cx - r, cx + r])), ys.append(np.array([cy - r, cy + r]))
-    if xs:
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        half = 0.55 * max(np.ptp(x), np.ptp(y), 1.0)
-        ax.set_xlim(x.min() + np.ptp(x) / 2 - half, x.min() + np.ptp(x) / 2 + half)
-        ax.set_ylim(y.min() + np.ptp(y) / 2 - half, y.min() + np.ptp(y) / 2 + half)
-    ax.set_aspect("equal", adjustable="box")
-    ax.grid(True, lw=0.3)
+    _square_plan(ax, xs, ys)
     ax.set_xlabel(AXIS_LABELS[data.frame][0])
     ax.set_ylabel(AXIS_LABELS[data.frame][1])
     ax.set_title(title or _titled(data, f"Plan-position view, frame {data.frame}"
@@ -498,13 +503,7 @@ def world_figure(runs: dict[str, RunData], title: str = ""):
     for a, b, d, t, pa, pb in _closest_pairs({v: r for v, r in runs.items() if r.frame == "map"}):
         ax.plot([pa[0], pb[0]], [pa[1], pb[1]], ls=":", color="tab:red", lw=1.2, marker="o", ms=3, zorder=6,
                 label=f"closest {a}-{b}: {d:.2f} m at {t:.1f} s")
-    if xs:
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        half = 0.55 * max(np.ptp(x), np.ptp(y), 1.0)
-        ax.set_xlim(x.min() + np.ptp(x) / 2 - half, x.min() + np.ptp(x) / 2 + half)
-        ax.set_ylim(y.min() + np.ptp(y) / 2 - half, y.min() + np.ptp(y) / 2 + half)
-    ax.set_aspect("equal", adjustable="box")
-    ax.grid(True, lw=0.3)
+    _square_plan(ax, xs, ys)
     ax.set_xlabel(AXIS_LABELS["map"][0])
     ax.set_ylabel(AXIS_LABELS["map"][1])
     ax.set_title(title or f"World view: {len(runs)} vehicles ({', '.join(runs)}), frame map", fontsize=10)

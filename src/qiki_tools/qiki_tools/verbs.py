@@ -66,6 +66,11 @@ class ConsoleVerb:
     def add_arguments(self, parser) -> None:
         parser.add_argument("--profile", help="vehicle profile of the graph (default: the graph's default_profile)")
         parser.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID of the graph (default: $ROS_DOMAIN_ID or 0)")
+        parser.add_argument("--vehicle", default="", metavar="NAME",
+                            help="attach to this vehicle's stack of a fleet (its topics under /qiki/NAME/)")
+        parser.add_argument("--scenario", metavar="NAME",
+                            help="the graph's scenario (default: the profile's): a fleet's needs --vehicle, "
+                                 "which must be one of its vehicles")
         parser.add_argument("--wait", type=positive, default=3.0, metavar="S",
                             help="say that no graph is reachable after S seconds without agent status (default 3)")
 
@@ -74,4 +79,5 @@ class ConsoleVerb:
         domain = command_domain(args)
         os.environ["ROS_DOMAIN_ID"] = str(domain)
         from qiki_tools.console import run_console
-        return run_console(domain, args.profile, unreachable_after_s=args.wait)
+        return run_console(domain, args.profile, unreachable_after_s=args.wait, vehicle=args.vehicle,
+                           scenario=args.scenario)
