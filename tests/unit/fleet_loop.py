@@ -11,6 +11,7 @@ import yaml
 from qiki_agent.agent_config import AgentNodeConfig
 from qiki_agent.agent_step import AgentStep
 from qiki_geometry.closest_approach import ClosestApproachRecord
+from qiki_msgs.msg import TrackArray
 from qiki_radar.radar_config import RadarNodeConfig
 from qiki_radar.radar_step import RadarStep
 from qiki_radar.tracker_config import TrackerNodeConfig
@@ -41,6 +42,7 @@ class VehicleStack:
 
     def __init__(self, vehicle):
         self.vehicle = vehicle
+        self.friend_codes: set[int] = set()       # transponder codes of the tracks its tracker called friends
         self.radar_ports, self.tracker_ports, self.agent_ports = Ports(), Ports(), Ports()
         self.radar = RadarStep(params("radar", RadarNodeConfig, description=vehicle.description,
                                       vehicle={"truth_id": vehicle.truth_id}), self.radar_ports)
@@ -59,6 +61,8 @@ class VehicleStack:
         frames = self.radar_ports.take()
         self.tracker.step(t_ns, frames)
         tracks = self.tracker_ports.take()
+        for msg in tracks.get("tracks", []):
+            self.friend_codes |= {int(c) for c, iff in zip(msg.transponder_code, msg.iff) if iff == TrackArray.IFF_FRIEND}
         self.agent.step(t_ns, {**own, "radar_frame": frames.get("frame", []), "tracks": tracks.get("tracks", [])})
         return self.agent_ports.take().get("cmd", [])
 

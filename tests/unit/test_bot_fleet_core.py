@@ -22,6 +22,9 @@ def test_every_bot_completes_its_patrol(run):
     assert [s.agent.core.mission_result for s in stacks] == ["complete"] * 3
     assert all(not (s.radar_ports.counters or s.tracker_ports.counters or s.agent_ports.counters) for s in stacks)
     assert not sim.ports.counters and sim.commands_clamped == 0
+    codes = {s.vehicle.name: s.vehicle.transponder_code for s in stacks}
+    for s in stacks:    # each bot's tracker called the other two friends by their transponder codes
+        assert {codes[o] for o in codes if o != s.vehicle.name} <= s.friend_codes, s.vehicle.name
 
 
 def test_no_bot_comes_closer_to_another_than_its_safe_radius(run):

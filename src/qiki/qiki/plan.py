@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-
 from qiki.graph import SYNC_TYPE, ConfigError, GraphSpec, NodeSpec, load_graph, load_params
+from qiki.share import config_dir  # noqa: F401  (qiki.plan.config_dir: where callers have found it)
 from qiki.supervisor import node_command
 
 
@@ -69,14 +68,6 @@ def expected_param(names: dict[str, list[str]]) -> dict[str, str]:
 
 class UsageError(ValueError):
     """The user asked for something that does not exist (exit code 2, one line)."""
-
-
-def config_dir() -> Path:
-    """The installed config/ directory (share/qiki/config)."""
-    try:
-        return Path(get_package_share_directory("qiki")) / "config"
-    except PackageNotFoundError:
-        raise ConfigError("package 'qiki' is not installed: run scripts/setup.sh") from None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pathlib import Path
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
 from qiki.graph import ConfigError, GraphSpec, NodeSpec
+from qiki.share import config_dir
 from qiki_ros.discovery import discovery_env, profiles_env
 from qiki_ros.parent_death import die_with_parent
 from qiki_ros.process_start import start_ticks
@@ -64,7 +65,6 @@ def graph_env(domain_id: int | None) -> dict[str, str]:
     """Environment of every process the project starts: loopback discovery unless the environment asks for
     another range explicitly (qiki_ros.discovery), the project's Fast DDS profile (config/fastdds.xml) unless it
     names its own, its own domain."""
-    from qiki.plan import config_dir
     env = dict(os.environ)
     env.update(discovery_env(os.environ))
     env.update(profiles_env(os.environ, config_dir() / "fastdds.xml"))

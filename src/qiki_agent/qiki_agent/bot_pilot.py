@@ -105,7 +105,8 @@ class BotPilot:
 
 
 def obstacles(tracks: TrackSet) -> np.ndarray:
-    """(K, 6) states of confirmed/coasting, non-friend SR tracks: what the patrol steers around."""
+    """(K, 6) states of confirmed/coasting SR tracks, friends included (IFF sets the threat, not whether to
+    steer around a mover): what the patrol steers around."""
     keep = (np.isin(tracks.status, (TrackArray.STATUS_CONFIRMED, TrackArray.STATUS_COASTING))
-            & (tracks.iff != TrackArray.IFF_FRIEND) & (tracks.band == RadarFrame.BAND_SR))
+            & (tracks.band == RadarFrame.BAND_SR))
     return tracks.state[keep]

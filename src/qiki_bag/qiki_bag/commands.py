@@ -34,16 +34,13 @@ from datetime import datetime
 from pathlib import Path
 
 from qiki_bag.catalog import SYNC_TOPIC, TopicCatalog, load_catalog
+from qiki_bag.drain import pending_writers
 from qiki_ros.stop_signal import StopRequest, stop_on_signals
 
 PROG = "qiki bag"
 READY = "ready"                    # logged (stderr) once the recorder is subscribed: start the graph then
 TIME_LINE_KEY = "qiki_bag.time"    # custom_data: "system" (receive time) or "sim" (/clock, --use-sim-time)
 DRAIN_MAX_S = 20.0                 # after Ctrl-C, take what is queued for at most this long
-# after Ctrl-C, drain until nothing new came for this long: several heartbeat periods of the graph's reliable writers
-# (config/fastdds.xml: 0.1 s), so a sample lost on the wire is resent before the bag closes, not cut off
-# together with every sample queued behind it
-DRAIN_QUIET_S = 0.5
 TEARDOWN_S = 10.0                  # after the bag is closed, the ROS teardown may take this long
 GRAPH_HELP = ("graph description whose topics: list gives each topic's type and QoS (default: the QIKI graph's "
               "when run as 'qiki bag', else none: topics found by discovery)")
@@ -327,15 +324,14 @@ def cmd_record(args, stop: StopRequest, catalog: TopicCatalog) -> int:
                     log(f"recorded {rec.total} messages ({_mb(rec.bytes)}) on {len(rec.counts)} topics")
                 if args.duration is not None and now - t0 >= args.duration:
                     break
-            # drain what DDS already delivered, so stopping loses nothing that arrived: a recorder behind a fast
-            # lockstep graph on a loaded machine may hold many steps in its subscriptions' queues
-            deadline = time.monotonic() + DRAIN_MAX_S
-            last_new = time.monotonic()
-            while time.monotonic() - last_new < DRAIN_QUIET_S and time.monotonic() < deadline and rec.error is None:
-                before = rec.total
+            # drain what the publishers sent before the stop (qiki_bag.drain): a recorder behind a fast lockstep
+            # graph on a loaded machine may hold many steps in its queues, and a sample lost on the wire holds back
+            # its writer's later ones until it is resent
+            deadline, stop_ns = time.monotonic() + DRAIN_MAX_S, time.time_ns()
+            while time.monotonic() < deadline and rec.error is None:
                 executor.spin_once(timeout_sec=0.02)
-                if rec.total != before:
-                    last_new = time.monotonic()
+                if not pending_writers(rec.last_received_ns, stop_ns, time.time_ns()):
+                    break
             if rec.use_sim_time and rec.held:
                 log(f"warning: no /clock received: {len(rec.held)} messages stamped 0")
                 rec.flush_early(0)

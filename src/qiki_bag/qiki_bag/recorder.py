@@ -103,6 +103,7 @@ class Recorder(Node):
         self.duplicates = 0
         self.batch_take = True
         self._seq: dict[tuple[str, bytes], list[int]] = {}      # (topic, publisher gid) -> [first, last, n]
+        self.last_received_ns: dict[tuple[str, bytes], int] = {}  # (topic, publisher gid) -> newest receive time
         self._subs: dict[str, tuple[object, QoSProfile]] = {}
         self._skipped: set[str] = set()
         self._types: dict[str, str] = {}
@@ -183,9 +184,10 @@ class Recorder(Node):
             self.batch_take = False
 
     def _on_message(self, topic: str, data: bytes, info: dict) -> None:
+        gid = (info.get("publisher_gid") or {}).get("data", b"")
+        self.last_received_ns[(topic, bytes(gid))] = info.get("received_timestamp") or time.time_ns()
         seq = info.get("publication_sequence_number")
         if seq is not None:
-            gid = (info.get("publisher_gid") or {}).get("data", b"")
             key = (topic, bytes(gid))
             track = self._seq.get(key)
             if track is None:
