@@ -37,7 +37,7 @@ class ConsoleAdapter:
 
         def topic(endpoint: str) -> str:
             return graph.topic_of(graph.vehicle_endpoint(vehicle, endpoint))
-        self.node = GraphNode("qiki_console", context=private_context(domain_id))
+        self.node = GraphNode(f"qiki_console_{vehicle}" if vehicle else "qiki_console", context=private_context(domain_id))
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
         self._status_wall: float | None = None
