@@ -4,21 +4,16 @@ defaults (/qiki/*, the installed graph.yaml as catalog) takes every stack's topi
 view and each vehicle's figures from that bag."""
 import asyncio
 import sys
-import time
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_console import _until  # noqa: E402
 
 pytestmark = pytest.mark.integration
 FLEET = ["alpha", "bravo", "charlie"]
 RECORD_S = 10.0
-
-
-async def _until(pilot, predicate, timeout_s: float, what: str) -> None:
-    """Let the app run (its refresh timer pulls the ROS snapshot) until predicate() or the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.05)
 
 
 def test_console_attaches_to_one_vehicle_and_the_recorder_takes_every_stack(tmp_path, domain_id, leftover_processes):
