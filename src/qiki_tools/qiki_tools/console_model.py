@@ -172,7 +172,7 @@ def unreachable_message(snap: Snapshot, after_s: float) -> str | None:
     """The plain sentence the console shows when no graph answers, else None."""
     if snap.agent_seen or snap.connected_s < after_s:
         return None
-    check = f"--domain-id{' and --vehicle' if snap.vehicle else ''}"
+    check = "--domain-id and --vehicle" if snap.vehicle else "--domain-id; a fleet's stack: --vehicle NAME"
     return (f"No QIKI graph reachable on ROS_DOMAIN_ID={snap.domain_id}: no agent status on "
             f"{snap.topics.get('status', '/qiki/agent/status')} after {snap.connected_s:.0f} s. Start one with "
             f"`qiki bringup --domain-id {snap.domain_id}` (or check {check}); still listening.")
