@@ -61,7 +61,8 @@ class PlotVerb:
 
 class ConsoleVerb:
     order = 50
-    help = "terminal console on a running graph: FSM, BIOS, tracks, events, operator commands (keys s, r, m, a)"
+    help = ("terminal console on a running graph (a fleet's: one vehicle's stack, --vehicle): FSM, BIOS, tracks, "
+            "events, operator commands (keys s, r, m, a)")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--profile", help="vehicle profile of the graph (default: the graph's default_profile)")
