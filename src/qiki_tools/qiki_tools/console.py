@@ -111,6 +111,10 @@ class ConsoleApp(App):
         t0 = time.perf_counter()
         snap = self.source.snapshot()
         self.snapshot = snap
+        if self._changed("titles", (snap.vehicle, tuple(snap.topics.items()))):
+            self.title = f"QIKI console: {snap.vehicle}" if snap.vehicle else "QIKI console"
+            self.query_one("#tracks").border_title = f"tracks ({snap.topics.get('tracks', '/qiki/tracks')})"
+            self.query_one("#events", Static).border_title = f"events ({snap.topics.get('events', '/qiki/events')})"
         self._set_text("status", status_line(snap))
         banner = self._widgets["unreachable"]
         message = unreachable_message(snap, self.unreachable_after_s)
@@ -187,15 +191,21 @@ class ConsoleApp(App):
         self.refresh_view()
 
 
-def run_console(domain_id: int, profile: str | None, unreachable_after_s: float = 3.0,
-                offset_lvlh_m: tuple[float, float, float] | None = None) -> int:
-    """Attach to the graph on `domain_id` and run the console until the operator quits; key o sends
-    SET_OFFSET with offset_lvlh_m."""
+def run_console(domain_id: int, profile: str | None, unreachable_after_s: float = 3.0, vehicle: str = "",
+                scenario: str | None = None, offset_lvlh_m: tuple[float, float, float] | None = None) -> int:
+    """Attach to the graph on `domain_id` (a fleet's: to `vehicle`'s stack) and run the console until the
+    operator quits; key o sends SET_OFFSET with offset_lvlh_m. UsageError (one line) for a vehicle the scenario
+    has not."""
+    from qiki_tools.console_model import stack_graph
     from qiki_tools.console_ros import ConsoleAdapter
-    from qiki.plan import make_plan
+    from qiki.plan import UsageError, make_plan
 
-    plan = make_plan(profile)
-    adapter = ConsoleAdapter(plan.graph, domain_id=domain_id, profile=plan.profile)
+    plan = make_plan(profile, scenario)
+    try:
+        graph = stack_graph(plan.graph, vehicle)
+    except ValueError as exc:
+        raise UsageError(f"scenario '{plan.scenario}': {exc}") from None
+    adapter = ConsoleAdapter(graph, domain_id=domain_id, profile=plan.profile, vehicle=vehicle)
     app = ConsoleApp(adapter, unreachable_after_s=unreachable_after_s, offset_lvlh_m=offset_lvlh_m)
     # In the terminal Ctrl-C is a key (raw mode); SIGINT/SIGTERM from outside quit like `q` does.
     previous = {sig: signal.signal(sig, lambda *_: app.exit()) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -75,6 +75,8 @@ class Snapshot:
     connected_s: float = 0.0          # seconds since the adapter started
     domain_id: int = 0
     profile: str = ""
+    vehicle: str = ""                 # the fleet vehicle whose stack is shown ("" for a single vehicle)
+    topics: dict[str, str] = field(default_factory=dict)   # "status", "tracks", "events" -> the topic read
     agent_seen: bool = False
     last_status_age_s: float | None = None
     state: str = ""
@@ -173,18 +175,35 @@ def unreachable_message(snap: Snapshot, after_s: float) -> str | None:
     """The plain sentence the console shows when no graph answers, else None."""
     if snap.agent_seen or snap.connected_s < after_s:
         return None
+    check = "--domain-id and --vehicle" if snap.vehicle else "--domain-id; a fleet's stack: --vehicle NAME"
     return (f"No QIKI graph reachable on ROS_DOMAIN_ID={snap.domain_id}: no agent status on "
-            f"/qiki/agent/status after {snap.connected_s:.0f} s. Start one with "
-            f"`qiki bringup --domain-id {snap.domain_id}` (or check --domain-id); still listening.")
+            f"{snap.topics.get('status', '/qiki/agent/status')} after {snap.connected_s:.0f} s. Start one with "
+            f"`qiki bringup --domain-id {snap.domain_id}` (or check {check}); still listening.")
 
 
 def status_line(snap: Snapshot) -> str:
     if not snap.agent_seen:
-        return f"domain {snap.domain_id}: waiting for the agent ..."
+        return f"domain {snap.domain_id}: waiting for the agent{' of ' + snap.vehicle if snap.vehicle else ''} ..."
     mission = f"{snap.mission or '-'} {snap.mission_result} {100 * snap.mission_progress:.0f} %"
     age = "" if snap.last_status_age_s is None else f", status {snap.last_status_age_s:.1f} s ago"
-    return (f"FSM {snap.state}   health {snap.health_score:.2f} {'GO' if snap.all_systems_go else 'NO-GO'}"
+    return (f"{snap.vehicle + '  ' if snap.vehicle else ''}"
+            f"FSM {snap.state}   health {snap.health_score:.2f} {'GO' if snap.all_systems_go else 'NO-GO'}"
             f"   mission {mission}   domain {snap.domain_id}{age}")
+
+
+def stack_graph(graph, vehicle: str = ""):
+    """The graph (qiki.graph.GraphSpec) holding the stack the console attaches to: a single vehicle's graph as
+    is, one vehicle of a fleet's expanded graph, or graph.yaml's graph expanded for `vehicle` (its stack's
+    topics do not depend on the other vehicles). ValueError (one line) for a vehicle that cannot be there."""
+    if not vehicle:
+        if graph.vehicles:
+            raise ValueError(f"a fleet: give --vehicle NAME (one of {', '.join(graph.vehicles)})")
+        return graph
+    if graph.vehicles:
+        if vehicle not in graph.vehicles:
+            raise ValueError(f"vehicle '{vehicle}' is not in the fleet ({', '.join(graph.vehicles)})")
+        return graph
+    return graph.for_fleet([vehicle])
 
 
 def answer_line(snap: Snapshot) -> str:

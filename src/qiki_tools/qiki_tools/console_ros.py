@@ -15,7 +15,7 @@ import numpy as np
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from qiki_tools.console_model import (COMMAND_NAMES, MAX_EVENTS, MAX_TRANSITIONS, Answer, Ego, Snapshot,
-                                parse_transition, quat_yaw)
+                                parse_transition, quat_yaw, stack_graph)
 from qiki.graph import GraphSpec
 from qiki_msgs.msg import AgentStatus, BiosReport, DeviceHealth, Event, TrackArray, VehicleState
 from qiki_msgs.srv import OperatorCommand
@@ -29,29 +29,38 @@ COMMAND_TIMEOUT_S = 10.0
 
 
 class ConsoleAdapter:
-    """Subscribes to the graph's status topics; `snapshot()` and `command()` are safe from any thread."""
+    """Subscribes to the status topics of one stack of the graph (a fleet's: `vehicle`'s, see
+    console_model.stack_graph); `snapshot()` and `command()` are safe from any thread."""
 
-    def __init__(self, graph: GraphSpec, domain_id: int = 0, profile: str = ""):
-        self.node = GraphNode("qiki_console", context=private_context(domain_id))
+    def __init__(self, graph: GraphSpec, domain_id: int = 0, profile: str = "", vehicle: str = ""):
+        graph = stack_graph(graph, vehicle)
+
+        def topic(endpoint: str) -> str:
+            return graph.topic_of(graph.vehicle_endpoint(vehicle, endpoint))
+        self.node = GraphNode(f"qiki_console_{vehicle}" if vehicle else "qiki_console", context=private_context(domain_id))
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
         self._status_wall: float | None = None
         self._pending_since: float | None = None
-        self._snap = Snapshot(domain_id=domain_id, profile=profile)
+        self._snap = Snapshot(domain_id=domain_id, profile=profile, vehicle=vehicle, topics={
+            "status": topic("agent.status"), "tracks": topic("tracker.tracks"), "events": topic("agent.events")})
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         events = QoSProfile(depth=MAX_EVENTS, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
         # keep-last 1: a console wants the newest state, and a slow UI must not back up the graph
         latest = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-        sub, topic = self.node.create_subscription, graph.topic_of
+        sub = self.node.create_subscription
         sub(AgentStatus, topic("agent.status"), self._on_status, latched)
         sub(BiosReport, topic("agent.bios"), self._on_bios, latched)
         sub(Event, topic("agent.events"), self._on_event, events)
+        if topic("sim.events") != topic("agent.events"):    # a fleet's stack: the world's events too
+            sub(Event, topic("sim.events"), self._on_event, events)
         sub(DeviceHealth, topic("sim.device_health"), self._on_device_health, latest)
         sub(TrackArray, topic("tracker.tracks"), self._on_tracks, latest)   # union: rows carry track_band
         sub(VehicleState, topic("sim.vehicle_state"), self._on_vehicle_state, latest)
-        service = next(s.name for s in graph.services if s.server == "agent.command")
+        command = graph.vehicle_endpoint(vehicle, "agent.command")
+        service = next(s.name for s in graph.services if s.server == command)
         self.client = self.node.create_client(OperatorCommand, service)
         self._spinner = SpinThread(self.node, "qiki-console-ros")
 

@@ -14,6 +14,13 @@ Figures (file name -> content):
 - ``fsm_timeline.png``: the agent's FSM state over sim time, events as markers coloured by severity.
 - ``gospa.png``: GOSPA distance per band (LR, SR, union) over sim time, with the cut-off c.
 
+A fleet's bag (a scenario with ``vehicles:``, one stack per vehicle, topics named by the graph's expansion
+``GraphSpec.for_fleet``): :func:`load_fleet` reads every vehicle's stack in one pass, :func:`write_fleet_plots`
+writes the three figures above per vehicle into ``<vehicle>/`` and
+
+- ``world.png``: the world in the ``map`` frame: every truth trajectory, each vehicle's path in its own colour
+  and each pair of vehicles' closest approach (dotted), in the plane.
+
 A figure whose topics are not in the bag is still drawn, with a note naming the missing topics.
 """
 from __future__ import annotations
@@ -34,8 +41,11 @@ PORTS = {"tracks": "tracker.tracks", "truth": "sim.truth", "ego": "sim.vehicle_s
          "events": "agent.events", "score": "scorer.track_score"}
 PLOT_TOPICS = ("tracks", "truth", "status", "events", "score")   # a bag needs at least one of these
 FILES = {"scope": "scope.png", "timeline": "fsm_timeline.png", "gospa": "gospa.png"}
-SIZES_IN = {"scope": (8.0, 8.0), "timeline": (10.0, 4.0), "gospa": (10.0, 4.0)}
-DPI = 100                                     # -> 800x800, 1000x400, 1000x400 pixels
+SIZES_IN = {"scope": (8.0, 8.0), "timeline": (10.0, 4.0), "gospa": (10.0, 4.0), "world": (9.0, 9.0)}
+DPI = 100                                     # -> 800x800, 1000x400, 1000x400 pixels (world: 900x900)
+WORLD_FILE = "world.png"                      # a fleet's world view; each vehicle's FILES are in <vehicle>/
+VEHICLE_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+                  "tab:cyan")
 
 IFF_STYLE = {TrackArray.IFF_UNKNOWN: ("unknown", "tab:orange"), TrackArray.IFF_FRIEND: ("friend", "tab:blue"),
              TrackArray.IFF_FOE: ("foe", "tab:red")}
@@ -83,6 +93,7 @@ class RunData:
     missing: list[str] = field(default_factory=list)   # plotted topics absent from the bag
     source: str = ""
     warnings: list[str] = field(default_factory=list)  # damaged parts of the bag skipped, one line each
+    vehicle: str = ""                          # the fleet vehicle whose stack this is ("" for a single vehicle)
 
 
 # ------------------------------------------------------------------------------------------ frames
@@ -102,13 +113,46 @@ def _stamp(msg) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
-def plot_topics(graph=None) -> dict[str, str]:
-    """PORTS key -> topic name in the graph description (the installed config/graph.yaml by default)."""
+def plot_topics(graph=None, vehicle: str = "") -> dict[str, str]:
+    """PORTS key -> topic name in the graph description (the installed config/graph.yaml by default); with a
+    `vehicle`, the topics of that fleet vehicle's stack (the graph's own expansion, GraphSpec.for_fleet)."""
     if graph is None:
-        from qiki.graph import load_graph
-        from qiki.plan import config_dir
-        graph = load_graph(config_dir() / "graph.yaml")
-    return {key: graph.topic_of(port) for key, port in PORTS.items()}
+        graph = installed_graph()
+    fleet = graph.for_fleet([vehicle]) if vehicle else graph
+    return {key: fleet.topic_of(fleet.vehicle_endpoint(vehicle, port)) for key, port in PORTS.items()}
+
+
+def installed_graph():
+    """The installed graph description (config/graph.yaml), before any fleet expansion."""
+    from qiki.graph import load_graph
+    from qiki.plan import config_dir
+    return load_graph(config_dir() / "graph.yaml")
+
+
+def bag_vehicles(graph, topics: set[str]) -> list[str]:
+    """The fleet vehicles whose stacks a bag with these topics holds, sorted ([] for a single vehicle's bag):
+    each part of a topic name for which the graph's expansion puts one of the vehicle's plotted topics (those
+    that move per vehicle) into the bag."""
+    single = plot_topics(graph)
+    found = []
+    for name in sorted({part for t in topics for part in t.split("/") if part}):
+        try:
+            own = plot_topics(graph, name)
+        except ValueError:                    # not a vehicle's name (a node's, not [a-z][a-z0-9_]*)
+            continue
+        if any(own[k] != single[k] and own[k] in topics for k in (*PLOT_TOPICS, "ego")):
+            found.append(name)
+    return found
+
+
+def load_fleet(bag_path: Path | str, graph=None) -> dict[str, RunData]:
+    """{vehicle: RunData} of a bag: one entry per fleet vehicle recorded in it ({"": RunData} for a single
+    vehicle's bag), read in one pass. Errors as :func:`load_run`."""
+    graph = graph or installed_graph()
+
+    def choose(present: set[str]) -> dict[str, dict[str, str]]:
+        return {v: plot_topics(graph, v) for v in bag_vehicles(graph, present) or [""]}
+    return load_runs(bag_path, choose)
 
 
 def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunData:
@@ -117,11 +161,15 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
     Damaged parts of the bag are skipped, each named once in a warning (logger ``qiki_bag``, and in
     ``RunData.warnings``). Raises qiki_bag.reader.BagError (unreadable bag) or PlotInputError (none of the
     plotted topics)."""
+    return load_runs(bag_path, lambda _present: {"": topics or plot_topics()})[""]
+
+
+def load_runs(bag_path: Path | str, choose) -> dict[str, RunData]:
+    """Decode several sets of plotted topics of a bag in one pass: ``choose(set of the bag's topics)`` gives
+    {vehicle: PORTS key -> topic name}; returns {vehicle: RunData}. Errors and warnings as :func:`load_run`
+    (PlotInputError when a set has none of its plotted topics in the bag)."""
     from qiki_bag.reader import open_bag
 
-    names = topics or plot_topics()
-    key_of = {v: k for k, v in names.items()}
-    cols: dict[str, list] = {k: [] for k in names}
     warnings: list[str] = []
     log = logging.getLogger("qiki_bag")
 
@@ -137,39 +185,60 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
         for text in warnings:
             log.warning(text)
         present = set(bag.topic_types())
-        missing = [names[k] for k in PLOT_TOPICS if names[k] not in present]
-        if len(missing) == len(PLOT_TOPICS):
-            raise PlotInputError(f"{bag_path}: none of the plotted topics ({', '.join(missing)}) is in this "
-                                 "bag; record with 'qiki run --record' or 'qiki bag record' (default topics)")
-        data = RunData(topics=names, missing=missing, source=str(bag_path), warnings=warnings)
-        for key in ("frame_sr", "frame_lr"):       # coverage is constant: the first frame of each band
-            for _topic, _t, msg in bag.decoded([names[key]]):
-                cols[key].append(msg)
-                break
-        wanted = [names[k] for k in ("tracks", "truth", "ego", "status", "events", "score")]
-        end_ns = 0
-        for topic, _t, msg in bag.decoded(wanted):
-            key = key_of[topic]
+        sets = choose(present)
+        runs: dict[str, RunData] = {}
+        cols: dict[str, dict[str, list]] = {}
+        readers: dict[str, list[tuple[str, str]]] = {}    # topic -> the (vehicle, PORTS key) reading it
+        for vehicle, names in sets.items():
+            missing = [names[k] for k in PLOT_TOPICS if names[k] not in present]
+            if len(missing) == len(PLOT_TOPICS):
+                raise PlotInputError(f"{bag_path}: none of the plotted topics ({', '.join(missing)}) is in this "
+                                     "bag; record with 'qiki run --record' or 'qiki bag record' (default topics)")
+            runs[vehicle] = RunData(topics=names, missing=missing, source=str(bag_path), warnings=warnings,
+                                    vehicle=vehicle)
+            cols[vehicle] = {k: [] for k in names}
+            for key in ("frame_sr", "frame_lr"):       # coverage is constant: the first frame of each band
+                for _topic, _t, msg in bag.decoded([names[key]]):
+                    cols[vehicle][key].append(msg)
+                    break
+            for key in ("tracks", "truth", "ego", "status", "events", "score"):
+                readers.setdefault(names[key], []).append((vehicle, key))
+        end_ns = dict.fromkeys(sets, 0)
+        for topic, _t, msg in bag.decoded(list(readers)):
             t = _stamp(msg)
-            end_ns = max(end_ns, t)
-            if key == "tracks":
-                try:
-                    cols[key].append((t, track_set_of(msg)))
-                except ValueError as exc:
-                    warn(f"{topic} at {t / 1e9:.3f} s: {exc}: not plotted")
-            elif key == "truth":
-                cols[key].append((t, msg.id, msg.kind, msg.position))
-            elif key == "ego":
-                p, v = msg.pose.position, msg.velocity_world
-                cols[key].append((t, p.x, p.y, p.z, v.x, v.y, v.z))
-            elif key == "status":
-                cols[key].append((t, msg.state))
-            elif key == "events":
-                cols[key].append((t, msg.code, msg.severity))
-            else:
-                cols[key].append((t, msg.band, msg.gospa_m, msg.gospa_c_m))
-    data.end_t = end_ns / 1e9
+            for vehicle, key in readers[topic]:
+                end_ns[vehicle] = max(end_ns[vehicle], t)
+                row = _row(key, t, msg, topic, warn)
+                if row is not None:
+                    cols[vehicle][key].append(row)
+    for vehicle, data in runs.items():
+        data.end_t = end_ns[vehicle] / 1e9
+        _fill(data, cols[vehicle])
+    return runs
 
+
+def _row(key: str, t: int, msg, topic: str, warn):
+    """What load_runs keeps of one decoded message read as PORTS key `key` (None: nothing usable)."""
+    if key == "tracks":
+        try:
+            return t, track_set_of(msg)
+        except ValueError as exc:
+            warn(f"{topic} at {t / 1e9:.3f} s: {exc}: not plotted")
+            return None
+    if key == "truth":
+        return t, msg.id, msg.kind, msg.position
+    if key == "ego":
+        p, v = msg.pose.position, msg.velocity_world
+        return t, p.x, p.y, p.z, v.x, v.y, v.z
+    if key == "status":
+        return t, msg.state
+    if key == "events":
+        return t, msg.code, msg.severity
+    return t, msg.band, msg.gospa_m, msg.gospa_c_m
+
+
+def _fill(data: RunData, cols: dict[str, list]) -> None:
+    """Turn the kept rows of each PORTS key into data's arrays, in the tracking frame."""
     # tracking frame: the tracks' header, else the radar frames' (a bag without tracks)
     frame_ids = {row[1].frame_id for row in cols["tracks"][:1]} | {m.world_frame_id for m in cols["frame_sr"][:1]}
     data.frame = "lvlh" if "lvlh" in frame_ids else "map"
@@ -226,7 +295,6 @@ def load_run(bag_path: Path | str, topics: dict[str, str] | None = None) -> RunD
         sc = np.array(cols["score"], dtype=float).reshape(-1, 4)
         data.score = _records(t=sc[:, 0] / 1e9, band=sc[:, 1].astype(np.uint8), gospa=sc[:, 2])
         data.gospa_c_m = float(sc[-1, 3])
-    return data
 
 
 # ------------------------------------------------------------------------------------------ figures
@@ -235,9 +303,25 @@ def _figure(kind: str):
     return Figure(figsize=SIZES_IN[kind], dpi=DPI, layout="constrained")
 
 
+def _titled(data: RunData, title: str) -> str:
+    """A figure's title, naming the fleet vehicle whose stack it draws."""
+    return f"{data.vehicle}: {title}" if data.vehicle else title
+
+
 def _note(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=10, color="0.35",
             bbox={"facecolor": "white", "edgecolor": "0.7"})
+
+
+def _square_plan(ax, xs: list[np.ndarray], ys: list[np.ndarray]) -> None:
+    """Equal-aspect plan axes holding every point of xs/ys, centred, with a margin, and a light grid."""
+    if xs:
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        half = 0.55 * max(np.ptp(x), np.ptp(y), 1.0)
+        ax.set_xlim(x.min() + np.ptp(x) / 2 - half, x.min() + np.ptp(x) / 2 + half)
+        ax.set_ylim(y.min() + np.ptp(y) / 2 - half, y.min() + np.ptp(y) / 2 + half)
+    ax.set_aspect("equal", adjustable="box")
+    ax.grid(True, lw=0.3)
 
 
 def _paths(t: np.ndarray, ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
@@ -289,17 +373,11 @@ def scope_figure(data: RunData, max_labels: int = 25, title: str = ""):
         ax.add_patch(Circle((cx, cy), r, fill=False, ls="--", color="tab:green",
                             label=f"LR/SR boundary {r:g} m (SR max range)"))
         xs.append(np.array([cx - r, cx + r])), ys.append(np.array([cy - r, cy + r]))
-    if xs:
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        half = 0.55 * max(np.ptp(x), np.ptp(y), 1.0)
-        ax.set_xlim(x.min() + np.ptp(x) / 2 - half, x.min() + np.ptp(x) / 2 + half)
-        ax.set_ylim(y.min() + np.ptp(y) / 2 - half, y.min() + np.ptp(y) / 2 + half)
-    ax.set_aspect("equal", adjustable="box")
-    ax.grid(True, lw=0.3)
+    _square_plan(ax, xs, ys)
     ax.set_xlabel(AXIS_LABELS[data.frame][0])
     ax.set_ylabel(AXIS_LABELS[data.frame][1])
-    ax.set_title(title or f"Plan-position view, frame {data.frame}"
-                 + (" (truth ECI -> LVLH, in-plane projection)" if data.frame == "lvlh" else ""), fontsize=10)
+    ax.set_title(title or _titled(data, f"Plan-position view, frame {data.frame}"
+                 + (" (truth ECI -> LVLH, in-plane projection)" if data.frame == "lvlh" else "")), fontsize=10)
     absent = [data.topics[k] for k in ("tracks", "truth") if data.topics.get(k) in data.missing]
     if absent:
         _note(ax, f"not in the bag: {', '.join(absent)}")
@@ -334,7 +412,7 @@ def timeline_figure(data: RunData, title: str = ""):
     ax.set_ylim(-0.7, len(states) + 0.7)
     ax.set_xlabel("sim time [s]")
     ax.grid(True, axis="x", lw=0.3)
-    ax.set_title(title or "Agent FSM state and events", fontsize=10)
+    ax.set_title(title or _titled(data, "Agent FSM state and events"), fontsize=10)
     absent = [data.topics[k] for k in ("status", "events") if data.topics.get(k) in data.missing]
     if absent:
         _note(ax, f"not in the bag: {', '.join(absent)}")
@@ -358,7 +436,7 @@ def gospa_figure(data: RunData, title: str = ""):
     ax.set_xlabel("sim time [s]")
     ax.set_ylabel("GOSPA [m] (p = 2, alpha = 2)")
     ax.grid(True, lw=0.3)
-    ax.set_title(title or "Tracking error against truth (GOSPA) per band", fontsize=10)
+    ax.set_title(title or _titled(data, "Tracking error against truth (GOSPA) per band"), fontsize=10)
     if data.topics.get("score") in data.missing:
         _note(ax, f"not in the bag: {data.topics['score']}")
     if ax.get_legend_handles_labels()[0]:
@@ -379,6 +457,75 @@ def write_plots(data: RunData, out_dir: Path | str) -> list[str]:
         fig.savefig(out / FILES[kind], dpi=DPI)
         names.append(FILES[kind])
     return names
+
+
+def _closest_pairs(runs: dict[str, RunData]) -> list[tuple[str, str, float, float, tuple, tuple]]:
+    """(a, b, distance [m], t [s], a's position, b's position) at each pair of vehicles' closest approach in
+    the plane, over the stamps where both have a vehicle state."""
+    out = []
+    names = [v for v in runs if len(runs[v].ego)]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            ea, eb = runs[a].ego, runs[b].ego
+            t, ia, ib = np.intersect1d(ea["t"], eb["t"], return_indices=True)
+            if not len(t):
+                continue
+            d = np.hypot(ea["x"][ia] - eb["x"][ib], ea["y"][ia] - eb["y"][ib])
+            k = int(np.argmin(d))
+            out.append((a, b, float(d[k]), float(t[k]), (ea["x"][ia[k]], ea["y"][ia[k]]),
+                        (eb["x"][ib[k]], eb["y"][ib[k]])))
+    return out
+
+
+def world_figure(runs: dict[str, RunData], title: str = ""):
+    """The world of a fleet: every truth trajectory, each vehicle's path in its colour (a triangle at its last
+    position), and each pair of vehicles' closest approach as a dotted segment."""
+    from matplotlib.collections import LineCollection
+
+    fig = _figure("world")
+    ax = fig.add_subplot()
+    first = next(iter(runs.values()))
+    xs, ys = [], []
+    if len(first.truth) and first.frame == "map":         # one world: every stack reads the same truth
+        ax.add_collection(LineCollection(_paths(first.truth["t"], first.truth["id"], first.truth["x"],
+                                                first.truth["y"]), colors="0.5", linewidths=0.6, alpha=0.7,
+                                         label="truth trajectories"))
+        xs.append(first.truth["x"]), ys.append(first.truth["y"])
+    for k, (vehicle, data) in enumerate(runs.items()):
+        if not len(data.ego) or data.frame != "map":
+            continue
+        color = VEHICLE_COLORS[k % len(VEHICLE_COLORS)]
+        ax.plot(data.ego["x"], data.ego["y"], color=color, lw=1.8, label=f"{vehicle} path", zorder=4)
+        ax.plot(data.ego["x"][-1:], data.ego["y"][-1:], marker="^", color=color, ms=9, ls="none", zorder=5)
+        ax.annotate(vehicle, (data.ego["x"][-1], data.ego["y"][-1]), xytext=(5, 5), textcoords="offset points",
+                    fontsize=8, color=color)
+        xs.append(data.ego["x"]), ys.append(data.ego["y"])
+    for a, b, d, t, pa, pb in _closest_pairs({v: r for v, r in runs.items() if r.frame == "map"}):
+        ax.plot([pa[0], pb[0]], [pa[1], pb[1]], ls=":", color="tab:red", lw=1.2, marker="o", ms=3, zorder=6,
+                label=f"closest {a}-{b}: {d:.2f} m at {t:.1f} s")
+    _square_plan(ax, xs, ys)
+    ax.set_xlabel(AXIS_LABELS["map"][0])
+    ax.set_ylabel(AXIS_LABELS["map"][1])
+    ax.set_title(title or f"World view: {len(runs)} vehicles ({', '.join(runs)}), frame map", fontsize=10)
+    if any(r.frame != "map" for r in runs.values()):
+        _note(ax, "the world view draws map-frame stacks only; see each vehicle's scope")
+    elif first.topics.get("truth") in first.missing:
+        _note(ax, f"not in the bag: {first.topics['truth']}")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=7)
+    return fig
+
+
+def write_fleet_plots(runs: dict[str, RunData], out_dir: Path | str) -> list[str]:
+    """Save the figures of :func:`load_fleet`'s runs into out_dir; returns the file names (relative to
+    out_dir): a single vehicle's as write_plots; a fleet's world view (world.png) and each vehicle's figures in
+    <vehicle>/."""
+    if list(runs) == [""]:
+        return write_plots(runs[""], out_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    world_figure(runs).savefig(out / WORLD_FILE, dpi=DPI)
+    return [WORLD_FILE] + [f"{v}/{name}" for v, data in runs.items() for name in write_plots(data, out / v)]
 
 
 def resolve_input(path: Path | str) -> tuple[Path, Path]:

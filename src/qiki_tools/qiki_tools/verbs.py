@@ -16,14 +16,15 @@ from qiki_tools.plots import PlotInputError
 
 
 def run_figures(bag: Path, out: Path) -> list[str]:
-    """Figures of a bag into out; returns the file names. Raises PlotInputError / BagError (one line)."""
-    from qiki_tools.plots import load_run, write_plots
-    return write_plots(load_run(bag), out)
+    """Figures of a bag into out (a fleet's: a world view and each vehicle's figures in <vehicle>/); returns the
+    file names relative to out. Raises PlotInputError / BagError (one line)."""
+    from qiki_tools.plots import load_fleet, write_fleet_plots
+    return write_fleet_plots(load_fleet(bag), out)
 
 
 class PlotVerb:
     order = 40
-    help = "PNG figures of a recorded run: radar scope, FSM timeline, GOSPA"
+    help = "PNG figures of a recorded run: radar scope, FSM timeline, GOSPA (a fleet's: per vehicle, and a world view)"
     errors = (PlotInputError,)
 
     def add_arguments(self, parser) -> None:
@@ -73,11 +74,17 @@ def offset_lvlh(text: str) -> tuple[float, float, float]:
 
 class ConsoleVerb:
     order = 50
-    help = "terminal console on a running graph: FSM, BIOS, tracks, events, operator commands (keys s, r, m, a, o)"
+    help = ("terminal console on a running graph (a fleet's: one vehicle's stack, --vehicle): FSM, BIOS, tracks, "
+            "events, operator commands (keys s, r, m, a, o)")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--profile", help="vehicle profile of the graph (default: the graph's default_profile)")
         parser.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID of the graph (default: $ROS_DOMAIN_ID or 0)")
+        parser.add_argument("--vehicle", default="", metavar="NAME",
+                            help="attach to this vehicle's stack of a fleet (its topics under /qiki/NAME/)")
+        parser.add_argument("--scenario", metavar="NAME",
+                            help="the graph's scenario (default: the profile's): a fleet's needs --vehicle, "
+                                 "which must be one of its vehicles")
         parser.add_argument("--wait", type=positive, default=3.0, metavar="S",
                             help="say that no graph is reachable after S seconds without agent status (default 3)")
         parser.add_argument("--offset", type=offset_lvlh, metavar="X,Y,Z",
@@ -88,4 +95,5 @@ class ConsoleVerb:
         domain = command_domain(args)
         os.environ["ROS_DOMAIN_ID"] = str(domain)
         from qiki_tools.console import run_console
-        return run_console(domain, args.profile, unreachable_after_s=args.wait, offset_lvlh_m=args.offset)
+        return run_console(domain, args.profile, unreachable_after_s=args.wait, vehicle=args.vehicle,
+                           scenario=args.scenario, offset_lvlh_m=args.offset)
