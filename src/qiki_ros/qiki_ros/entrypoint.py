@@ -9,6 +9,11 @@ input, SIGINT or SIGTERM while waiting: it exits 0.
 A stopping process never lingers: a second SIGINT/SIGTERM exits at once, and a shutdown still running
 STOP_GRACE_S after the first one is ended by SIGALRM (qiki_ros.stop_signal). With the runner's
 PR_SET_PDEATHSIG (qiki_ros.parent_death) that SIGTERM comes even when the runner was killed outright.
+
+A node stopped by a signal exits without deleting its DDS entities one by one: Fast DDS can deadlock deleting an
+endpoint while its timer thread checks a remote participant's liveliness (eProsima/Fast-DDS#6502, open), which left
+a stopped node deaf until the runner's SIGKILL. The process's end releases everything; its peers drop it when its
+lease runs out, as they do for a node that crashed.
 """
 import os
 import select
@@ -45,6 +50,8 @@ def run_node(node_factory, args=None) -> int:
             executor.add_node(node)
             while not stop.is_set() and rclpy.ok():
                 executor.spin_once(timeout_sec=STOP_POLL_S)
+            if stop.is_set():
+                _exit_without_dds_teardown(0)
             return 0
         except ExternalShutdownException:
             return 0
@@ -57,6 +64,16 @@ def run_node(node_factory, args=None) -> int:
                 node.destroy_node()
             if rclpy.ok():
                 rclpy.shutdown()
+
+
+def _exit_without_dds_teardown(code: int) -> None:
+    """End the process now, its output flushed, without the DDS teardown that can deadlock (module docstring)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _standby_until_takeover(stop):
