@@ -72,9 +72,17 @@ def recorded(bag: Path, topics: tuple[str, ...] = COMPARED + UNORDERED + BEST_EF
     return out
 
 
+# Strict lockstep: by default a barrier member silent for 2 s wall is stepped without (liveness over determinism: a
+# crashed node must not freeze the graph), and many processes on two loaded cores can stall that long; the
+# comparisons are about lockstep, so nothing is ever stepped without.
+STRICT = [a for param in ("sim.clock.agent_timeout_s=0", "sim.clock.member_timeout_s=3600",
+                          *(f"{n}.sync.producer_timeout_s=0" for n in ("sim", "radar", "tracker", "agent")))
+          for a in ("--set", param)]
+
+
 def run_graph(out: Path, scenario: str, profile: str, duration: float, domain_id: int) -> None:
     proc = subprocess.run([str(QIKI), "run", "--profile", profile, "--scenario", scenario, "--duration", str(duration),
-                           "--record", "--out", str(out), "--domain-id", str(domain_id)],
+                           "--record", "--out", str(out), "--domain-id", str(domain_id), *STRICT],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

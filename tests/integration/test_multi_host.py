@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from netns_hosts import QIKI, digests, finish, in_netns, rx_bytes, star, wait_for_line
+from test_engines import STRICT
 
 pytestmark = pytest.mark.integration
 DURATION = "20"
@@ -58,7 +59,7 @@ def test_a_graph_split_over_hosts_equals_the_graph_on_one_host(case, tmp_path, d
 
         # the world first: its sim is up and must wait for the stacks' nodes, which start only then
         world_proc = in_netns(world, ["run", "--nodes", case.world_nodes, "--run-id", run_id, "--scenario",
-                                      case.scenario, "--duration", DURATION, "--record", "--out", str(split)],
+                                      case.scenario, "--duration", DURATION, "--record", "--out", str(split), *STRICT],
                               dict(common, ROS_STATIC_PEERS=peers(world)), tmp_path / "world.log")
         procs = {}
         try:
@@ -66,7 +67,7 @@ def test_a_graph_split_over_hosts_equals_the_graph_on_one_host(case, tmp_path, d
                 (tmp_path / "world.log").read_text()[-3000:]
             for name, host in stacks.items():
                 procs[name] = in_netns(host, ["bringup", "--nodes", case.stacks[name], "--run-id", run_id,
-                                              "--scenario", case.scenario],
+                                              "--scenario", case.scenario, *STRICT],
                                        dict(common, ROS_STATIC_PEERS=peers(host)), tmp_path / f"{name}.log")
             world_rc = finish(world_proc, 180)
             crossed = [rx_bytes(h) for h in hosts]
@@ -87,7 +88,7 @@ def test_a_graph_split_over_hosts_equals_the_graph_on_one_host(case, tmp_path, d
     # the same scenario on one host (loopback discovery, this test's domain, the graph's own run id)
     single = tmp_path / "single"
     ref = subprocess.run([str(QIKI), "run", "--scenario", case.scenario, "--duration", DURATION, "--record",
-                          "--out", str(single)], env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id)),
+                          "--out", str(single), *STRICT], env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id)),
                          capture_output=True, text=True, timeout=180)
     assert ref.returncode == 0, ref.stderr[-3000:]
     assert leftover_processes(domain_id) == []
