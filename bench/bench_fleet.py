@@ -13,18 +13,15 @@ then the DDS hops; `e2e p50/p99`: truth publish -> the first vehicle's command (
 Usage: .venv/bin/python bench/bench_fleet.py [--duration S] [--sizes 1,3,5] [--engines graph,core] [--domain-id N]
 """
 import argparse
-import json
-import resource
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
+from bench_engines import run   # one `qiki run` with its CPU time, as the engines bench takes it
 from qiki_tools.soak import bench_header, load_average
 
-QIKI = Path(sys.executable).with_name("qiki")
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 EXTRA = (("delta", "alpha"), ("echo", "bravo"))      # name, whose loop it flies 150 m east
 SHIFT_M = 150.0
@@ -49,25 +46,6 @@ def fleet_scenario(n: int, out: Path) -> Path:
     scenario = out / f"fleet_{n}.yaml"
     scenario.write_text(yaml.safe_dump({**base, "name": f"fleet_{n}", "vehicles": vehicles[:n]}, sort_keys=False))
     return scenario
-
-
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run(engine: str, scenario: Path, duration: float, domain_id: int) -> dict:
-    """summary.json of one `qiki run`, with "cpu_s": the CPU time of its processes."""
-    cpu0 = children_cpu_s()
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [str(QIKI), "run", "--engine", engine, "--scenario", str(scenario), "--duration", str(duration),
-               "--out", tmp]
-        if engine == "graph":
-            cmd += ["--domain-id", str(domain_id)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError(f"{engine} {scenario.name}: {proc.stderr.strip()[-400:]}")
-        return {**json.loads((Path(tmp) / "summary.json").read_text()), "cpu_s": children_cpu_s() - cpu0}
 
 
 def ms_by_kind(summary: dict, steps: int) -> dict[str, float]:
@@ -99,7 +77,7 @@ def main() -> int:
             scenario = fleet_scenario(n, Path(tmp))
             steps_per_s = 1.0 / yaml.safe_load(scenario.read_text())["dt_s"]
             for engine in args.engines.split(","):
-                s = run(engine, scenario, args.duration, args.domain_id)
+                s = run(engine, "bot", str(scenario), args.duration, args.domain_id)
                 rtf = float(s["rtf"] or 0.0)
                 cpu = ms_by_kind(s, round(args.duration * steps_per_s))
                 e2e = s.get("e2e_latency_ms") or {}
