@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from qiki.run_health import HealthHistory
+from qiki_geometry.closest_approach import closest_approaches
 from qiki_msgs.msg import AgentStatus, Event, RadarFrame, TrackArray, TrackScore, VehicleState, WorldTruth
 from qiki_ros.packing import from_stamp, stamp_ns, unpack
 from qiki_tracks.track_codec import track_set_of
@@ -154,26 +155,27 @@ def on_truth(s: GraphState, msg: WorldTruth, wall: float) -> None:
 
 def on_fleet_truth(s: GraphState, msg: WorldTruth, wall: float) -> None:
     """A fleet's truth holds every vehicle (under its truth id): each vehicle's closest approach to the objects
-    (centre distance, as min_miss_distance_m) and to the other vehicles."""
+    (centre distance, as min_miss_distance_m) and to the other vehicles (qiki_geometry.closest_approach). A vehicle
+    whose id is not in the truth exactly once gets no figure, and its rows count as no object."""
     pos = unpack(msg.position)
     ids = np.asarray(msg.id, dtype=np.int64)
     if not len(pos) or len(pos) != 3 * len(ids):
         return
     pos = pos.reshape(-1, 3)
     rows = {name: np.flatnonzero(ids == tid) for name, tid in s.truth_ids.items()}
-    is_vehicle = np.isin(ids, list(s.truth_ids.values()))
-    for name, row in rows.items():
-        if len(row) != 1:
-            continue
+    present = [name for name, row in rows.items() if len(row) == 1]
+    own = [int(rows[n][0]) for n in present]
+    keep = ~np.isin(ids, list(s.truth_ids.values()))
+    keep[own] = True
+    now = closest_approaches(pos[own], ids[own], ids[keep], pos[keep])
+    ids = ids[keep]
+    for k, name in enumerate(present):
         v = s.vehicle(name)
-        d = np.linalg.norm(pos - pos[row[0]], axis=1)
-        objects = np.flatnonzero(~is_vehicle)
-        if len(objects) and d[objects].min() < v.min_miss_distance_m:
-            i = objects[np.argmin(d[objects])]
-            v.min_miss_distance_m, v.min_miss_object = float(d[i]), int(ids[i])
-        for other, orow in rows.items():
-            if other != name and len(orow) == 1 and d[orow[0]] < v.min_vehicle_distance_m:
-                v.min_vehicle_distance_m, v.min_vehicle = float(d[orow[0]]), other
+        if now.to_objects[k] < v.min_miss_distance_m:
+            v.min_miss_distance_m, v.min_miss_object = float(now.to_objects[k]), int(ids[now.nearest_object[k]])
+        j = int(np.argmin(now.to_vehicles[k])) if len(present) > 1 else -1
+        if j >= 0 and now.to_vehicles[k, j] < v.min_vehicle_distance_m:
+            v.min_vehicle_distance_m, v.min_vehicle = float(now.to_vehicles[k, j]), present[j]
 
 
 def on_score(s: GraphState, msg: TrackScore, wall: float) -> str | None:

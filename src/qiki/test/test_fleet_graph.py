@@ -183,6 +183,17 @@ def test_fleet_state_and_summary_per_vehicle():
     assert "vehicles" not in single and set(summary) - set(single) == {"vehicles"}
 
 
+def test_a_vehicle_id_twice_in_the_truth_gives_it_no_figure_and_its_rows_are_no_objects():
+    from qiki.run_state import GraphState, on_fleet_truth
+
+    s = GraphState(truth_ids={"alpha": 11, "bravo": 12})
+    on_fleet_truth(s, _truth([1, 11, 11, 12], [(50, 0), (1, 0), (2, 0), (0, 0)]), 0.0)
+    assert "alpha" not in s.vehicles or s.vehicles["alpha"].min_miss_distance_m == float("inf")
+    bravo = s.vehicles["bravo"]
+    assert (bravo.min_miss_distance_m, bravo.min_miss_object) == (50.0, 1)     # not alpha's rows at 1 m, 2 m
+    assert bravo.min_vehicle == ""                                             # alpha is not located
+
+
 def test_fleet_node_statuses_are_named_by_vehicle():
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 

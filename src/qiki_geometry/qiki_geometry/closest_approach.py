@@ -5,24 +5,33 @@ the graph's observer and the core engine compute the same figures. Distances are
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 
-def closest_approaches(vehicle_xyz, vehicle_ids, truth_ids, truth_xyz) -> tuple[np.ndarray, np.ndarray]:
-    """(to_objects (V,), to_vehicles (V, V)) at one instant.
+class Approaches(NamedTuple):
+    """A fleet's distances at one instant."""
+    to_objects: np.ndarray        # (V,) vehicle i -> the nearest truth object that is not a fleet vehicle (inf: none)
+    nearest_object: np.ndarray    # (V,) that object's row in the truth (-1: none)
+    to_vehicles: np.ndarray       # (V, V) between vehicles i and j (inf on the diagonal)
 
-    vehicle_xyz (V, 3): each vehicle's position; vehicle_ids (V,): its truth id (0: not in the truth);
-    truth_ids (N,), truth_xyz (N, 3): the truth. to_objects[i] is the distance from vehicle i to the nearest
-    truth object that is not a vehicle of the fleet (inf without one); to_vehicles[i, j] the distance between
-    vehicles i and j (inf on the diagonal)."""
+
+def closest_approaches(vehicle_xyz, vehicle_ids, truth_ids, truth_xyz) -> Approaches:
+    """The distances at one instant. vehicle_xyz (V, 3): each vehicle's position; vehicle_ids (V,): its truth
+    id (0: not in the truth); truth_ids (N,), truth_xyz (N, 3): the truth."""
     vehicles = np.asarray(vehicle_xyz, dtype=np.float64).reshape(-1, 3)
     objects = np.asarray(truth_xyz, dtype=np.float64).reshape(-1, 3)
-    others = objects[~np.isin(np.asarray(truth_ids).reshape(-1), np.asarray(vehicle_ids).reshape(-1))]
-    to_objects = (np.linalg.norm(others[None, :, :] - vehicles[:, None, :], axis=2).min(axis=1) if len(others)
-                  else np.full(len(vehicles), np.inf))
+    rows = np.flatnonzero(~np.isin(np.asarray(truth_ids).reshape(-1), np.asarray(vehicle_ids).reshape(-1)))
+    if len(rows):
+        d = np.linalg.norm(objects[rows][None, :, :] - vehicles[:, None, :], axis=2)
+        nearest = d.argmin(axis=1)
+        to_objects, nearest_object = d[np.arange(len(vehicles)), nearest], rows[nearest]
+    else:
+        to_objects, nearest_object = np.full(len(vehicles), np.inf), np.full(len(vehicles), -1)
     to_vehicles = np.linalg.norm(vehicles[None, :, :] - vehicles[:, None, :], axis=2)
     np.fill_diagonal(to_vehicles, np.inf)
-    return to_objects, to_vehicles
+    return Approaches(to_objects, nearest_object, to_vehicles)
 
 
 class ClosestApproachRecord:
@@ -33,9 +42,9 @@ class ClosestApproachRecord:
         self.vehicles = np.full((n_vehicles, n_vehicles), np.inf)
 
     def update(self, vehicle_xyz, vehicle_ids, truth_ids, truth_xyz) -> None:
-        to_objects, to_vehicles = closest_approaches(vehicle_xyz, vehicle_ids, truth_ids, truth_xyz)
-        np.minimum(self.objects, to_objects, out=self.objects)
-        np.minimum(self.vehicles, to_vehicles, out=self.vehicles)
+        now = closest_approaches(vehicle_xyz, vehicle_ids, truth_ids, truth_xyz)
+        np.minimum(self.objects, now.to_objects, out=self.objects)
+        np.minimum(self.vehicles, now.to_vehicles, out=self.vehicles)
 
     def summary(self, names: list[str]) -> dict[str, dict]:
         """{name: {"objects": m or None, "vehicles": {other: m}}}; None/absent where nothing was seen."""
