@@ -53,9 +53,10 @@ class SteppedSimulation:
         self.scenario = scenario
         self.fleet = scenario.fleet()
         loaded = {}
-        for v in self.fleet[1:]:
-            loaded.setdefault(v.description, load_description(v.description))
-        self.descriptions = [description or load_description(self.fleet[0].description)] + \
+        for v in self.fleet[0 if description is None else 1:]:
+            if v.description not in loaded:       # each description file read once, however many fly it
+                loaded[v.description] = load_description(v.description)
+        self.descriptions = [description or loaded[self.fleet[0].description]] + \
             [loaded[v.description] for v in self.fleet[1:]]
         self.description = self.descriptions[0]
         for d in self.descriptions:
