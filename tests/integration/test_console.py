@@ -17,6 +17,16 @@ async def _until(pilot, predicate, timeout_s: float, what: str) -> None:
         await pilot.pause(0.05)
 
 
+def fsm_state(app) -> str:
+    """The FSM state of the app's latest snapshot ('' before the first)."""
+    return app.snapshot.state if app.snapshot else ""
+
+
+async def _until_booted(pilot, app, timeout_s: float, what: str) -> None:
+    """Until the app shows tracks and an agent past BOOTING."""
+    await _until(pilot, lambda: app.track_rows_shown > 0 and fsm_state(app) not in ("", "BOOTING"), timeout_s, what)
+
+
 def test_console_shows_the_graph_and_steers_the_agent(domain_id, leftover_processes):
     from qiki_tools.console import ConsoleApp
     from qiki_tools.console_ros import ConsoleAdapter
@@ -29,10 +39,8 @@ def test_console_shows_the_graph_and_steers_the_agent(domain_id, leftover_proces
 
     async def drive(sup):
         async with app.run_test(size=(160, 50)) as pilot:
-            state = lambda: app.snapshot.state if app.snapshot else ""   # noqa: E731
-            await _until(pilot, lambda: app.track_rows_shown > 0 and state() not in ("", "BOOTING"), 120,
-                         "tracks and a booted agent")
-            assert app.texts["status"].startswith(f"FSM {state()}")
+            await _until_booted(pilot, app, 120, "tracks and a booted agent")
+            assert app.texts["status"].startswith(f"FSM {fsm_state(app)}")
             assert "BOOTING -> IDLE" in app.texts["fsm"]
             await _until(pilot, lambda: app.query_one("#bios").row_count > 0, 30, "the BIOS report")
             assert "NaN" not in app.texts["tracks"]
@@ -42,12 +50,12 @@ def test_console_shows_the_graph_and_steers_the_agent(domain_id, leftover_proces
             await _until(pilot, lambda: app.texts["answer"].startswith("SAFE_MODE: ACCEPTED"), 30,
                          "the answer to safe mode")
             assert app.texts["answer"].endswith("(state SAFE_MODE)")
-            await _until(pilot, lambda: state() == "SAFE_MODE", 30, "FSM state SAFE_MODE on the status topic")
+            await _until(pilot, lambda: fsm_state(app) == "SAFE_MODE", 30, "FSM state SAFE_MODE on the status topic")
             assert app.texts["status"].startswith("FSM SAFE_MODE")
 
             await pilot.press("r")
             await _until(pilot, lambda: app.texts["answer"].startswith("RESET: ACCEPTED"), 30, "the answer to reset")
-            await _until(pilot, lambda: "SAFE_MODE -> BOOTING" in app.texts["fsm"] and state() in
+            await _until(pilot, lambda: "SAFE_MODE -> BOOTING" in app.texts["fsm"] and fsm_state(app) in
                          ("IDLE", "MISSION_ACTIVE", "ALERT"), 60, "the agent back out of SAFE_MODE")
             assert sup.dead() == []
 

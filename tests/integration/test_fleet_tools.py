@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_console import _until  # noqa: E402
+from test_console import _until, _until_booted, fsm_state  # noqa: E402
 
 pytestmark = pytest.mark.integration
 FLEET = ["alpha", "bravo", "charlie"]
@@ -39,10 +39,8 @@ def test_console_attaches_to_one_vehicle_and_the_recorder_takes_every_stack(tmp_
 
     async def drive(sup):
         async with app.run_test(size=(160, 50)) as pilot:
-            state = lambda: app.snapshot.state if app.snapshot else ""   # noqa: E731
-            await _until(pilot, lambda: app.track_rows_shown > 0 and state() not in ("", "BOOTING"), 180,
-                         "bravo's tracks and a booted agent")
-            assert app.texts["status"].startswith(f"bravo  FSM {state()}")
+            await _until_booted(pilot, app, 180, "bravo's tracks and a booted agent")
+            assert app.texts["status"].startswith(f"bravo  FSM {fsm_state(app)}")
             assert app.query_one("#tracks").border_title == "tracks (/qiki/bravo/tracks)"
             assert app.query_one("#events").border_title == "events (/qiki/bravo/events)"
             assert "BOOTING -> IDLE" in app.texts["fsm"]
@@ -52,7 +50,7 @@ def test_console_attaches_to_one_vehicle_and_the_recorder_takes_every_stack(tmp_
             await pilot.press("s")
             await _until(pilot, lambda: app.texts["answer"].startswith("SAFE_MODE: ACCEPTED"), 30,
                          "the answer to safe mode")
-            await _until(pilot, lambda: state() == "SAFE_MODE", 30, "bravo's FSM state SAFE_MODE")
+            await _until(pilot, lambda: fsm_state(app) == "SAFE_MODE", 30, "bravo's FSM state SAFE_MODE")
             others = alpha.snapshot()
             assert others.agent_seen and others.state not in ("", "SAFE_MODE"), others.state   # alpha keeps going
             # some sim time for every stack's outputs, the scorers' too (outside the step barrier)
