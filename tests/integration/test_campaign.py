@@ -176,3 +176,20 @@ def test_kill_9_of_the_campaign_leaves_no_worker(spec, tmp_path):
     p.stderr.close()
     _gone, alive = psutil.wait_procs(family, timeout=30)
     assert alive == [], f"outlived the campaign: {[(q.pid, q.name()) for q in alive]}"
+
+
+def test_graph_engine_campaign_gives_each_parallel_run_its_own_domain(tmp_path):
+    """Two graph-engine runs at once on a pool of 2: each worker's graphs live on a ROS domain of their own."""
+    spec = tmp_path / "graph_campaign.yaml"
+    spec.write_text(SPEC.replace(f"engine: {ENGINE}", "engine: graph").replace("runs: 4", "runs: 2")
+                    .replace("duration_s: 15", "duration_s: 4").replace("at_s: [2, 12]", "at_s: [1, 3]"))
+    out = tmp_path / "campaign"
+    code, text = finish(campaign(spec, out, "--workers", "2"))
+    assert code == 0, text
+    table = rows(out)
+    assert [r["status"] for r in table] == ["ok", "ok"], [r["error"] for r in table]
+    summaries = [json.loads((out / "runs" / f"{r['run']:05d}" / "summary.json").read_text()) for r in table]
+    assert [s["engine"] for s in summaries] == ["graph", "graph"]
+    assert all(s["sim_time_s"] == pytest.approx(4.0, abs=0.2) for s in summaries), [s["sim_time_s"] for s in summaries]
+    assert sorted(s["domain_id"] for s in summaries) == [100, 101]
+    assert all(r["command"].startswith("qiki run --engine graph --scenario ") for r in table)

@@ -80,7 +80,7 @@ def test_bot_fleet_runs_three_stacks_and_the_engines_agree(tmp_path, domain_id, 
 
 def test_ship_station_on_the_graph_moves_the_commanded_ship_and_the_other_holds(tmp_path, domain_id,
                                                                                  leftover_processes):
-    """ship_station on the real graph: the operator moves chaser_b from 250 m to 150 m ahead of the station through
+    """ship_station on the real graph: the operator sends chaser_b from 250 m to 150 m ahead of the station through
     its namespaced command service (a malformed offset is refused in one line), chaser_a holds 200 m behind."""
     import subprocess
 
@@ -92,7 +92,7 @@ def test_ship_station_on_the_graph_moves_the_commanded_ship_and_the_other_holds(
     from test_graph import call
 
     out = tmp_path / "run"
-    proc = subprocess.Popen([str(QIKI), "run", "--profile", "ship", "--scenario", "ship_station", "--duration", "150",
+    proc = subprocess.Popen([str(QIKI), "run", "--profile", "ship", "--scenario", "ship_station", "--duration", "80",
                              "--out", str(out), "--domain-id", str(domain_id)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     context = private_context(domain_id)
@@ -116,7 +116,8 @@ def test_ship_station_on_the_graph_moves_the_commanded_ship_and_the_other_holds(
     assert leftover_processes(domain_id) == []
     vehicles = json.loads((out / "summary.json").read_text())["vehicles"]
     assert set(vehicles) == {"station", "chaser_a", "chaser_b"}
-    # chaser_b came from 250 m to near its new 150 m; chaser_a never left its 200 m (its nearest is the station)
-    assert vehicles["chaser_b"]["closest_approach_m"]["vehicles"] < 175.0, vehicles["chaser_b"]
+    # chaser_b is well on its way from 250 m to its new 150 m (a 100 m move takes ~150 s: 60 s after the command it
+    # is near 185 m, tests/unit/test_ship_station_core.py follows it to the end); chaser_a never left its 200 m
+    assert vehicles["chaser_b"]["closest_approach_m"]["vehicles"] < 190.0, vehicles["chaser_b"]
     assert vehicles["chaser_a"]["closest_approach_m"]["vehicles"] > 190.0, vehicles["chaser_a"]
     assert vehicles["station"]["agent_state_final"] and vehicles["chaser_b"]["fsm_transitions"]

@@ -18,6 +18,11 @@ from test_engines import STRICT
 pytestmark = pytest.mark.integration
 DURATION = "20"
 DECISIONS = ("fsm_transitions", "mission_result", "tracks_confirmed", "agent_state_final")
+# the hosts start one after the other: a fleet's nine node processes and their warm spares take more than the
+# start-up gates' default 15 s on two cores, so every gate waits as long as a deployment over machines would
+SLOW_START = [a for param in ("sim.start.wait_timeout_s=120", *(f"{n}.sync.gate_timeout_s=120" for n in
+                                                                 ("sim", "radar", "tracker", "scorer", "agent")))
+              for a in ("--set", param)]
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,8 @@ def test_a_graph_split_over_hosts_equals_the_graph_on_one_host(case, tmp_path, d
 
         # the world first: its sim is up and must wait for the stacks' nodes, which start only then
         world_proc = in_netns(world, ["run", "--nodes", case.world_nodes, "--run-id", run_id, "--scenario",
-                                      case.scenario, "--duration", DURATION, "--record", "--out", str(split), *STRICT],
+                                      case.scenario, "--duration", DURATION, "--record", "--out", str(split), *STRICT,
+                                      *SLOW_START],
                               dict(common, ROS_STATIC_PEERS=peers(world)), tmp_path / "world.log")
         procs = {}
         try:
@@ -67,7 +73,7 @@ def test_a_graph_split_over_hosts_equals_the_graph_on_one_host(case, tmp_path, d
                 (tmp_path / "world.log").read_text()[-3000:]
             for name, host in stacks.items():
                 procs[name] = in_netns(host, ["bringup", "--nodes", case.stacks[name], "--run-id", run_id,
-                                              "--scenario", case.scenario, *STRICT],
+                                              "--scenario", case.scenario, *STRICT, *SLOW_START],
                                        dict(common, ROS_STATIC_PEERS=peers(host)), tmp_path / f"{name}.log")
             world_rc = finish(world_proc, 180)
             crossed = [rx_bytes(h) for h in hosts]

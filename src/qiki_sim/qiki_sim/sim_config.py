@@ -34,7 +34,9 @@ class StartConfig(Strict):
     wait_for: list[str] = Field(["truth", "vehicle_state", "device_health"],
                                 description="ports that need a subscriber before the clock starts (vehicle_state, "
                                             "device_health: every vehicle's)")
-    wait_timeout_s: float = Field(15.0, ge=0, description="start anyway after this many wall seconds")
+    wait_timeout_s: float = Field(15.0, ge=0, description="start anyway after this many wall seconds (strict "
+                                  "lockstep, clock.agent_timeout_s 0, never starts without every barrier member: "
+                                  "a member that missed the first step could never finish it)")
 
 
 class SimNodeConfig(GraphNodeConfig):

@@ -111,10 +111,21 @@ class SimNode(GraphNode):
         absent = self.sync.members - self.sync.members_listening()
         if (missing or absent) and waited < self.cfg.start.wait_timeout_s:
             return False
+        if (missing or absent) and self._strict_lockstep():
+            # its streams are volatile: a member absent at the first step never gets it, and a strict sim
+            # would wait for that step forever; waiting for the member instead is the only way on
+            self.get_logger().warning(f"strict lockstep (clock.agent_timeout_s 0): the first step waits for the barrier "
+                                      f"members {sorted(absent)} and subscribers on {missing}",
+                                      throttle_duration_sec=self.cfg.clock.stall_warn_s)
+            return False
         if missing or absent:
             self.get_logger().warning(f"starting without subscribers on {missing}, barrier members absent: "
                                       f"{sorted(absent)}")
         return True
+
+    def _strict_lockstep(self) -> bool:
+        """Lockstep that never steps without the agent (clock.agent_timeout_s 0)."""
+        return self.cfg.clock.mode == "lockstep" and self.cfg.clock.agent_timeout_s == 0
 
     def waited_ports(self) -> list[str]:
         """start.wait_for, a vehicle port (vehicle_state, device_health) standing for every vehicle's."""
