@@ -1,6 +1,6 @@
 """Strict lockstep (`sim.clock.agent_timeout_s` 0) never starts without its barrier members: the vehicle's stack,
 started elsewhere long after the sim's start-up timeout (here on this host, after the sim said it waits), still
-runs the whole scenario. Started without them, the sim's first step would go to nobody (streams are volatile) and
+runs the whole scenario, and the waiting sim reports WARN on /diagnostics meanwhile. Started without them, the sim's first step would go to nobody (streams are volatile) and
 the graph would wait for it forever."""
 import hashlib
 import json
@@ -9,13 +9,19 @@ import os
 import pytest
 
 from netns_hosts import QIKI, finish, wait_for_line
+from qiki_ros.node_health import WARN
 from test_engines import STRICT
 
 pytestmark = pytest.mark.integration
 QUICK_START = [a for param in ("sim.start.wait_timeout_s=0.5", "sim.sync.gate_timeout_s=0.5") for a in ("--set", param)]
 
 
-def test_strict_lockstep_waits_for_members_that_come_late(tmp_path, domain_id, leftover_processes):
+def sim_level(state) -> int | None:
+    """The sim's latest /diagnostics level as the observer saw it."""
+    return next((d["level"] for name, d in state.diagnostics.items() if name.endswith("/sim")), None)
+
+
+def test_strict_lockstep_waits_for_members_that_come_late(tmp_path, domain_id, observer, leftover_processes):
     import subprocess
 
     from qiki_ros.parent_death import die_with_parent
@@ -33,6 +39,7 @@ def test_strict_lockstep_waits_for_members_that_come_late(tmp_path, domain_id, l
     try:
         assert wait_for_line(out / "logs" / "sim.log", "the first step waits for the barrier members", world, 120), \
             (tmp_path / "world.log").read_text()[-3000:]
+        assert observer.wait_for(lambda s: sim_level(s) == WARN, timeout_s=60), "the waiting sim did not report WARN"
         stack = qiki(["bringup", "--nodes", "radar,tracker,agent"], "stack.log")
         world_rc = finish(world, 180)
     finally:
@@ -43,6 +50,9 @@ def test_strict_lockstep_waits_for_members_that_come_late(tmp_path, domain_id, l
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is False and summary["sim_time_s"] == pytest.approx(3.0)
     assert summary["agent_state_final"] not in ("", None)
+    sim_health = summary["health"]["nodes"]["sim"]
+    assert sim_health["worst"] == "WARN" and "the first step waits for" in sim_health["why"], sim_health
+    assert "the first step waits for" not in sim_health["final_message"], sim_health   # over once all were there
     sim_log = (out / "logs" / "sim.log").read_text()
     assert "starting without subscribers" not in sim_log and "waiting for the agent to finish" not in sim_log
     assert leftover_processes(domain_id) == []

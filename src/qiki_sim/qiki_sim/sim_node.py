@@ -22,7 +22,7 @@ from qiki_ros import qos
 from qiki_ros.entrypoint import run_node
 from qiki_ros.events import EventCode
 from qiki_ros.graph_node import GraphNode
-from qiki_ros.node_health import ERROR
+from qiki_ros.node_health import ERROR, WARN
 from qiki_ros.node_ports import NodePorts
 from qiki_ros.params import declare_model
 from qiki_ros.step_sync import StepSync
@@ -39,7 +39,7 @@ class SimNode(GraphNode):
         self.ports = qos.PortProfiles(self.cfg.qos.ports, self.get_name())
         self.pub_events = self.create_publisher(Event, "events", self.ports["events"])
         self.sync = StepSync(self, self.cfg, self.on_agent_step, announce=False, watch_members=True, events=self.pub_events)
-        self.sync.health.conditions.append(self.members_condition)
+        self.sync.health.conditions += [self.members_condition, self.start_condition]
         self.core = SimStep(self.cfg, NodePorts(self, {}))
         vehicles = self.core.vehicles     # the scenario's: each its state and health ports
 
@@ -58,6 +58,7 @@ class SimNode(GraphNode):
         self.sync.start()
         self.steps_without_agent = 0                    # lockstep steps taken while the agent was silent
         self._started = False
+        self._waiting_for = ""                        # strict lockstep's wait for its members, while it lasts
         self._held_logged = False
         self._wait_start = time.monotonic()
         self._last_progress = time.monotonic()
@@ -114,10 +115,11 @@ class SimNode(GraphNode):
         if (missing or absent) and self._strict_lockstep():
             # its streams are volatile: a member absent at the first step never gets it, and a strict sim
             # would wait for that step forever; waiting for the member instead is the only way on
-            self.get_logger().warning(f"strict lockstep (clock.agent_timeout_s 0): the first step waits for the barrier "
-                                      f"members {sorted(absent)} and subscribers on {missing}",
-                                      throttle_duration_sec=self.cfg.clock.stall_warn_s)
+            self._waiting_for = (f"strict lockstep (clock.agent_timeout_s 0): the first step waits for the barrier "
+                                 f"members {sorted(absent)} and subscribers on {missing}")
+            self.get_logger().warning(self._waiting_for, throttle_duration_sec=self.cfg.clock.stall_warn_s)
             return False
+        self._waiting_for = ""
         if missing or absent:
             self.get_logger().warning(f"starting without subscribers on {missing}, barrier members absent: "
                                       f"{sorted(absent)}")
@@ -193,6 +195,10 @@ class SimNode(GraphNode):
         if back:
             self.get_logger().info(f"lockstep: {', '.join(back)} announces steps again")
             self.event(EventCode.NODE_RESUMED, Event.INFO, f"{', '.join(back)} announces steps again")
+
+    def start_condition(self):
+        """/diagnostics WARN while strict lockstep waits for its members before the first step (nothing steps)."""
+        return (WARN, self._waiting_for) if self._waiting_for else None
 
     def members_condition(self):
         """/diagnostics ERROR while a barrier member is silent (the graph runs degraded)."""
