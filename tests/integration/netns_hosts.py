@@ -80,13 +80,17 @@ def star(names: list[str]) -> Iterator[list[Host]]:
         assert not any(name in left for name in made), left
 
 
-def in_netns(host: Host, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """`qiki args` inside the host's namespace (`ip netns exec` execs it: the Popen is qiki itself, which dies
-    with this test process and stops its nodes as it does)."""
+def start_qiki(args: list[str], env: dict[str, str], log: Path, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`qiki args` (after `prefix`) in a session of its own, its output into `log`: it dies with this test process
+    and stops its nodes as it does (`finish` stops it)."""
     from qiki_ros.parent_death import die_with_parent
-    return subprocess.Popen(["ip", "netns", "exec", host.netns, str(QIKI), *args], env=env,
-                            stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True, preexec_fn=die_with_parent())
+    return subprocess.Popen([*prefix, str(QIKI), *args], env=env, stdin=subprocess.DEVNULL, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent())
+
+
+def in_netns(host: Host, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`qiki args` inside the host's namespace (`ip netns exec` execs it: the Popen is qiki itself)."""
+    return start_qiki(args, env, log, prefix=("ip", "netns", "exec", host.netns))
 
 
 def finish(proc: subprocess.Popen, timeout_s: float) -> int:

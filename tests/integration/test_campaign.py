@@ -18,13 +18,17 @@ from qiki_tools.campaign.table import RUN_COLUMNS, SUMMARY_COLUMNS, summary_figu
 
 ENGINE = "core"
 QIKI = [str(Path(sys.executable).parent / "qiki")]
-SPEC = f"""\
+
+
+def spec_text(engine: str = ENGINE, runs: int = 4, duration_s: float = 15, fault_at_s: str = "[2, 12]") -> str:
+    """The test campaign (a graph-engine one runs fewer, shorter runs)."""
+    return f"""\
 name: it_campaign
 scenario: bot_crossing
-runs: 4
+runs: {runs}
 seed: 99
-duration_s: 15
-engine: {ENGINE}
+duration_s: {duration_s:g}
+engine: {engine}
 dispersions:
   - path: scenario.objects[0].velocity
     dist: normal
@@ -33,8 +37,10 @@ dispersions:
   - {{path: scenario.random_movers.count, dist: uniform_int, low: 10, high: 40}}
   - {{path: description.radar.sr.range_std_m, dist: uniform, low: 0.1, high: 0.3}}
   - {{path: params.sim.clock.command_lag_steps, dist: choice, values: [1, 2]}}
-  - {{dist: device_failure, name: warn, devices: [comms, power], level: 1, at_s: [2, 12], probability: 0.5}}
+  - {{dist: device_failure, name: warn, devices: [comms, power], level: 1, at_s: {fault_at_s}, probability: 0.5}}
 """
+
+
 DISPERSED = ["d.scenario.objects[0].velocity[0]", "d.scenario.objects[0].velocity[1]",
              "d.scenario.objects[0].velocity[2]", "d.scenario.random_movers.count",
              "d.description.radar.sr.range_std_m", "d.params.sim.clock.command_lag_steps",
@@ -67,7 +73,7 @@ def same(a: dict, b: dict) -> bool:
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("spec") / "it_campaign.yaml"
-    path.write_text(SPEC)
+    path.write_text(spec_text())
     return path
 
 
@@ -181,8 +187,7 @@ def test_kill_9_of_the_campaign_leaves_no_worker(spec, tmp_path):
 def test_graph_engine_campaign_gives_each_parallel_run_its_own_domain(tmp_path):
     """Two graph-engine runs at once on a pool of 2: each worker's graphs live on a ROS domain of their own."""
     spec = tmp_path / "graph_campaign.yaml"
-    spec.write_text(SPEC.replace(f"engine: {ENGINE}", "engine: graph").replace("runs: 4", "runs: 2")
-                    .replace("duration_s: 15", "duration_s: 4").replace("at_s: [2, 12]", "at_s: [1, 3]"))
+    spec.write_text(spec_text(engine="graph", runs=2, duration_s=4, fault_at_s="[1, 3]"))
     out = tmp_path / "campaign"
     code, text = finish(campaign(spec, out, "--workers", "2"))
     assert code == 0, text

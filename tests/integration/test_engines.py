@@ -75,9 +75,13 @@ def recorded(bag: Path, topics: tuple[str, ...] = COMPARED + UNORDERED + BEST_EF
 # Strict lockstep: by default a barrier member silent for 2 s wall is stepped without (liveness over determinism: a
 # crashed node must not freeze the graph), and many processes on two loaded cores can stall that long; the
 # comparisons are about lockstep, so nothing is ever stepped without.
-STRICT = [a for param in ("sim.clock.agent_timeout_s=0", "sim.clock.member_timeout_s=3600",
-                          *(f"{n}.sync.producer_timeout_s=0" for n in ("sim", "radar", "tracker", "agent")))
-          for a in ("--set", param)]
+def set_args(*params: str) -> list[str]:
+    """`qiki run|bringup` arguments setting each "node.param=value"."""
+    return [a for param in params for a in ("--set", param)]
+
+
+STRICT = set_args("sim.clock.agent_timeout_s=0", "sim.clock.member_timeout_s=3600",
+                  *(f"{n}.sync.producer_timeout_s=0" for n in ("sim", "radar", "tracker", "agent")))
 
 
 def run_graph(out: Path, scenario: str, profile: str, duration: float, domain_id: int) -> None:

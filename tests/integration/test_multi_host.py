@@ -13,16 +13,15 @@ from dataclasses import dataclass
 import pytest
 
 from netns_hosts import QIKI, digests, finish, in_netns, rx_bytes, star, wait_for_line
-from test_engines import STRICT
+from test_engines import STRICT, set_args
 
 pytestmark = pytest.mark.integration
 DURATION = "20"
 DECISIONS = ("fsm_transitions", "mission_result", "tracks_confirmed", "agent_state_final")
 # the hosts start one after the other: a fleet's nine node processes and their warm spares take more than the
 # start-up gates' default 15 s on two cores, so every gate waits as long as a deployment over machines would
-SLOW_START = [a for param in ("sim.start.wait_timeout_s=120", *(f"{n}.sync.gate_timeout_s=120" for n in
-                                                                 ("sim", "radar", "tracker", "scorer", "agent")))
-              for a in ("--set", param)]
+SLOW_START = set_args("sim.start.wait_timeout_s=120",
+                      *(f"{n}.sync.gate_timeout_s=120" for n in ("sim", "radar", "tracker", "scorer", "agent")))
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def decisions(summary: dict) -> dict:
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_a_graph_split_over_hosts_equals_the_graph_on_one_host(case, tmp_path, domain_id, leftover_processes):
+def test_a_graph_split_over_hosts_equals_the_scenario_on_one_host(case, tmp_path, domain_id, leftover_processes):
     run_id = f"run-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]}"
     common = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
               "FASTDDS_BUILTIN_TRANSPORTS": "UDPv4"}   # no shared memory: every byte crosses a veth

@@ -1,19 +1,19 @@
 """Strict lockstep (`sim.clock.agent_timeout_s` 0) never starts without its barrier members: the vehicle's stack,
 started elsewhere long after the sim's start-up timeout (here on this host, after the sim said it waits), still
-runs the whole scenario, and the waiting sim reports WARN on /diagnostics meanwhile. Started without them, the sim's first step would go to nobody (streams are volatile) and
-the graph would wait for it forever."""
+runs the whole scenario, and the waiting sim reports WARN on /diagnostics meanwhile. Started without them, the
+sim's first step would go to nobody (streams are volatile) and the graph would wait for it forever."""
 import hashlib
 import json
 import os
 
 import pytest
 
-from netns_hosts import QIKI, finish, wait_for_line
+from netns_hosts import finish, start_qiki, wait_for_line
 from qiki_ros.node_health import WARN
-from test_engines import STRICT
+from test_engines import STRICT, set_args
 
 pytestmark = pytest.mark.integration
-QUICK_START = [a for param in ("sim.start.wait_timeout_s=0.5", "sim.sync.gate_timeout_s=0.5") for a in ("--set", param)]
+QUICK_START = set_args("sim.start.wait_timeout_s=0.5", "sim.sync.gate_timeout_s=0.5")
 
 
 def sim_level(state) -> int | None:
@@ -22,17 +22,12 @@ def sim_level(state) -> int | None:
 
 
 def test_strict_lockstep_waits_for_members_that_come_late(tmp_path, domain_id, observer, leftover_processes):
-    import subprocess
-
-    from qiki_ros.parent_death import die_with_parent
     run_id = f"run-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]}"
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     out = tmp_path / "world"
 
-    def qiki(args: list[str], log: str) -> subprocess.Popen:
-        return subprocess.Popen([str(QIKI), *args, "--run-id", run_id, "--scenario", "bot_patrol", *STRICT],
-                                env=env, stdin=subprocess.DEVNULL, stdout=(tmp_path / log).open("w"),
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent())
+    def qiki(args: list[str], log: str):
+        return start_qiki([*args, "--run-id", run_id, "--scenario", "bot_patrol", *STRICT], env, tmp_path / log)
 
     world = qiki(["run", "--nodes", "sim,scorer", "--duration", "3", "--out", str(out), *QUICK_START], "world.log")
     stack = None
